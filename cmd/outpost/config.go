@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"encoding"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/outpost-iot/outpost/broker"
+)
+
+// Config is everything `outpost serve` reads. Each leaf field is a config
+// file key (its yaml tag), a flag (the key with '-' for '_') and an
+// environment variable (OUTPOST_ and the key in upper case). Precedence:
+// flag, then environment, then config file, then the default.
+type Config struct {
+	DataDir   string `yaml:"data_dir" help:"data directory (agent databases, broker sessions); created on demand"`
+	LogFormat string `yaml:"log_format" help:"log format: text or json"`
+	LogLevel  string `yaml:"log_level" help:"log level: debug, info, warn or error"`
+	Model     string `yaml:"model" help:"GGUF model file for the local inference engine"`
+
+	broker.Config `yaml:",inline"`
+}
+
+func defaultConfig() Config {
+	return Config{DataDir: "./outpost-data", LogFormat: "text", LogLevel: "info", Config: broker.DefaultConfig()}
+}
+
+// Validate checks the fields this package owns, then the broker's.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return &broker.FieldError{Field: "data_dir", Problem: "must not be empty"}
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return &broker.FieldError{Field: "log_format", Problem: fmt.Sprintf("%q: want text or json", c.LogFormat)}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return &broker.FieldError{Field: "log_level", Problem: fmt.Sprintf("%q: want debug, info, warn or error", c.LogLevel)}
+	}
+	return c.Config.Validate()
+}
+
+// option is one configuration leaf found by reflection.
+type option struct {
+	key  string // config file key
+	help string
+	v    reflect.Value
+}
+
+func (o option) flag() string { return strings.ReplaceAll(o.key, "_", "-") }
+func (o option) env() string  { return "OUTPOST_" + strings.ToUpper(o.key) }
+
+// options lists the leaves of cfg in declaration order.
+func options(cfg *Config) []option {
+	var out []option
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("yaml")
+			if tag == "-" || !f.IsExported() {
+				continue
+			}
+			if strings.Contains(tag, ",inline") {
+				walk(v.Field(i))
+				continue
+			}
+			key, _, _ := strings.Cut(tag, ",")
+			out = append(out, option{key: key, help: f.Tag.Get("help"), v: v.Field(i)})
+		}
+	}
+	walk(reflect.ValueOf(cfg).Elem())
+	return out
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// set parses s into the option's field.
+func (o option) set(s string) error {
+	if o.v.CanAddr() && o.v.Addr().Type().Implements(textUnmarshaler) {
+		return o.v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s))
+	}
+	switch p := o.v.Addr().Interface().(type) {
+	case *string:
+		*p = s
+	case *bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		*p = b
+	case *int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", s)
+		}
+		*p = n
+	case *float64:
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		*p = n
+	case *time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 10s, 5m)", s)
+		}
+		*p = d
+	case *[]string:
+		*p = nil
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				*p = append(*p, part)
+			}
+		}
+	default:
+		return fmt.Errorf("unsupported option type %s", o.v.Type())
+	}
+	return nil
+}
+
+// rawFlag records what was given on the command line; it is applied after
+// the config file and the environment, so flags win.
+type rawFlag struct {
+	isBool bool
+	val    *string
+}
+
+func (f rawFlag) String() string {
+	if f.val == nil {
+		return ""
+	}
+	return *f.val
+}
+func (f rawFlag) Set(s string) error { *f.val = s; return nil }
+func (f rawFlag) IsBoolFlag() bool   { return f.isBool }
+
+// configFlags registers every option on fs and returns a function that
+// builds the effective configuration after fs.Parse.
+func configFlags(fs *flag.FlagSet) func() (Config, error) {
+	probe := defaultConfig()
+	raw := map[string]*string{}
+	var configPath string
+	fs.StringVar(&configPath, "config", "", "YAML config file (env OUTPOST_CONFIG); flags and environment override it")
+	for _, o := range options(&probe) {
+		v := new(string)
+		raw[o.key] = v
+		isBool := o.v.Kind() == reflect.Bool
+		fs.Var(rawFlag{isBool: isBool, val: v}, o.flag(), fmt.Sprintf("%s (env %s, default %s)", o.help, o.env(), display(o.v)))
+	}
+	return func() (Config, error) {
+		cfg := defaultConfig()
+		if configPath == "" {
+			configPath = os.Getenv("OUTPOST_CONFIG")
+		}
+		if configPath != "" {
+			if err := readConfigFile(configPath, &cfg); err != nil {
+				return cfg, err
+			}
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for _, o := range options(&cfg) {
+			if s, ok := os.LookupEnv(o.env()); ok {
+				if err := o.set(s); err != nil {
+					return cfg, fmt.Errorf("invalid configuration: %s (from %s): %w", o.key, o.env(), err)
+				}
+			}
+			if set[o.flag()] {
+				if err := o.set(*raw[o.key]); err != nil {
+					return cfg, fmt.Errorf("invalid configuration: %s (from --%s): %w", o.key, o.flag(), err)
+				}
+			}
+		}
+		if err := cfg.Validate(); err != nil {
+			var fe *broker.FieldError
+			if errors.As(err, &fe) {
+				return cfg, fmt.Errorf("invalid configuration: %s (--%s, OUTPOST_%s): %s",
+					fe.Field, strings.ReplaceAll(fe.Field, "_", "-"), strings.ToUpper(fe.Field), fe.Problem)
+			}
+			return cfg, fmt.Errorf("invalid configuration: %w", err)
+		}
+		return cfg, nil
+	}
+}
+
+func readConfigFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("invalid configuration in %s: %w", path, err)
+	}
+	return nil
+}
+
+// display formats a value as the config file would hold it.
+func display(v reflect.Value) string {
+	if m, ok := v.Interface().(encoding.TextMarshaler); ok {
+		b, _ := m.MarshalText()
+		return string(b)
+	}
+	switch x := v.Interface().(type) {
+	case string:
+		if x == "" {
+			return `""`
+		}
+		return x
+	case time.Duration:
+		return x.String()
+	case []string:
+		return "[" + strings.Join(x, ", ") + "]"
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// writeConfig prints cfg as a commented YAML config file.
+func writeConfig(w io.Writer, cfg *Config) error {
+	def := defaultConfig()
+	defs := map[string]string{}
+	for _, o := range options(&def) {
+		defs[o.key] = display(o.v)
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# Outpost effective configuration. Save it and pass it with --config FILE.\n")
+	for _, o := range options(cfg) {
+		val, err := yaml.Marshal(map[string]any{o.key: yamlValue(o.v)})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&buf, "\n# %s\n# flag --%s, env %s, default %s\n%s", o.help, o.flag(), o.env(), defs[o.key], val)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func yamlValue(v reflect.Value) any {
+	switch x := v.Interface().(type) {
+	case encoding.TextMarshaler:
+		b, _ := x.MarshalText()
+		return string(b)
+	case time.Duration:
+		return x.String()
+	case []string:
+		if x == nil {
+			return []string{}
+		}
+	}
+	return v.Interface()
+}

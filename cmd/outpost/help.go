@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"sort"
+
+	"github.com/outpost-iot/outpost/broker"
+)
+
+// buildVersion is set at link time: -ldflags "-X main.buildVersion=v1.2.3".
+var buildVersion = ""
+
+func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+		var rev, dirty string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "-dirty"
+				}
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" {
+			return "devel-" + rev + dirty
+		}
+	}
+	return "devel"
+}
+
+func runVersion(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "outpost %s (%s, %s/%s, mochi-mqtt %s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, broker.MochiVersion)
+	return err
+}
+
+// commandHelp is each subcommand's description with examples.
+var commandHelp = map[string]string{
+	"serve": `Run the gateway: the MQTT broker (default 127.0.0.1:1883) and the HTTP port
+(default 127.0.0.1:8080: /mqtt, /metrics, /healthz, /admin/...). This is also
+what 'outpost' with no command does. Every flag is also an OUTPOST_* variable
+and a key of the --config file. SIGHUP reloads credentials and certificates;
+SIGINT or SIGTERM shuts down cleanly (a second one forces exit).
+
+examples:
+  outpost                                      # loopback only, anyone may connect
+  outpost serve --data-dir /var/lib/outpost --log-format json
+  outpost serve --listen 0.0.0.0 --credentials /etc/outpost/credentials.yaml
+  outpost serve --listen 0.0.0.0 --allow-anonymous   # deliberately open to the network
+  outpost serve --tls-cert gw.crt --tls-key gw.key --credentials creds.yaml
+  OUTPOST_MQTT_PORT=1884 outpost serve --config outpost.yaml`,
+	"config": `Print the effective configuration (defaults, then --config file, then OUTPOST_*
+variables, then flags) as a commented YAML file that --config accepts.
+
+examples:
+  outpost config
+  outpost config --listen 0.0.0.0 --allow-anonymous > outpost.yaml
+  OUTPOST_DATA_DIR=/srv/outpost outpost config --config outpost.yaml`,
+	"passwd": `Maintain the credentials file: users with bcrypt password hashes, API tokens
+(stored as SHA-256 digests) and access rules. A running gateway rereads it on
+SIGHUP or POST /admin/reload.
+
+  outpost passwd add USER [--admin] [--agent PATTERN]... [--topic FILTER[:ACCESS]]... [--password-stdin]
+  outpost passwd remove USER
+  outpost passwd token USER [--name LABEL]
+  outpost passwd list
+
+examples:
+  outpost passwd add ops --admin --credentials creds.yaml          # asks for the password
+  echo s3cret | outpost passwd add sensor-7 --password-stdin --agent 'twin/%u' --credentials creds.yaml
+  outpost passwd add dash --topic 'sensors/#:read' --credentials creds.yaml
+  outpost passwd token ops --name grafana --credentials creds.yaml  # prints the token once
+  outpost passwd remove sensor-7 --credentials creds.yaml`,
+	"version": `Print the version, the Go version and the platform.
+
+example:
+  outpost version`,
+	"help": `Show help for a command.
+
+example:
+  outpost help passwd`,
+}
+
+var commandSummary = map[string]string{
+	"serve":   "run the gateway (the default command)",
+	"config":  "print the effective configuration as YAML",
+	"passwd":  "add and remove users and API tokens in the credentials file",
+	"version": "print the version",
+	"help":    "show help for a command",
+}
+
+func runHelp(args []string, w io.Writer) error {
+	if len(args) > 0 {
+		h, ok := commandHelp[args[0]]
+		if !ok {
+			return usageError{fmt.Errorf("help: unknown command %q", args[0])}
+		}
+		fmt.Fprintf(w, "outpost %s\n\n%s\n", args[0], h)
+		if args[0] == "serve" || args[0] == "config" {
+			fs := newFlagSet(args[0], w)
+			configFlags(fs)
+			fmt.Fprintln(w, "\nflags:")
+			fs.PrintDefaults()
+		}
+		return nil
+	}
+	fmt.Fprint(w, `Outpost: one binary for edge gateways. An embedded MQTT broker and HTTP
+port in front of stateful agents.
+
+usage: outpost [command] [flags]
+
+commands:
+`)
+	names := make([]string, 0, len(commandSummary))
+	for n := range commandSummary {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commandSummary[n])
+	}
+	fmt.Fprint(w, `
+examples:
+  outpost                              # run on 127.0.0.1 (MQTT 1883, HTTP 8080)
+  outpost help serve                   # every flag of the gateway
+  outpost passwd add ops --admin --credentials creds.yaml
+
+Run 'outpost help COMMAND' for the examples of each command.
+`)
+	return nil
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/outpost-iot/outpost/broker"
+)
+
+// shutdownTimeout bounds how long a clean shutdown waits for connections.
+const shutdownTimeout = 30 * time.Second
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	load := configFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))}
+	}
+	cfg, err := load()
+	if err != nil {
+		return usageError{err}
+	}
+	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	return serve(ctx, cfg, log)
+}
+
+// serve runs the gateway until ctx is cancelled, then shuts it down.
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if cfg.Model != "" {
+		log.Warn("the inference engine is not part of this build yet; --model is ignored", "model", cfg.Model)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	b, err := broker.New(cfg.Config, broker.Options{DataDir: cfg.DataDir, Logger: log, Registry: reg})
+	if err != nil {
+		return usageError{err}
+	}
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("outpost started", "version", version(), "data_dir", cfg.DataDir)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-hup:
+			if err := b.Reload(); err != nil {
+				log.Error("reload failed; keeping the previous credentials", "error", err)
+			}
+		case <-ctx.Done():
+			done = true
+		}
+	}
+
+	log.Info("shutting down")
+	cctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := b.Close(cctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("outpost stopped")
+	return nil
+}
+
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("outpost "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: outpost %s [flags]\n\n", name)
+		if h, ok := commandHelp[name]; ok {
+			fmt.Fprintln(stderr, h)
+		}
+		fmt.Fprintln(stderr, "flags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func runConfig(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("config", stderr)
+	load := configFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	cfg, err := load()
+	if err != nil {
+		return usageError{err}
+	}
+	return writeConfig(stdout, &cfg)
+}
