@@ -212,4 +212,3 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	return mux
 }
-

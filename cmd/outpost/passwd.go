@@ -115,7 +115,6 @@ func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return nil
 }
 
-
 func parseRules(agents, topics []string) ([]auth.Rule, error) {
 	var rules []auth.Rule
 	for _, a := range agents {
