@@ -81,7 +81,12 @@ func (g *gate) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 func (g *gate) refuse(cl *mqtt.Client, msg string, err error) error {
 	g.srv.metrics.of(cl.Net.Listener).authFails.Inc()
 	g.srv.log.Warn(msg, "client", cl.ID, "user", string(cl.Properties.Username), "remote", cl.Net.Remote, "listener", cl.Net.Listener, "error", err)
-	_ = g.srv.mqtt.SendConnack(cl, packets.ErrNotAuthorized, false, nil)
+	code := packets.ErrNotAuthorized
+	if cl.Properties.ProtocolVersion < 5 {
+		// Mochi maps only this code to MQTT 3.1.1's 0x05 "not authorised".
+		code = packets.ErrBadUsernameOrPassword
+	}
+	_ = g.srv.mqtt.SendConnack(cl, code, false, nil)
 	return packets.ErrNotAuthorized
 }
 

@@ -55,7 +55,7 @@ type User struct {
 type Token struct {
 	Name    string    `yaml:"name,omitempty"`
 	Hash    string    `yaml:"hash"` // "sha256:" + hex digest of the whole token string
-	Created time.Time `yaml:"created,omitzero"`
+	Created time.Time `yaml:"created,omitempty"`
 }
 
 // Anonymous holds the rules for clients that connect without credentials
