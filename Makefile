@@ -1,0 +1,59 @@
+# Outpost. `make test` installs what the tests need and runs them; CI runs it
+# through .ci/run. Long runs (benchmarks, longer fuzzing) are separate targets.
+
+GO       ?= go
+BIN      ?= bin/outpost
+PKGS     ?= ./...
+MQTTJS   := broker/testdata/mqttjs
+export CGO_ENABLED ?= 0
+
+.PHONY: all build test test-deps vet lint fuzz bench bench-broker cross clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/outpost
+
+# test-deps installs the external programs the tests drive: Mosquitto's
+# clients and server (Debian), Node.js and mqtt.js (npm). It never leaves a
+# system Mosquitto service running on port 1883.
+test-deps:
+	@./scripts/test-deps.sh
+
+vet:
+	$(GO) vet $(PKGS)
+
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The race detector needs cgo.
+test: test-deps lint
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+# fuzz runs every fuzz target briefly (FUZZTIME each); longer runs:
+#   make fuzz FUZZTIME=10m
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench: bench-broker
+
+# bench-broker runs the same MQTT load against Outpost and against Debian's
+# Mosquitto in one run and prints the ratios (docs/benchmarks.md).
+BENCHFLAGS ?=
+bench-broker: build
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || ./scripts/test-deps.sh
+	$(GO) run ./bench/brokerbench --outpost $(BIN) $(BENCHFLAGS)
+
+cross:
+	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/outpost
+	GOOS=linux GOARCH=arm GOARM=7 $(GO) build -o /dev/null ./cmd/outpost
+	GOOS=linux GOARCH=amd64 $(GO) build -o /dev/null ./cmd/outpost
+
+clean:
+	rm -rf bin

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the external programs Outpost's tests drive, when missing:
+#   Debian: mosquitto, mosquitto-clients, nodejs, npm
+#   npm:    mqtt.js for broker/testdata/mqttjs
+# Mosquitto's Debian package starts a system service on 127.0.0.1:1883; the
+# install is done with service starts disabled (policy-rc.d), and a service
+# left running anyway is stopped, so port 1883 stays free for Outpost.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "test-deps: missing ${need[*]}; run as root or install them: apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+  echo "test-deps: installing ${need[*]}"
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
+  trap '[ $created_policy = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Stop a system Mosquitto if one runs (a package install elsewhere, or an
+# init system that ignored policy-rc.d).
+if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
+  systemctl stop mosquitto || true
+  systemctl disable mosquitto 2>/dev/null || true
+fi
+if [ -f /run/mosquitto/mosquitto.pid ] && pid=$(cat /run/mosquitto/mosquitto.pid) && kill -0 "$pid" 2>/dev/null; then
+  kill "$pid" || true
+fi
+
+if [ ! -d broker/testdata/mqttjs/node_modules/mqtt ]; then
+  echo "test-deps: installing mqtt.js"
+  npm ci --prefix broker/testdata/mqttjs --no-audit --no-fund --loglevel=error >/dev/null
+fi
