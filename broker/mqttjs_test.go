@@ -7,32 +7,16 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// needTool returns the path of an external program a test needs. Missing
-// tools skip the test on a developer's machine but fail it under CI=true,
-// where `make test` must have installed them.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not installed; `make test` installs it", name)
-		}
-		t.Skipf("%s not installed; run `make test-deps`", name)
-	}
-	return p
-}
+	"github.com/outpost-iot/outpost/internal/testutil"
+)
 
 func needMQTTJS(t *testing.T) (node, dir string) {
 	t.Helper()
-	node = needTool(t, "node")
+	node = testutil.NeedTool(t, "node")
 	dir, _ = filepath.Abs("testdata/mqttjs")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "mqtt")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mqtt.js not installed in %s; `make test` installs it", dir)
-		}
-		t.Skipf("mqtt.js not installed; run `make test-deps`")
+		testutil.Missing(t, "mqtt.js not installed in "+dir)
 	}
 	return node, dir
 }

@@ -204,11 +204,18 @@ func (s *Store) topicAccess(id Identity, client, topic string, write bool) bool 
 }
 
 // CanSubscribe reports whether id may subscribe to filter. A granted
-// subscription is still checked per message with CanRead.
+// subscription is still checked per message with CanRead. A shared
+// subscription ($share/{group}/{filter}) is judged by its filter.
 func (s *Store) CanSubscribe(id Identity, client, filter string) bool {
 	rules, all := s.rules(id)
 	if all {
 		return true
+	}
+	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
+		_, filter, ok = strings.Cut(rest, "/")
+		if !ok {
+			return false
+		}
 	}
 	return decide(rules, subject{id.User, client}, false, func(r Rule, pattern string) bool {
 		if r.Topic != "" {

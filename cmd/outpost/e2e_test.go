@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/outpost-iot/outpost/internal/testutil"
 )
 
 // binary is the outpost binary built once for the end-to-end tests.
@@ -38,18 +40,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not installed; `make test` installs it", name)
-		}
-		t.Skipf("%s not installed; run `make test-deps`", name)
-	}
-	return p
 }
 
 // gateway is a running outpost process.
@@ -151,7 +141,7 @@ func runCmd(t *testing.T, stdin string, name string, args ...string) (string, er
 // function that waits for its output.
 func subscribeOnce(t *testing.T, port, topic string, count int, extra ...string) func() (string, error) {
 	t.Helper()
-	sub := needTool(t, "mosquitto_sub")
+	sub := testutil.NeedTool(t, "mosquitto_sub")
 	args := append([]string{"-h", "127.0.0.1", "-p", port, "-t", topic, "-C", fmt.Sprint(count), "-W", "15", "-v", "-q", "1", "-i", "e2e-sub-" + topic}, extra...)
 	cmd := exec.Command(sub, args...)
 	var out bytes.Buffer
@@ -170,7 +160,7 @@ func subscribeOnce(t *testing.T, port, topic string, count int, extra ...string)
 }
 
 func TestMosquittoClientsAnonymousOnLoopback(t *testing.T) {
-	pub := needTool(t, "mosquitto_pub")
+	pub := testutil.NeedTool(t, "mosquitto_pub")
 	g := startBinary(t)
 	wait := subscribeOnce(t, g.mqttPort, "e2e/#", 2)
 	if out, err := runCmd(t, "", pub, "-h", "127.0.0.1", "-p", g.mqttPort, "-t", "e2e/a", "-m", "hello", "-q", "1"); err != nil {
@@ -192,7 +182,7 @@ func TestMosquittoClientsAnonymousOnLoopback(t *testing.T) {
 }
 
 func TestMosquittoClientsWithCredentials(t *testing.T) {
-	pub := needTool(t, "mosquitto_pub")
+	pub := testutil.NeedTool(t, "mosquitto_pub")
 	creds := filepath.Join(t.TempDir(), "creds.yaml")
 	if out, err := runCmd(t, "dev-pw\n", binary, "passwd", "add", "dev", "--password-stdin", "--topic", "dev/%u/#", "--credentials", creds); err != nil {
 		t.Fatalf("passwd add: %v %s", err, out)
@@ -231,7 +221,7 @@ func TestMosquittoClientsWithCredentials(t *testing.T) {
 
 	// SIGHUP reload: a user added while running can connect, and an open
 	// connection stays up.
-	hold := exec.Command(needTool(t, "mosquitto_sub"), "-p", p, "-t", "dev/dev/#", "-u", "dev", "-P", "dev-pw", "-C", "1", "-W", "20")
+	hold := exec.Command(testutil.NeedTool(t, "mosquitto_sub"), "-p", p, "-t", "dev/dev/#", "-u", "dev", "-P", "dev-pw", "-C", "1", "-W", "20")
 	var holdOut bytes.Buffer
 	hold.Stdout, hold.Stderr = &holdOut, &holdOut
 	if err := hold.Start(); err != nil {
