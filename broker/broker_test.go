@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -684,4 +686,31 @@ func TestStartFailureRollsBack(t *testing.T) {
 	}
 	// The session store was closed again: a new gateway can open it.
 	startGateway(t, dir, nil)
+}
+
+func TestKeepaliveMax(t *testing.T) {
+	s := startGateway(t, t.TempDir(), func(c *broker.Config) { c.KeepaliveMax = 30 * time.Second })
+	// paho.mqtt.golang speaks 3.1.1, which cannot be told a keepalive; the
+	// server still enforces the cap. Check the MQTT 5 CONNACK with a raw
+	// client: CONNECT v5 with keepalive 600.
+	conn, err := net.Dial("tcp", s.MQTTAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	connect := []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0x02, 0x58, 0, 0, 0}
+	if _, err := conn.Write(connect); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 256)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack := buf[:n]
+	// Server Keep Alive is property 0x13 with a two-byte value.
+	if i := bytes.IndexByte(ack[5:], 0x13); i < 0 || binary.BigEndian.Uint16(ack[5+i+1:]) != 30 {
+		t.Fatalf("CONNACK lacks Server Keep Alive 30: % x", ack)
+	}
 }

@@ -68,6 +68,11 @@ type Config struct {
 	// 3.1.1 persistent sessions last this long after disconnect (0:
 	// forever). Default 0.
 	SessionExpiryMax time.Duration `yaml:"session_expiry_max" help:"cap on how long a disconnected persistent session is kept (0: no cap)"`
+	// KeepaliveMax caps the keepalive a client may ask for; a client asking
+	// for more (or for none) is told this value in the MQTT 5 CONNACK
+	// (Server Keep Alive) and disconnected after 1.5 times it of silence.
+	// 0 accepts what clients ask. Default 0.
+	KeepaliveMax time.Duration `yaml:"keepalive_max" help:"largest keepalive a client may use; longer (or none) is cut to this (0: accept any)"`
 	// SysInterval is how often $SYS topics are published; 0 turns them off.
 	// Default 10s.
 	SysInterval time.Duration `yaml:"sys_interval" help:"how often $SYS statistics are published (0: never)"`
@@ -166,6 +171,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionExpiryMax < 0 || c.SessionExpiryMax > time.Duration(1<<32-1)*time.Second {
 		return fieldErr("session_expiry_max", "out of range (0-4294967295s)")
+	}
+	if c.KeepaliveMax < 0 || c.KeepaliveMax > 65535*time.Second || (c.KeepaliveMax > 0 && c.KeepaliveMax < time.Second) {
+		return fieldErr("keepalive_max", "must be 0 or between 1s and 65535s")
 	}
 	if c.SysInterval < 0 || (c.SysInterval > 0 && c.SysInterval < time.Second) {
 		return fieldErr("sys_interval", "must be 0 or at least 1s")

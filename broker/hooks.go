@@ -56,6 +56,11 @@ func (g *gate) Provides(b byte) bool {
 // Mosquitto answers (CONNACK 0x05 in MQTT 3.1.1, 0x87 in MQTT 5), rather
 // than mochi's "bad user name or password".
 func (g *gate) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	if max := uint16(g.srv.cfg.KeepaliveMax / time.Second); max > 0 && (cl.State.Keepalive == 0 || cl.State.Keepalive > max) {
+		// [MQTT-3.2.2-21]: the client must use the Server Keep Alive.
+		cl.State.Keepalive = max
+		cl.State.ServerKeepalive = true
+	}
 	store := g.srv.store.Load()
 	if store == nil {
 		return nil // open gateway: credentials sent anyway are ignored
