@@ -154,8 +154,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen mqtt %s: %w", mqttAddr, err)
 	}
-	s.mqttLn = newListener(ListenerMQTT, ln, tlsConfig, s.mqtt.EstablishConnection, s.metrics.of(ListenerMQTT), s.log)
-	s.wsLn = newListener(ListenerWS, nil, nil, s.mqtt.EstablishConnection, s.metrics.of(ListenerWS), s.log)
+	s.mqttLn = newListener(ListenerMQTT, ln, tlsConfig, s.mqtt.EstablishConnection, s.cfg.ConnectTimeout, s.metrics.of(ListenerMQTT), s.log)
+	s.wsLn = newListener(ListenerWS, nil, nil, s.mqtt.EstablishConnection, s.cfg.ConnectTimeout, s.metrics.of(ListenerWS), s.log)
 
 	httpAddr := net.JoinHostPort(host, strconv.Itoa(s.cfg.HTTPPort))
 	hln, err := net.Listen("tcp", httpAddr)

@@ -714,3 +714,24 @@ func TestKeepaliveMax(t *testing.T) {
 		t.Fatalf("CONNACK lacks Server Keep Alive 30: % x", ack)
 	}
 }
+
+// TestSilentConnectionClosed: a socket that never sends CONNECT is closed
+// after connect_timeout and does not hold a connection slot.
+func TestSilentConnectionClosed(t *testing.T) {
+	s := startGateway(t, t.TempDir(), func(c *broker.Config) {
+		c.ConnectTimeout = 300 * time.Millisecond
+		c.MaxClients = 1
+	})
+	conn, err := net.Dial("tcp", s.MQTTAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(wait))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("silent connection got data instead of being closed")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("silent connection was never closed")
+	}
+	dial(t, clientOpts(mqttURL(s), "after-silent"))
+}

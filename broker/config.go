@@ -68,6 +68,10 @@ type Config struct {
 	// 3.1.1 persistent sessions last this long after disconnect (0:
 	// forever). Default 0.
 	SessionExpiryMax time.Duration `yaml:"session_expiry_max" help:"cap on how long a disconnected persistent session is kept (0: no cap)"`
+	// ConnectTimeout is how long a new connection may take to send its
+	// CONNECT (TLS handshake and WebSocket upgrade included) before it is
+	// closed, so idle sockets cannot pile up. Default 10s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout" help:"time a new MQTT connection has to send CONNECT before it is closed"`
 	// KeepaliveMax caps the keepalive a client may ask for; a client asking
 	// for more (or for none) is told this value in the MQTT 5 CONNACK
 	// (Server Keep Alive) and disconnected after 1.5 times it of silence.
@@ -95,6 +99,7 @@ func DefaultConfig() Config {
 		MaxInflight:    1024,
 		MaxQueued:      1024,
 		ReceiveMaximum: 1024,
+		ConnectTimeout: 10 * time.Second,
 		SysInterval:    10 * time.Second,
 	}
 }
@@ -171,6 +176,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionExpiryMax < 0 || c.SessionExpiryMax > time.Duration(1<<32-1)*time.Second {
 		return fieldErr("session_expiry_max", "out of range (0-4294967295s)")
+	}
+	if c.ConnectTimeout < 100*time.Millisecond {
+		return fieldErr("connect_timeout", "must be at least 100ms")
 	}
 	if c.KeepaliveMax < 0 || c.KeepaliveMax > 65535*time.Second || (c.KeepaliveMax > 0 && c.KeepaliveMax < time.Second) {
 		return fieldErr("keepalive_max", "must be 0 or between 1s and 65535s")

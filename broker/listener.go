@@ -2,10 +2,12 @@ package broker
 
 import (
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
@@ -26,6 +28,7 @@ type listener struct {
 	ln        net.Listener // nil for the WebSocket listener
 	tls       *tls.Config  // nil for plain TCP
 	establish listeners.EstablishFn
+	timeout   time.Duration // to send CONNECT
 	metrics   *listenerMetrics
 	log       *slog.Logger
 
@@ -38,8 +41,8 @@ type listener struct {
 
 var _ listeners.Listener = (*listener)(nil)
 
-func newListener(id string, ln net.Listener, tlsConfig *tls.Config, establish listeners.EstablishFn, m *listenerMetrics, log *slog.Logger) *listener {
-	return &listener{id: id, ln: ln, tls: tlsConfig, establish: establish, metrics: m, log: log, conns: map[net.Conn]struct{}{}}
+func newListener(id string, ln net.Listener, tlsConfig *tls.Config, establish listeners.EstablishFn, timeout time.Duration, m *listenerMetrics, log *slog.Logger) *listener {
+	return &listener{id: id, ln: ln, tls: tlsConfig, establish: establish, timeout: timeout, metrics: m, log: log, conns: map[net.Conn]struct{}{}}
 }
 
 func (l *listener) ID() string { return l.id }
@@ -63,19 +66,26 @@ func (l *listener) Protocol() string {
 
 func (l *listener) Init(*slog.Logger) error { return nil }
 
-// Serve runs the accept loop of a TCP listener until it is closed.
+// Serve runs the accept loop of a TCP listener until it is closed. Accept
+// errors other than closing (out of file descriptors, say) are retried with
+// a growing pause, as net/http does, so the listener never dies silently.
 func (l *listener) Serve(listeners.EstablishFn) {
 	if l.ln == nil {
 		return
 	}
+	var pause time.Duration
 	for {
 		conn, err := l.ln.Accept()
 		if err != nil {
-			if !l.stop.Load() {
-				l.log.Error("mqtt accept failed; listener stopped", "listener", l.id, "error", err)
+			if l.stop.Load() || errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			l.log.Warn("mqtt accept failed; retrying", "listener", l.id, "error", err, "retry_in", pause)
+			time.Sleep(pause)
+			continue
 		}
+		pause = 0
 		var c net.Conn = &countingConn{Conn: conn, m: l.metrics}
 		if l.tls != nil {
 			c = tls.Server(c, l.tls)
@@ -99,6 +109,9 @@ func (l *listener) serveConn(c net.Conn) {
 
 func (l *listener) run(c net.Conn) {
 	defer l.untrack(c)
+	// Mochi sets no deadline before CONNECT; it replaces this one with the
+	// keepalive deadline once CONNECT is read.
+	_ = c.SetDeadline(time.Now().Add(l.timeout))
 	if err := l.establish(l.id, c); err != nil {
 		l.log.Debug("mqtt connection ended", "listener", l.id, "remote", c.RemoteAddr().String(), "error", err)
 	}
