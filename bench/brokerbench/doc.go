@@ -11,7 +11,8 @@
 //
 // Unless an address is given with --outpost-addr / --mosquitto-addr, both
 // brokers are started as subprocesses listening on free 127.0.0.1 ports (never
-// 1883): Mosquitto with a temporary config (anonymous access, no persistence),
+// 1883): Mosquitto with a temporary config (anonymous access, no persistence,
+// stock TCP settings: Nagle stays on unless --mosquitto-nodelay),
 // Outpost with "--data-dir TMP --listen 127.0.0.1 --mqtt-port P1 --http-port P2
 // --log-format json". Their logs go to a temporary directory, which is kept
 // (and printed) when something went wrong or with --keep. Both subprocesses
@@ -28,15 +29,26 @@
 // ...) for --reps repetitions; the table shows the median of each metric over
 // the repetitions. Each run uses fresh clean-session connections.
 //
-// Publishers send as fast as the client allows unless --rate caps the total
-// offered load. QoS 0 publishers are open loop: they are only slowed by TCP
-// back-pressure. QoS 1 publishers keep a window of --window (default 16)
-// unacknowledged PUBLISHes each: a new message is sent as soon as the oldest
-// of the window has been PUBACKed. A window (rather than one message at a
-// time) is needed to saturate a broker over loopback: with a closed loop the
-// publishers mostly wait for round trips and the broker idles. Sixteen per
-// client (512 in flight with 32 publishers) keeps both brokers busy while
-// bounding the memory each broker needs for unacknowledged messages.
+// Publishers send as fast as they can, within two windows:
+//
+//   - End to end (--inflight, default 512 messages over all publishers, so
+//     16 each with 32 publishers, 512 for the single fan-out publisher): a
+//     publisher waits while it is that many messages ahead of the slowest
+//     subscriber (by the highest sequence number received; see flow.go).
+//     This is what makes the runs "at saturation" rather than overloaded:
+//     the offered load follows what the broker delivers, with a bounded
+//     backlog. On a 2-core machine open-loop publishers (--inflight 0) take
+//     the CPU from the broker and the subscribers, queues grow until the
+//     broker drops, and two identical Mosquittos differed by up to 2x.
+//   - QoS 1 only (--window, default 16 per publisher): at most that many
+//     PUBLISHes without PUBACK; a new message is sent when the oldest of the
+//     window is acknowledged. A window rather than one message at a time,
+//     because a closed loop over loopback leaves the broker idle between
+//     round trips.
+//
+// --rate additionally caps the total offered load (msgs/s), to compare
+// latency below saturation. The clients use paho.mqtt.golang (MQTT 3.1.1);
+// client.go explains why.
 //
 // # Measurements
 //
@@ -53,16 +65,23 @@
 //     Under saturation this is the broker's sustained delivery rate.
 //   - p50/p99: end-to-end latency, publish call to the subscriber's message
 //     callback, of the messages received during the measured window, from a
-//     log-linear histogram (about 1.6% resolution). At saturation this is
-//     dominated by queueing in the broker and the TCP buffers; use --rate
-//     below saturation to compare latency at equal offered load.
+//     log-linear histogram (about 1.6% resolution). At saturation it is
+//     mostly queueing, set by whichever window limits the publishers (by
+//     Little's law, messages in flight divided by the rate), so compare the
+//     p99 (stalls, unfairness) rather than the p50, and use --rate to compare
+//     latency at equal offered load below saturation.
 //   - loss: messages published but never received after the drain, counted
 //     per subscriber and publisher from the sequence numbers; the percentage
 //     is relative to the expected deliveries (published x subscribers).
 //     Duplicates are counted separately and listed under the table. Losses at
 //     QoS 0 are allowed by MQTT (brokers drop when a subscriber falls
-//     behind); at QoS 1 Mosquitto also drops beyond max_queued_messages
-//     (1000 by default).
+//     behind); at QoS 1 Mosquitto drops when it counts more than
+//     max_queued_messages (1000) for a subscriber; Mosquitto 2.0.11 (Debian
+//     12) does so now and then in fan-in QoS 1 even with only 128 messages
+//     in flight (its $SYS dropped counter and "Outgoing messages are being
+//     dropped" log line agree), probably its queue accounting, which 2.0.13
+//     reworked. Publishers blocked by such a loss are released after 250ms;
+//     the notes under the table count these stalls.
 //
 // The load generator runs on the same machine as the brokers and competes
 // with them for CPU, which compresses differences between the brokers; it is

@@ -77,8 +77,8 @@ func cpuModel() string {
 
 type header struct {
 	command, date, goVersion, cpu, mosquitto string
-	outpost, mosquittoAddr, outpostAddr  string
-	settings                             string
+	outpost, mosquittoAddr, outpostAddr      string
+	settings                                 string
 }
 
 func printHeader(w io.Writer, h header, markdown bool) {
@@ -104,7 +104,7 @@ func printHeader(w io.Writer, h header, markdown bool) {
 
 // row is one scenario: the median results for each broker.
 type row struct {
-	scenario          string
+	scenario           string
 	outpost, mosquitto result
 }
 

@@ -62,6 +62,7 @@ type runParams struct {
 	duration time.Duration // measured
 	drain    time.Duration // max wait for stragglers after publishing stops
 	maxMsgs  int64         // cap on messages published per run (all publishers)
+	inflight int64         // end-to-end window, all publishers (0 = none)
 	rate     float64       // total offered msgs/s, 0 = as fast as possible
 }
 
@@ -110,6 +111,8 @@ func decodePayload(p []byte) (sentAt int64, pub uint32, seq uint64, ok bool) {
 const rateBucket = 10 * time.Millisecond
 
 type subscriber struct {
+	idx      int
+	flow     *flow // nil without flow control
 	client   mqtt.Client
 	received atomic.Int64
 
@@ -130,7 +133,9 @@ func (s *subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 	if !ok || s.start == 0 {
 		s.malformed++
 	} else {
-		s.track.observe(pub, seq)
+		if s.track.observe(pub, seq) && s.flow != nil {
+			s.flow.delivered(s.idx, pub, seq)
+		}
 		if now >= s.winStart && now < s.winEnd {
 			s.hist.record(now - sentAt)
 		}
@@ -160,7 +165,7 @@ type slot struct {
 // run publishes until stopAt (clockNow) or limit messages. QoS 1 keeps at most
 // window messages unacknowledged; at QoS 0 the ring only makes payload
 // buffers reusable once the client has written them.
-func (p *publisher) run(ctx context.Context, qos byte, size, window int, limit int64, stopAt, giveUpAt int64, interval time.Duration) {
+func (p *publisher) run(ctx context.Context, qos byte, size, window int, limit int64, stopAt, giveUpAt int64, interval time.Duration, g *gate) {
 	if qos == 0 {
 		window = 64
 	}
@@ -200,6 +205,9 @@ func (p *publisher) run(ctx context.Context, qos byte, size, window int, limit i
 				next = time.Now() // far behind: do not burst to catch up
 			}
 			next = next.Add(interval)
+		}
+		if !g.acquire(ctx, seq, stopAt) {
+			break
 		}
 		s := &ring[seq%int64(window)]
 		if s.tok != nil {
@@ -248,9 +256,10 @@ func runScenario(ctx context.Context, addr string, sc scenario, prm runParams, t
 		wg.Wait()
 	}()
 
+	fl := newFlow(prm.inflight, nPub, nSub)
 	subs := make([]*subscriber, nSub)
 	for i := range subs {
-		s := &subscriber{track: newSeqTracker(nPub, uint64(perPub))}
+		s := &subscriber{idx: i, flow: fl, track: newSeqTracker(nPub, uint64(perPub))}
 		c, err := connect(ctx, addr, fmt.Sprintf("%s-s%d", tag, i), onLost)
 		if err != nil {
 			res.err = err
@@ -292,7 +301,8 @@ func runScenario(ctx context.Context, addr string, sc scenario, prm runParams, t
 	}
 	var wg sync.WaitGroup
 	for _, p := range pubs {
-		wg.Go(func() { p.run(ctx, sc.qos, sc.size, prm.window, perPub, winEnd, giveUpAt, interval) })
+		g := &gate{f: fl, pub: int(p.id)}
+		wg.Go(func() { p.run(ctx, sc.qos, sc.size, prm.window, perPub, winEnd, giveUpAt, interval, g) })
 	}
 	wg.Wait()
 
@@ -388,6 +398,9 @@ func runScenario(ctx context.Context, addr string, sc scenario, prm runParams, t
 	}
 	if n := lostConns.Load(); n > 0 {
 		res.notes = append(res.notes, fmt.Sprintf("%d connections lost (%v)", n, lostErr.Load()))
+	}
+	if fl != nil && fl.stalls.Load() > 0 {
+		res.notes = append(res.notes, fmt.Sprintf("%d flow-control stalls (no delivery for %v; outstanding presumed lost)", fl.stalls.Load(), stallTimeout))
 	}
 	if res.dups > 0 {
 		res.notes = append(res.notes, fmt.Sprintf("%d duplicate deliveries", res.dups))

@@ -87,10 +87,16 @@ func (h *histogram) merge(o *histogram) {
 }
 
 // quantile returns the value at quantile q (0..1): the middle of the bucket
-// holding the ceil(q*n)-th smallest value, clamped to the exact min and max.
+// holding the ceil(q*n)-th smallest value, clamped to the exact min and max
+// (which q <= 0 and q >= 1 return).
 func (h *histogram) quantile(q float64) int64 {
-	if h.n == 0 {
+	switch {
+	case h.n == 0:
 		return 0
+	case q <= 0:
+		return h.min
+	case q >= 1:
+		return h.max
 	}
 	rank := uint64(math.Ceil(q * float64(h.n)))
 	if rank < 1 {
@@ -130,8 +136,9 @@ func newSeqTracker(publishers int, maxSeq uint64) *seqTracker {
 	}
 }
 
-// observe records one delivery and reports whether it was a duplicate.
-func (t *seqTracker) observe(pub uint32, seq uint64) (dup bool) {
+// observe records one delivery and reports whether it was new (neither a
+// duplicate nor out of range).
+func (t *seqTracker) observe(pub uint32, seq uint64) (fresh bool) {
 	if int(pub) >= len(t.seen) || seq >= t.maxSeq {
 		t.rejected++
 		return false
@@ -148,11 +155,11 @@ func (t *seqTracker) observe(pub uint32, seq uint64) (dup bool) {
 	mask := uint64(1) << (seq % 64)
 	if b[w]&mask != 0 {
 		t.dups++
-		return true
+		return false
 	}
 	b[w] |= mask
 	t.unique[pub]++
-	return false
+	return true
 }
 
 // totalUnique is the number of distinct messages received.
