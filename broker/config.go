@@ -44,7 +44,8 @@ type Config struct {
 	// MaxClients caps concurrent MQTT connections; 0 means no cap. Default 10000.
 	MaxClients int `yaml:"max_clients" help:"maximum concurrent MQTT connections (0: no limit)"`
 	// MaxInflight caps the QoS 1 and 2 messages kept per client awaiting
-	// acknowledgement (also while it is offline). Default 1024.
+	// acknowledgement (also while it is offline); memory is used only as
+	// the backlog grows. Default 8192, as in mochi.
 	MaxInflight int `yaml:"max_inflight" help:"maximum QoS 1/2 messages stored per client awaiting acknowledgement, 1-65535"`
 	// MaxQueued caps the messages waiting to be written to one client's
 	// socket; beyond it messages to that client are dropped and counted.
@@ -96,7 +97,7 @@ func DefaultConfig() Config {
 		MQTTMaxFrame:   256 * units.KiB,
 		WSMaxFrame:     4 * units.MiB,
 		MaxClients:     10000,
-		MaxInflight:    1024,
+		MaxInflight:    8192,
 		MaxQueued:      1024,
 		ReceiveMaximum: 1024,
 		ConnectTimeout: 10 * time.Second,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"sort"
 	"strings"
@@ -203,6 +204,14 @@ func (s *Server) adminHandler() http.Handler {
 	mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.mqtt.Info.Clone())
 	})
+	// Go's profiler, for admins diagnosing a live gateway.
+	mux.HandleFunc("GET /admin/debug/pprof/", func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path = strings.Replace(r.URL.Path, "/admin/debug/pprof/", "/debug/pprof/", 1)
+		pprof.Index(w, r)
+	})
+	mux.HandleFunc("GET /admin/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /admin/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /admin/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("POST /admin/reload", func(w http.ResponseWriter, _ *http.Request) {
 		if err := s.Reload(); err != nil {
 			writeError(w, http.StatusUnprocessableEntity, err.Error())

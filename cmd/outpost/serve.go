@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -35,6 +36,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return usageError{err}
 	}
 	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	if os.Getenv("GOGC") == "" {
+		// The broker's live heap is small (sessions, queued messages) and
+		// it allocates per message; collecting at 4x the live heap instead
+		// of 2x cut GC CPU enough to raise QoS 1 throughput about 10-30%
+		// in bench/brokerbench. GOGC in the environment still wins.
+		debug.SetGCPercent(400)
+	}
 	return serve(ctx, cfg, log)
 }
 
