@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	go run ./bench/brokerbench --outpost ./bin/outpost [--mosquitto /usr/sbin/mosquitto] [--duration 10s] [--quick] [--markdown]
+//	go run ./bench/brokerbench --outpost ./bin/outpost [--mosquitto /usr/sbin/mosquitto] [--duration 10s] [--quick] [--markdown] [--client lite|paho]
 //	go run ./bench/brokerbench --outpost-addr 127.0.0.1:PORT --mosquitto-addr 127.0.0.1:PORT2
 //
 // # Brokers
@@ -12,7 +12,10 @@
 // Unless an address is given with --outpost-addr / --mosquitto-addr, both
 // brokers are started as subprocesses listening on free 127.0.0.1 ports (never
 // 1883): Mosquitto with a temporary config (anonymous access, no persistence,
-// stock TCP settings: Nagle stays on unless --mosquitto-nodelay),
+// stock TCP settings: Nagle stays on unless --mosquitto-nodelay; with the
+// lite client that costs Mosquitto a quarter to a third of its
+// fanin-qos0-64B throughput and puts its p99 at ~48ms instead of ~16ms,
+// probably Nagle meeting delayed ACKs),
 // Outpost with "--data-dir TMP --listen 127.0.0.1 --mqtt-port P1 --http-port P2
 // --log-format json". Their logs go to a temporary directory, which is kept
 // (and printed) when something went wrong or with --keep. Both subprocesses
@@ -47,8 +50,28 @@
 //     round trips.
 //
 // --rate additionally caps the total offered load (msgs/s), to compare
-// latency below saturation. The clients use paho.mqtt.golang (MQTT 3.1.1);
-// client.go explains why.
+// latency below saturation.
+//
+// # Client
+//
+// --client lite (default) uses the harness's own MQTT 3.1.1 client
+// (mqttlite.go, wire format in mqttwire.go): clean session, QoS 0 and 1,
+// one reader goroutine and one 32 KiB read and write buffer per connection,
+// no allocation per message. A publisher's PUBLISHes are coalesced while it
+// keeps publishing (up to 8 KiB) and flushed before it waits for anything
+// (QoS 1 window, end-to-end window, --rate), so no message waits in the
+// client while the publisher is idle; a subscriber's PUBACKs are flushed
+// once per read batch, before it reads from the socket again. Per
+// delivered message it costs the harness a quarter to a half of the CPU
+// time paho.mqtt.golang does against Outpost, and about three quarters
+// against Mosquitto, whose unbatched writes leave mostly system call costs
+// (client.go has the numbers). That matters because the harness shares the
+// CPUs with the broker: with paho the load generator takes about a whole
+// core of a 2-core machine, with lite 0.4 to 0.9. --client paho selects
+// paho.mqtt.golang (reads through bufio) to cross-check results. The
+// progress lines on stderr show the harness CPU per delivered message and
+// its average CPU use for each run (getrusage, connect to end of drain);
+// --cpuprofile writes a profile of the harness.
 //
 // # Measurements
 //
@@ -80,12 +103,16 @@
 //     12) does so now and then in fan-in QoS 1 even with only 128 messages
 //     in flight (its $SYS dropped counter and "Outgoing messages are being
 //     dropped" log line agree), probably its queue accounting, which 2.0.13
-//     reworked. Publishers blocked by such a loss are released after 250ms;
-//     the notes under the table count these stalls.
+//     reworked. It depends on how fast Mosquitto is fed: with --client paho
+//     it lost up to 5% (8-10% with --mosquitto-nodelay), with the lite
+//     client, which leaves it more CPU, 20-35% in every fan-in QoS 1 run so
+//     far (dropped outright; the subscriber sees no reordering). Publishers
+//     blocked by such a loss are released after 250ms; the notes under the
+//     table count these stalls.
 //
 // The load generator runs on the same machine as the brokers and competes
-// with them for CPU, which compresses differences between the brokers; it is
-// the same generator for both, but the absolute numbers are a lower bound of
-// what each broker can do. --pin puts the brokers on CPU 0 and the harness on
+// with them for CPU, which compresses differences between the brokers (less
+// so with the lite client); it is the same generator for both, but the
+// absolute numbers are a lower bound of what each broker can do. --pin puts the brokers on CPU 0 and the harness on
 // CPU 1 (GOMAXPROCS=1) with taskset to separate them.
 package main

@@ -87,6 +87,9 @@ type gate struct {
 	floor   int64 // cached flow.floor
 	written int64 // messages presumed lost after a stall
 	timer   *time.Timer
+	// beforeWait, if set, is called before acquire blocks (the publisher
+	// flushes what its client has buffered).
+	beforeWait func() error
 }
 
 // acquire blocks until message number seq may be sent; false if ctx is done
@@ -99,6 +102,9 @@ func (g *gate) acquire(ctx context.Context, seq, stopAt int64) bool {
 	g.floor = f.floor(g.pub)
 	if seq-g.floor-g.written < f.limit {
 		return true
+	}
+	if g.beforeWait != nil {
+		_ = g.beforeWait() // an error resurfaces at the next publish
 	}
 	if g.timer == nil {
 		g.timer = time.NewTimer(stallTimeout)

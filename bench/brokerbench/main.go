@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"syscall"
@@ -27,7 +28,8 @@ type config struct {
 	maxMsgs, inflight          int64
 	quick, markdown, pin, keep bool
 	mosqNoDelay                bool
-	scenarios                  string
+	scenarios, client          string
+	cpuProfile                 string
 	timeout                    time.Duration
 }
 
@@ -44,7 +46,8 @@ func parseFlags() (config, error) {
 	fs.DurationVar(&c.drain, "drain", 3*time.Second, "max wait for outstanding messages after publishing stops (2s with --quick)")
 	fs.IntVar(&c.reps, "reps", 1, "repetitions per scenario and broker (alternating brokers); the median is reported")
 	fs.IntVar(&c.clients, "clients", 32, "publishers in fan-in, subscribers in fan-out (8 with --quick)")
-	fs.IntVar(&c.window, "window", 16, "QoS 1: unacknowledged publishes per publisher")
+	fs.IntVar(&c.window, "window", 16, "QoS 1: unacknowledged publishes per publisher (at most 65535)")
+	fs.StringVar(&c.client, "client", clientLite, "MQTT client of the load generator: lite (built in, cheapest) or paho (paho.mqtt.golang, to cross-check)")
 	fs.Float64Var(&c.rate, "rate", 0, "total offered load in msgs/s per run (0 = as fast as possible, i.e. saturation)")
 	fs.Int64Var(&c.inflight, "inflight", 512, "end-to-end window: messages published but not yet received by every subscriber, summed over publishers "+
 		"(0 = unbounded: QoS 0 publishers run open loop)")
@@ -54,6 +57,7 @@ func parseFlags() (config, error) {
 	fs.BoolVar(&c.pin, "pin", false, "pin started brokers to CPU 0 and this harness to CPU 1 with GOMAXPROCS=1 (taskset)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temp dir with broker logs and configs")
 	fs.StringVar(&c.scenarios, "scenarios", "", "comma-separated substrings selecting scenarios (e.g. fanin,qos1-64B); default all")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the harness (load generator) to `file`")
 	fs.DurationVar(&c.timeout, "timeout", 0, "hard limit for the whole run (default: computed from the plan)")
 	flag.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./bench/brokerbench --outpost ./bin/outpost [flags]\n\n"+
@@ -87,6 +91,10 @@ func parseFlags() (config, error) {
 		return c, errors.New("--duration must be at least 100ms; --warmup and --drain not negative")
 	case c.reps < 1 || c.clients < 1 || c.window < 1:
 		return c, errors.New("--reps, --clients and --window must be at least 1")
+	case c.window > 65535:
+		return c, errors.New("--window must be at most 65535 (MQTT packet identifiers)")
+	case c.client != clientLite && c.client != clientPaho:
+		return c, fmt.Errorf("--client must be %s or %s, not %q", clientLite, clientPaho, c.client)
 	case c.maxMsgs < int64(c.clients) || c.rate < 0 || c.inflight < 0:
 		return c, errors.New("--max-msgs must be at least --clients; --rate and --inflight not negative")
 	}
@@ -142,7 +150,7 @@ func run() int {
 	}
 	defer runCleanup()
 
-	// The harness allocates per message (paho); trade memory for less GC CPU.
+	// paho allocates per message (lite does not); trade memory for less GC CPU.
 	debug.SetGCPercent(400)
 
 	// Overall deadline, derived from the plan unless given.
@@ -174,6 +182,21 @@ func run() int {
 		runCleanup()
 		os.Exit(3)
 	}()
+
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fail(err)
+		}
+		atCleanup(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}
 
 	if cfg.pin {
 		if err := pinSelf(); err != nil {
@@ -226,7 +249,7 @@ func run() int {
 		mosqVersion = mosquittoVersion(cfg.mosquittoBin)
 	}
 	if mosqVersion == "" {
-		if v := probeSysVersion(ctx, mosq.addr); v != "" {
+		if v := probeSysVersion(ctx, cfg.client, mosq.addr); v != "" {
 			mosqVersion = v + " ($SYS/broker/version)"
 		} else {
 			mosqVersion = "unknown"
@@ -248,6 +271,10 @@ func run() int {
 	if cfg.rate > 0 {
 		load = fmt.Sprintf("%g msgs/s offered", cfg.rate)
 	}
+	clientDesc := "lite (built in, MQTT 3.1.1)"
+	if cfg.client == clientPaho {
+		clientDesc = "paho.mqtt.golang (MQTT 3.1.1)"
+	}
 	h := header{
 		command:       commandLine(),
 		date:          time.Now().Format(time.RFC3339),
@@ -258,9 +285,9 @@ func run() int {
 		outpostAddr:   outpost.addr,
 		mosquittoAddr: mosq.addr,
 		settings: fmt.Sprintf("%d clients, warm-up %v + %v measured, drain <= %v, %d rep(s) (median), %s, %s, %s, "+
-			"max %d msgs/run, client paho.mqtt.golang (MQTT 3.1.1), GOMAXPROCS %d, pin %v",
+			"max %d msgs/run, client %s, GOMAXPROCS %d, pin %v",
 			cfg.clients, cfg.warmup, cfg.duration, cfg.drain, cfg.reps, load, e2e, qos1,
-			cfg.maxMsgs, runtime.GOMAXPROCS(0), cfg.pin),
+			cfg.maxMsgs, clientDesc, runtime.GOMAXPROCS(0), cfg.pin),
 	}
 	printHeader(os.Stdout, h, cfg.markdown)
 
@@ -268,6 +295,7 @@ func run() int {
 		clients: cfg.clients, window: cfg.window,
 		warmup: cfg.warmup, duration: cfg.duration, drain: cfg.drain,
 		maxMsgs: cfg.maxMsgs, rate: cfg.rate, inflight: cfg.inflight,
+		client: cfg.client,
 	}
 	brokers := []*broker{outpost, mosq}
 	var rows []row
@@ -337,9 +365,14 @@ func progress(n, total int, sc, broker string, rep int, r result) {
 		fmt.Fprintf(os.Stderr, "[%d/%d] %-17s %-9s rep %d: ERROR %v\n", n, total, sc, broker, rep+1, r.err)
 		return
 	}
-	fmt.Fprintf(os.Stderr, "[%d/%d] %-17s %-9s rep %d: %s msg/s  p50 %s  p99 %s  sent %d  lost %d (%s%%)\n",
+	harness := ""
+	if r.received > 0 && r.wall > 0 && r.harnessCPU > 0 {
+		harness = fmt.Sprintf("  harness %.1f us/msg, %.2f CPUs",
+			float64(r.harnessCPU)/float64(r.received)/1e3, r.harnessCPU.Seconds()/r.wall.Seconds())
+	}
+	fmt.Fprintf(os.Stderr, "[%d/%d] %-17s %-9s rep %d: %s msg/s  p50 %s  p99 %s  sent %d  lost %d (%s%%)%s\n",
 		n, total, sc, broker, rep+1, fmtCount(r.throughput), fmtLatency(r.p50), fmtLatency(r.p99),
-		r.sent, r.lost, fmtPct(r.lossPct))
+		r.sent, r.lost, fmtPct(r.lossPct), harness)
 }
 
 func printNotes(rows []row, markdown bool) {

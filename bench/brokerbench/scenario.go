@@ -10,9 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
-
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
 type scenario struct {
@@ -64,6 +63,7 @@ type runParams struct {
 	maxMsgs  int64         // cap on messages published per run (all publishers)
 	inflight int64         // end-to-end window, all publishers (0 = none)
 	rate     float64       // total offered msgs/s, 0 = as fast as possible
+	client   string        // clientLite or clientPaho
 }
 
 // result of one run (or the median of several).
@@ -77,6 +77,12 @@ type result struct {
 	dups       int64
 	notes      []string
 	err        error
+
+	// Harness CPU time (user+system, whole process) from connect to the end
+	// of the drain, and the deliveries in that time; per run, not medianed.
+	harnessCPU time.Duration
+	wall       time.Duration
+	received   int64
 }
 
 // clock: UnixNano-compatible timestamps that never step (wall clock at start
@@ -113,7 +119,6 @@ const rateBucket = 10 * time.Millisecond
 type subscriber struct {
 	idx      int
 	flow     *flow // nil without flow control
-	client   mqtt.Client
 	received atomic.Int64
 
 	mu        sync.Mutex
@@ -126,9 +131,10 @@ type subscriber struct {
 	malformed int64
 }
 
-func (s *subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
+// onMessage handles one delivery; payload is not retained.
+func (s *subscriber) onMessage(payload []byte) {
 	now := clockNow()
-	sentAt, pub, seq, ok := decodePayload(m.Payload())
+	sentAt, pub, seq, ok := decodePayload(payload)
 	s.mu.Lock()
 	if !ok || s.start == 0 {
 		s.malformed++
@@ -149,44 +155,27 @@ func (s *subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 
 type publisher struct {
 	id     uint32
-	client mqtt.Client
+	client mqttClient
 	topic  string
 	sent   atomic.Int64 // messages handed to the client; also the next sequence number
-	errs   atomic.Int64 // publish tokens that failed or were never completed
+	errs   atomic.Int64 // publishes that failed or were never completed
 	capAt  int64        // clockNow when the message cap stopped it, 0 otherwise
 	err    error
 }
 
-type slot struct {
-	buf []byte
-	tok mqtt.Token
-}
-
 // run publishes until stopAt (clockNow) or limit messages. QoS 1 keeps at most
-// window messages unacknowledged; at QoS 0 the ring only makes payload
-// buffers reusable once the client has written them.
+// window messages unacknowledged. Before anything that may block (flow
+// control, rate limit, window) the client's buffered publishes are flushed.
 func (p *publisher) run(ctx context.Context, qos byte, size, window int, limit int64, stopAt, giveUpAt int64, interval time.Duration, g *gate) {
-	if qos == 0 {
-		window = 64
-	}
-	ring := make([]slot, window)
-	for i := range ring {
-		ring[i].buf = make([]byte, size)
-	}
-	wait := func(t mqtt.Token) bool {
-		d := time.Duration(giveUpAt - clockNow())
-		if d <= 0 || !t.WaitTimeout(d) {
-			p.errs.Add(1)
-			return false
+	mp := p.client.publisher(p.topic, qos, size, window)
+	defer func() {
+		n, err := mp.failures()
+		p.errs.Add(n)
+		if p.err == nil {
+			p.err = err
 		}
-		if t.Error() != nil {
-			p.errs.Add(1)
-			if p.err == nil {
-				p.err = t.Error()
-			}
-		}
-		return true
-	}
+	}()
+	g.beforeWait = mp.flush
 	next := time.Now()
 	var seq int64
 	for ctx.Err() == nil {
@@ -200,6 +189,9 @@ func (p *publisher) run(ctx context.Context, qos byte, size, window int, limit i
 		}
 		if interval > 0 {
 			if d := time.Until(next); d > 0 {
+				if mp.flush() != nil {
+					return
+				}
 				time.Sleep(d)
 			} else if d < -time.Second {
 				next = time.Now() // far behind: do not burst to catch up
@@ -209,26 +201,18 @@ func (p *publisher) run(ctx context.Context, qos byte, size, window int, limit i
 		if !g.acquire(ctx, seq, stopAt) {
 			break
 		}
-		s := &ring[seq%int64(window)]
-		if s.tok != nil {
-			if !wait(s.tok) {
-				if p.err == nil {
-					p.err = errors.New("publish not completed in time (no PUBACK?)")
-				}
-				return
-			}
-			s.tok = nil
+		buf, err := mp.next(giveUpAt)
+		if err != nil {
+			return
 		}
-		encodePayload(s.buf, clockNow(), p.id, uint64(seq))
-		s.tok = p.client.Publish(p.topic, qos, false, s.buf)
+		encodePayload(buf, clockNow(), p.id, uint64(seq))
+		if mp.publish(buf) != nil {
+			return
+		}
 		seq++
 		p.sent.Store(seq)
 	}
-	for i := range ring {
-		if ring[i].tok != nil && !wait(ring[i].tok) {
-			return
-		}
-	}
+	_ = mp.finish(giveUpAt) // failures are counted by mp
 }
 
 // runScenario runs sc once against the broker at addr.
@@ -247,27 +231,27 @@ func runScenario(ctx context.Context, addr string, sc scenario, prm runParams, t
 		lostConns.Add(1)
 		lostErr.CompareAndSwap(nil, err.Error())
 	}
-	var clients []mqtt.Client
+	var clients []mqttClient
 	defer func() {
 		var wg sync.WaitGroup
 		for _, c := range clients {
-			wg.Go(func() { c.Disconnect(20) })
+			wg.Go(c.disconnect)
 		}
 		wg.Wait()
 	}()
+	cpu0, wall0 := processCPU(), time.Now()
 
 	fl := newFlow(prm.inflight, nPub, nSub)
 	subs := make([]*subscriber, nSub)
 	for i := range subs {
 		s := &subscriber{idx: i, flow: fl, track: newSeqTracker(nPub, uint64(perPub))}
-		c, err := connect(ctx, addr, fmt.Sprintf("%s-s%d", tag, i), onLost)
+		c, err := connect(ctx, prm.client, addr, fmt.Sprintf("%s-s%d", tag, i), onLost)
 		if err != nil {
 			res.err = err
 			return res
 		}
 		clients = append(clients, c)
-		s.client = c
-		if err := subscribe(c, filter, sc.qos, s.onMessage); err != nil {
+		if err := c.subscribe(filter, sc.qos, s.onMessage); err != nil {
 			res.err = err
 			return res
 		}
@@ -275,7 +259,7 @@ func runScenario(ctx context.Context, addr string, sc scenario, prm runParams, t
 	}
 	pubs := make([]*publisher, nPub)
 	for i := range pubs {
-		c, err := connect(ctx, addr, fmt.Sprintf("%s-p%d", tag, i), onLost)
+		c, err := connect(ctx, prm.client, addr, fmt.Sprintf("%s-p%d", tag, i), onLost)
 		if err != nil {
 			res.err = err
 			return res
@@ -338,6 +322,10 @@ func runScenario(ctx context.Context, addr string, sc scenario, prm runParams, t
 	if err := ctx.Err(); err != nil {
 		res.err = err
 		return res
+	}
+	res.harnessCPU, res.wall = processCPU()-cpu0, time.Since(wall0)
+	for _, s := range subs {
+		res.received += s.received.Load()
 	}
 
 	// Throughput window: the measured window, cut short if a publisher hit
@@ -409,4 +397,14 @@ func runScenario(ctx context.Context, addr string, sc scenario, prm runParams, t
 		res.notes = append(res.notes, fmt.Sprintf("%d unexpected messages", malformed+rejected))
 	}
 	return res
+}
+
+// processCPU returns the user+system CPU time of this process (all threads;
+// the brokers are other processes), 0 if unavailable.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
