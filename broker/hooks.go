@@ -56,9 +56,9 @@ func (g *gate) Provides(b byte) bool {
 // Mosquitto answers (CONNACK 0x05 in MQTT 3.1.1, 0x87 in MQTT 5), rather
 // than mochi's "bad user name or password".
 func (g *gate) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
-	if max := uint16(g.srv.cfg.KeepaliveMax / time.Second); max > 0 && (cl.State.Keepalive == 0 || cl.State.Keepalive > max) {
+	if limit := uint16(g.srv.cfg.KeepaliveMax / time.Second); limit > 0 && (cl.State.Keepalive == 0 || cl.State.Keepalive > limit) {
 		// [MQTT-3.2.2-21]: the client must use the Server Keep Alive.
-		cl.State.Keepalive = max
+		cl.State.Keepalive = limit
 		cl.State.ServerKeepalive = true
 	}
 	store := g.srv.store.Load()
