@@ -149,8 +149,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("open session store %s: %w", dir, err)
 	}
 	defer func() {
-		if err != nil {
+		if err != nil { // roll back: listeners, then mochi and the store
 			s.stop()
+			if s.httpLn != nil {
+				s.httpLn.Close()
+			}
 			s.mqtt.Close()
 		}
 	}()
@@ -167,7 +170,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	httpAddr := net.JoinHostPort(host, strconv.Itoa(s.cfg.HTTPPort))
 	hln, err := net.Listen("tcp", httpAddr)
 	if err != nil {
-		ln.Close()
 		return fmt.Errorf("listen http %s: %w", httpAddr, err)
 	}
 	if tlsConfig != nil {
@@ -177,14 +179,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 
 	for _, l := range []*listener{s.mqttLn, s.wsLn} {
 		if err := s.mqtt.AddListener(l); err != nil {
-			hln.Close()
-			ln.Close()
 			return fmt.Errorf("add listener %s: %w", l.id, err)
 		}
 	}
 	if err := s.mqtt.Serve(); err != nil {
-		hln.Close()
-		ln.Close()
 		return fmt.Errorf("start mqtt: %w", err)
 	}
 

@@ -75,11 +75,7 @@ func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			u.Admin = true
 		}
 		if len(agents)+len(topics) > 0 {
-			rules, err := parseRules(agents, topics)
-			if err != nil {
-				return usageError{err}
-			}
-			u.ACL = rules
+			u.ACL = parseRules(agents, topics)
 		}
 	case "remove":
 		if !f.Remove(user) {
@@ -115,7 +111,9 @@ func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func parseRules(agents, topics []string) ([]auth.Rule, error) {
+// parseRules turns --agent and --topic flags into rules; NewStore checks
+// them before the file is saved.
+func parseRules(agents, topics []string) []auth.Rule {
 	var rules []auth.Rule
 	for _, a := range agents {
 		rules = append(rules, auth.Rule{Agent: a})
@@ -130,7 +128,7 @@ func parseRules(agents, topics []string) ([]auth.Rule, error) {
 		}
 		rules = append(rules, auth.Rule{Topic: filter, Access: auth.Access(access)})
 	}
-	return rules, nil
+	return rules
 }
 
 // readPassword asks twice on a terminal, or reads one line from stdin.
