@@ -209,6 +209,9 @@ func readConfigFile(path string, cfg *Config) error {
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("invalid configuration in %s: %w", path, err)
 	}
+	if len(cfg.AllowedOrigins) == 0 {
+		cfg.AllowedOrigins = nil // "allowed_origins: []" means the default
+	}
 	return nil
 }
 

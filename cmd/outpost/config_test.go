@@ -55,3 +55,40 @@ func TestWriteConfigRoundTrips(t *testing.T) {
 }
 
 func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o600) }
+
+// FuzzReadConfig: whatever a config file holds, reading and validating it
+// never panics, and an accepted file prints and reads back to the same
+// configuration.
+func FuzzReadConfig(f *testing.F) {
+	f.Add([]byte("mqtt_port: 1884\nlisten: localhost\nallowed_origins: [https://a.example]\n"))
+	f.Add([]byte("mqtt_max_frame: 1KiB\nsys_interval: 5s\npublish_rate: 2.5\n"))
+	f.Add([]byte("listen: 0.0.0.0\n"))
+	f.Add([]byte("{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := t.TempDir() + "/c.yaml"
+		if err := writeFile(path, data); err != nil {
+			t.Fatal(err)
+		}
+		cfg := defaultConfig()
+		if err := readConfigFile(path, &cfg); err != nil {
+			return
+		}
+		if cfg.Validate() != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := writeConfig(&buf, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeFile(path, buf.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		back := defaultConfig()
+		if err := readConfigFile(path, &back); err != nil {
+			t.Fatalf("printed config does not read back: %v\n%s", err, buf.Bytes())
+		}
+		if !reflect.DeepEqual(cfg, back) {
+			t.Fatalf("round trip changed the configuration:\n%+v\n%+v", cfg, back)
+		}
+	})
+}
