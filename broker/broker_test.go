@@ -116,6 +116,21 @@ func (b *inbox) handle(_ paho.Client, m paho.Message) {
 	b.ch <- struct{}{}
 }
 
+// add records a message from a client library other than paho.mqtt.golang.
+func (b *inbox) add(topic string, payload []byte) {
+	b.handle(nil, message{topic: topic, payload: append([]byte(nil), payload...)})
+}
+
+// message is a received message as paho.Message, for other client libraries.
+type message struct {
+	paho.Message
+	topic   string
+	payload []byte
+}
+
+func (m message) Topic() string   { return m.topic }
+func (m message) Payload() []byte { return m.payload }
+
 func (b *inbox) waitFor(t *testing.T, n int) []paho.Message {
 	t.Helper()
 	deadline := time.After(wait)
