@@ -64,7 +64,7 @@ func (h *sessionStore) stored(cl *mqtt.Client) bool {
 	if _, ok := h.persistent.Load(cl.ID); ok {
 		return true
 	}
-	return cl.Net.Conn == nil && persistentSession(cl) // restored from disk
+	return cl.Net.Conn == nil && !cl.Net.Inline && persistentSession(cl) // restored from disk
 }
 
 func (h *sessionStore) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
