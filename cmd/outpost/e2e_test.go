@@ -367,3 +367,19 @@ func TestPasswdToken(t *testing.T) {
 		t.Fatalf("token of a removed user after SIGHUP: %d", code)
 	}
 }
+
+func TestDetect(t *testing.T) {
+	out, err := runCmd(t, "", binary, "detect")
+	if err != nil || !strings.Contains(out, "CPU:") || !strings.Contains(out, "Plan:") {
+		t.Fatalf("detect: %v\n%s", err, out)
+	}
+	out, err = runCmd(t, "", binary, "detect", "--json")
+	var r struct {
+		CPU struct {
+			PhysicalCores int `json:"physical_cores"`
+		} `json:"cpu"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &r) != nil || r.CPU.PhysicalCores < 1 {
+		t.Fatalf("detect --json: %v\n%s", err, out)
+	}
+}

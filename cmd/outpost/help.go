@@ -84,6 +84,15 @@ examples:
   outpost passwd add dash --topic 'sensors/#:read' --credentials creds.yaml
   outpost passwd token ops --name grafana --credentials creds.yaml  # prints the token once
   outpost passwd remove sensor-7 --credentials creds.yaml`,
+	"detect": `Print what the inference engine sees on this machine: CPU model, cores and
+SIMD features (AVX2, AVX-512, NEON, ...), memory, GPUs (vendor, model, memory,
+driver; NVIDIA details through NVML when the driver is installed) and the plan
+the engine would use. It never fails for what it cannot see; it lists it under
+Problems.
+
+examples:
+  outpost detect
+  outpost detect --json | jq .gpu`,
 	"version": `Print the version, the Go version and the platform.
 
 example:
@@ -98,6 +107,7 @@ var commandSummary = map[string]string{
 	"serve":   "run the gateway (the default command)",
 	"config":  "print the effective configuration as YAML",
 	"passwd":  "add and remove users and API tokens in the credentials file",
+	"detect":  "print the hardware the inference engine sees and its plan",
 	"version": "print the version",
 	"help":    "show help for a command",
 }
