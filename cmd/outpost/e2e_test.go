@@ -383,3 +383,18 @@ func TestDetect(t *testing.T) {
 		t.Fatalf("detect --json: %v\n%s", err, out)
 	}
 }
+
+func TestModelSynth(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "tiny.gguf")
+	msg, err := runCmd(t, "", binary, "model", "synth", "--shape", "tiny", "--quant", "q8_0", out)
+	if err != nil || !strings.Contains(msg, `model id "tiny"`) {
+		t.Fatalf("model synth: %v\n%s", err, msg)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil || len(data) < 1000 || string(data[:4]) != "GGUF" {
+		t.Fatalf("output: %d bytes, %v", len(data), err)
+	}
+	if _, err := runCmd(t, "", binary, "model", "synth", "--shape", "nope", out); err == nil {
+		t.Fatal("unknown shape accepted")
+	}
+}

@@ -93,6 +93,16 @@ Problems.
 examples:
   outpost detect
   outpost detect --json | jq .gpu`,
+	"model": `Write a random-weight model for tests and benchmarks (no model hub is
+needed): a llama-architecture GGUF of a named shape with a printable
+vocabulary and a ChatML chat template. The API's model id is the file name
+without .gguf.
+
+  outpost model synth [--shape tiny|tinyllama-1.1b] [--quant f32|f16|q8_0] [--seed N] OUT.gguf
+
+examples:
+  outpost model synth --shape tiny --quant q8_0 tiny.gguf
+  outpost model synth --shape tinyllama-1.1b --quant q8_0 models/tinyllama-1.1b.gguf`,
 	"version": `Print the version, the Go version and the platform.
 
 example:
@@ -108,6 +118,7 @@ var commandSummary = map[string]string{
 	"config":  "print the effective configuration as YAML",
 	"passwd":  "add and remove users and API tokens in the credentials file",
 	"detect":  "print the hardware the inference engine sees and its plan",
+	"model":   "write a random-weight test model (model synth)",
 	"version": "print the version",
 	"help":    "show help for a command",
 }

@@ -1,0 +1,31 @@
+// Package synth writes random-weight GGUF models of named shapes, for tests,
+// benchmarks and demos where no real model may be downloaded or shipped.
+//
+// A model is a llama-architecture GGUF file (general.architecture "llama")
+// with the tensor names, dimensions and metadata keys that llama.cpp reads,
+// so any GGUF runtime that loads TinyLlama loads it too. Its parts:
+//
+//   - Shape: the hyperparameters. Shapes lists the built-in ones: "tiny"
+//     (under 1 MB at q8_0, for unit tests) and "tinyllama-1.1b" (TinyLlama
+//     1.1B's dimensions, about 1.17 GB at q8_0, for benchmarks).
+//   - Weights: normal(0, 0.02) values from a PCG generator seeded by
+//     Options.Seed and the tensor name, so a file depends only on its
+//     Options and each tensor can be regenerated alone. Norm weights are 1
+//     and stay F32 whatever the quantization, as llama.cpp keeps them.
+//     Matrices are F32, F16 or Q8_0 (quantized row by row with
+//     gguf.QuantizeQ8_0). Rows are generated and written one at a time
+//     through gguf.Tensor.WriteData, so memory stays bounded by one row
+//     plus the vocabulary, whatever the model size.
+//   - Vocabulary: a SentencePiece-style "llama" tokenizer (see Vocab):
+//     control tokens, then printable ASCII pieces ("▁" marks a leading
+//     space) up to the vocabulary size, and no byte-fallback tokens, so
+//     whatever a random model samples is printable text. Every token is
+//     valid UTF-8 and unique.
+//   - Chat template: ChatML (ChatTemplate), with <|im_start|> and <|im_end|>
+//     as control tokens; <|im_end|> is the end-of-turn token and </s> the
+//     end-of-sequence token.
+//
+// The main flow: pick a Shape (LookupShape), build Options, then Write to
+// any io.Writer or WriteFile to a path (temp file, fsync, rename, with a
+// progress callback). Plan and Size describe the file without writing it.
+package synth

@@ -1,0 +1,361 @@
+package synth
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/outpost-iot/outpost/accel/gguf"
+)
+
+// WeightScale is the standard deviation of the random weights.
+const WeightScale = 0.02
+
+// Alignment is the data alignment written to general.alignment.
+const Alignment = 32
+
+// Options selects what Write produces.
+type Options struct {
+	// Shape is the model shape, usually from LookupShape.
+	Shape Shape
+	// Quant is the type of the weight matrices: gguf.F32, gguf.F16 or
+	// gguf.Q8_0. Norm weights are always F32. Default (zero): F32.
+	Quant gguf.Type
+	// Seed selects the random weights; the same Options give the same
+	// bytes.
+	Seed int64
+}
+
+// ParseQuant maps a --quant name ("f32", "f16", "q8_0", any case) to its
+// tensor type.
+func ParseQuant(name string) (gguf.Type, error) {
+	switch strings.ToLower(name) {
+	case "f32":
+		return gguf.F32, nil
+	case "f16":
+		return gguf.F16, nil
+	case "q8_0":
+		return gguf.Q8_0, nil
+	}
+	return 0, fmt.Errorf("synth: unknown quantization %q (have f32, f16, q8_0)", name)
+}
+
+// fileType returns general.file_type for a quantization (llama_ftype:
+// ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7).
+func fileType(t gguf.Type) (uint32, error) {
+	switch t {
+	case gguf.F32:
+		return 0, nil
+	case gguf.F16:
+		return 1, nil
+	case gguf.Q8_0:
+		return 7, nil
+	}
+	return 0, fmt.Errorf("synth: quantization %v is not supported (use F32, F16 or Q8_0)", t)
+}
+
+// Validate checks the shape and the quantization.
+func (o Options) Validate() error {
+	if err := o.Shape.Validate(); err != nil {
+		return err
+	}
+	_, err := fileType(o.Quant)
+	return err
+}
+
+// tensor is one planned tensor: its table entry and whether it is a norm
+// (ones) or a random matrix.
+type tensor struct {
+	name string
+	dims []uint64
+	typ  gguf.Type
+	norm bool
+}
+
+// tensors lists the model's tensors in file order, with llama.cpp's names
+// (LLM_ARCH_LLAMA) and dims[0] the contiguous (input) dimension.
+func (o Options) tensors() []tensor {
+	s := o.Shape
+	e, kv, ff, nv := uint64(s.NEmbd), uint64(s.NEmbdKV()), uint64(s.NFF), uint64(s.VocabSize)
+	mat := func(name string, d0, d1 uint64) tensor {
+		return tensor{name: name, dims: []uint64{d0, d1}, typ: o.Quant}
+	}
+	norm := func(name string) tensor {
+		return tensor{name: name, dims: []uint64{e}, typ: gguf.F32, norm: true}
+	}
+	ts := []tensor{mat("token_embd.weight", e, nv)}
+	for i := range s.NLayer {
+		p := fmt.Sprintf("blk.%d.", i)
+		ts = append(ts,
+			norm(p+"attn_norm.weight"),
+			mat(p+"attn_q.weight", e, e),
+			mat(p+"attn_k.weight", e, kv),
+			mat(p+"attn_v.weight", e, kv),
+			mat(p+"attn_output.weight", e, e),
+			norm(p+"ffn_norm.weight"),
+			mat(p+"ffn_gate.weight", e, ff),
+			mat(p+"ffn_up.weight", e, ff),
+			mat(p+"ffn_down.weight", ff, e),
+		)
+	}
+	ts = append(ts, norm("output_norm.weight"))
+	if !s.TiedEmbeddings {
+		ts = append(ts, mat("output.weight", e, nv))
+	}
+	return ts
+}
+
+// metadata builds the GGUF metadata: general.*, llama.* and tokenizer.*.
+func (o Options) metadata() (*gguf.Metadata, error) {
+	s := o.Shape
+	ft, err := fileType(o.Quant)
+	if err != nil {
+		return nil, err
+	}
+	v, err := NewVocab(s.VocabSize)
+	if err != nil {
+		return nil, err
+	}
+	u32 := func(n int) gguf.Value { return gguf.Uint32Value(uint32(n)) }
+	md := &gguf.Metadata{}
+	md.Set("general.architecture", gguf.StringValue("llama"))
+	md.Set("general.name", gguf.StringValue(s.Name))
+	md.Set("general.description", gguf.StringValue(fmt.Sprintf(
+		"random weights (outpost model synth, shape %s, seed %d); not a trained model", s.Name, o.Seed)))
+	md.Set("general.file_type", gguf.Uint32Value(ft))
+	md.Set(gguf.KeyAlignment, gguf.Uint32Value(Alignment))
+	md.Set("llama.vocab_size", u32(s.VocabSize))
+	md.Set("llama.context_length", u32(s.ContextLength))
+	md.Set("llama.embedding_length", u32(s.NEmbd))
+	md.Set("llama.block_count", u32(s.NLayer))
+	md.Set("llama.feed_forward_length", u32(s.NFF))
+	md.Set("llama.attention.head_count", u32(s.NHead))
+	md.Set("llama.attention.head_count_kv", u32(s.NHeadKV))
+	md.Set("llama.rope.dimension_count", u32(s.HeadDim()))
+	md.Set("llama.rope.freq_base", gguf.Float32Value(s.RopeTheta))
+	md.Set("llama.attention.layer_norm_rms_epsilon", gguf.Float32Value(s.RMSEps))
+	md.Set("tokenizer.ggml.model", gguf.StringValue("llama"))
+	md.Set("tokenizer.ggml.tokens", gguf.StringsValue(v.Tokens))
+	md.Set("tokenizer.ggml.scores", gguf.Float32sValue(v.Scores))
+	md.Set("tokenizer.ggml.token_type", gguf.Int32sValue(v.Types))
+	md.Set("tokenizer.ggml.bos_token_id", u32(BOSToken))
+	md.Set("tokenizer.ggml.eos_token_id", u32(EOSToken))
+	md.Set("tokenizer.ggml.eot_token_id", u32(IMEndToken))
+	md.Set("tokenizer.ggml.unknown_token_id", u32(UnknownToken))
+	md.Set("tokenizer.ggml.add_bos_token", gguf.BoolValue(true))
+	md.Set("tokenizer.ggml.add_eos_token", gguf.BoolValue(false))
+	md.Set("tokenizer.chat_template", gguf.StringValue(ChatTemplate))
+	return md, nil
+}
+
+// countWriter counts bytes and discards them.
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// Plan returns the tensor table that Write produces (names, dims, types,
+// offsets and sizes) and the size of the file in bytes, without generating
+// any weights.
+func Plan(opts Options) ([]gguf.TensorInfo, int64, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, 0, err
+	}
+	md, err := opts.metadata()
+	if err != nil {
+		return nil, 0, err
+	}
+	ts := opts.tensors()
+	infos := make([]gguf.TensorInfo, len(ts))
+	for i, t := range ts {
+		infos[i] = gguf.TensorInfo{Name: t.name, Dims: t.dims, Type: t.typ}
+	}
+	var cw countWriter
+	tw, err := gguf.NewWriter(&cw, md, infos)
+	if err != nil {
+		return nil, 0, fmt.Errorf("synth: %w", err)
+	}
+	infos = tw.Tensors()
+	size := tw.DataOffset()
+	if n := len(infos); n > 0 {
+		last := infos[n-1]
+		end := (last.Offset + last.Size + Alignment - 1) / Alignment * Alignment
+		if end > math.MaxInt64-uint64(size) {
+			return nil, 0, fmt.Errorf("synth: model size overflows")
+		}
+		size += int64(end)
+	}
+	return infos, size, nil
+}
+
+// Size returns the size in bytes of the file Write produces.
+func Size(opts Options) (int64, error) {
+	_, n, err := Plan(opts)
+	return n, err
+}
+
+// Write writes the model to w as a GGUF v3 file. Memory use is bounded by
+// one matrix row and the vocabulary, so it suits multi-gigabyte models; w
+// sees writes of up to 1 MiB.
+func Write(w io.Writer, opts Options) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	md, err := opts.metadata()
+	if err != nil {
+		return err
+	}
+	ts := opts.tensors()
+	out := make([]gguf.Tensor, len(ts))
+	for i, t := range ts {
+		out[i] = gguf.Tensor{Name: t.name, Dims: t.dims, Type: t.typ}
+		if t.norm {
+			out[i].Data = ones(int(t.dims[0]))
+		} else {
+			out[i].WriteData = func(w io.Writer) error { return writeRandom(w, t, opts.Seed) }
+		}
+	}
+	if err := gguf.Encode(w, md, out); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	return nil
+}
+
+// ones returns n float32 ones, little-endian.
+func ones(n int) []byte {
+	b := make([]byte, 4*n)
+	for i := range n {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(1))
+	}
+	return b
+}
+
+// tensorRand returns the generator for one tensor: PCG seeded by the seed
+// and a hash of the tensor name, so tensors are independent of each other
+// and of their order.
+func tensorRand(seed int64, name string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return rand.New(rand.NewPCG(uint64(seed), h.Sum64()))
+}
+
+// writeRandom streams a matrix of normal(0, WeightScale) values row by row
+// in the tensor's type.
+func writeRandom(w io.Writer, t tensor, seed int64) error {
+	rng := tensorRand(seed, t.name)
+	n := int(t.dims[0])
+	rows := 1
+	for _, d := range t.dims[1:] {
+		rows *= int(d)
+	}
+	rowBytes, err := t.typ.RowSize(n)
+	if err != nil {
+		return err
+	}
+	row := make([]float32, n)
+	buf := make([]byte, rowBytes)
+	for range rows {
+		for j := range row {
+			row[j] = float32(rng.NormFloat64() * WeightScale)
+		}
+		switch t.typ {
+		case gguf.F32:
+			for j, x := range row {
+				binary.LittleEndian.PutUint32(buf[4*j:], math.Float32bits(x))
+			}
+		case gguf.F16:
+			for j, x := range row {
+				binary.LittleEndian.PutUint16(buf[2*j:], gguf.Float32ToF16(x))
+			}
+		case gguf.Q8_0:
+			if err := gguf.QuantizeQ8_0(buf, row); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unsupported type %v", t.typ)
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// progressWriter counts bytes written to w, reports them and stops when ctx
+// is done.
+type progressWriter struct {
+	ctx      context.Context
+	w        io.Writer
+	done     int64
+	total    int64
+	progress func(done, total int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	if err := p.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := p.w.Write(b)
+	p.done += int64(n)
+	if p.progress != nil {
+		p.progress(p.done, p.total)
+	}
+	return n, err
+}
+
+// WriteFile writes the model to path atomically: into a temporary file in
+// the same directory, synced, then renamed over path; on any error or
+// cancellation of ctx the temporary file is removed and path is untouched.
+// progress, if not nil, is called from the calling goroutine after every
+// write (about every MiB) with the bytes written so far and the final size
+// (Size(opts)); the last call has done == total. The file mode is 0644.
+func WriteFile(ctx context.Context, path string, opts Options, progress func(done, total int64)) (err error) {
+	total, err := Size(opts)
+	if err != nil {
+		return err
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	pw := &progressWriter{ctx: ctx, w: f, total: total, progress: progress}
+	if err := Write(pw, opts); err != nil {
+		return err
+	}
+	if pw.done != total {
+		return fmt.Errorf("synth: wrote %d bytes, planned %d", pw.done, total)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil { // make the rename durable; best effort
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
