@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -518,14 +519,14 @@ func TestGenerate(t *testing.T) {
 		return out
 	}
 	a, b := run(), run()
-	if !slicesEqual(a, b) {
+	if !slices.Equal(a, b) {
 		t.Fatalf("not deterministic: %v vs %v", a, b)
 	}
 	g, err := Generate(m, prompt, n, len(prompt)+n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slicesEqual(g, a) {
+	if !slices.Equal(g, a) {
 		t.Fatalf("Generate = %v, want %v", g, a)
 	}
 	dec := tok.NewDecoder(tokenizer.DecodeOptions{KeepSpace: true})
@@ -538,16 +539,4 @@ func TestGenerate(t *testing.T) {
 		t.Fatalf("invalid UTF-8: %q", sb.String())
 	}
 	t.Logf("prompt %v -> %v %q", prompt, a, sb.String())
-}
-
-func slicesEqual(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

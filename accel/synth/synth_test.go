@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -153,7 +154,7 @@ func TestWriteTiny(t *testing.T) {
 			}
 			for i, ti := range f.Tensors {
 				p := plan[i]
-				if ti.Name != p.Name || ti.Type != p.Type || ti.Offset != p.Offset || ti.Size != p.Size || !equalDims(ti.Dims, p.Dims) {
+				if ti.Name != p.Name || ti.Type != p.Type || ti.Offset != p.Offset || ti.Size != p.Size || !slices.Equal(ti.Dims, p.Dims) {
 					t.Errorf("tensor %d: file %+v, plan %+v", i, ti, p)
 				}
 			}
@@ -177,7 +178,7 @@ func TestWriteTiny(t *testing.T) {
 					t.Errorf("no tensor %s", name)
 					continue
 				}
-				if !equalDims(ti.Dims, dims) {
+				if !slices.Equal(ti.Dims, dims) {
 					t.Errorf("%s dims %v, want %v", name, ti.Dims, dims)
 				}
 				wantType := tc.quant
@@ -199,18 +200,6 @@ func TestWriteTiny(t *testing.T) {
 			checkScale(t, f, "token_embd.weight")
 		})
 	}
-}
-
-func equalDims(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // checkScale decodes a matrix and checks mean ≈ 0 and deviation ≈
@@ -419,7 +408,7 @@ func TestTinyLlamaPlan(t *testing.T) {
 		"blk.21.ffn_down.weight": {5632, 2048},
 		"output.weight":          {2048, 32000},
 	} {
-		if !equalDims(byName[name], dims) {
+		if !slices.Equal(byName[name], dims) {
 			t.Errorf("%s dims %v, want %v", name, byName[name], dims)
 		}
 	}

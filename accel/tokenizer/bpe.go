@@ -72,6 +72,21 @@ func (p *preTokenizer) split(rs []rune, f func(start, end int)) {
 	isL := func(i int) bool { return i < n && unicode.IsLetter(rs[i]) }
 	isN := func(i int) bool { return i < n && unicode.IsNumber(rs[i]) }
 	isS := func(i int) bool { return i < n && unicode.IsSpace(rs[i]) }
+	// spaces matches \s+(?!\S) then \s+ at p: a whitespace run, leaving
+	// its last character to a word that follows it. It returns the run's end.
+	spaces := func(p int) (int, bool) {
+		ws := 0
+		for isS(p + ws) {
+			ws++
+		}
+		switch {
+		case ws > 1 && p+ws < n:
+			return p + ws - 1, true
+		case ws > 0:
+			return p + ws, true
+		}
+		return p, false
+	}
 	other := func(i int) bool { return i < n && !isS(i) && !isL(i) && !isN(i) }
 	lower := func(r rune) rune {
 		if p.llama3 {
@@ -147,13 +162,8 @@ func (p *preTokenizer) split(rs []rune, f func(start, end int)) {
 				f(start, pos)
 				continue
 			}
-			if ws > 1 && pos+ws < n {
-				pos += ws - 1
-				f(start, pos)
-				continue
-			}
-			if ws > 0 {
-				pos += ws
+			if end, ok := spaces(pos); ok {
+				pos = end
 				f(start, pos)
 				continue
 			}
@@ -181,17 +191,8 @@ func (p *preTokenizer) split(rs []rune, f func(start, end int)) {
 				continue
 			}
 			// \s+(?!\S) , \s+
-			ws := 0
-			for isS(pos + ws) {
-				ws++
-			}
-			if ws > 1 && pos+ws < n {
-				pos += ws - 1
-				f(start, pos)
-				continue
-			}
-			if ws > 0 {
-				pos += ws
+			if end, ok := spaces(pos); ok {
+				pos = end
 				f(start, pos)
 				continue
 			}
