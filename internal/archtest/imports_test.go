@@ -40,11 +40,13 @@ func allowed(from, to string) (bool, string) {
 		return false, "nothing imports a command"
 	case fs == "codecs":
 		return strings.HasPrefix(ts, "internal/"), "codecs is a leaf"
+	case fs == "wire":
+		return strings.HasPrefix(ts, "internal/") || ts == "codecs", "wire is a leaf"
 	case fs == "accel" && (stages[ts] || ts == "codecs"):
 		return false, "accel knows nothing about devices or agents"
 	case stages[fs] && stages[ts]:
 		return fs == "agenthost" && ts == "accel", "stages do not import one another (only agenthost -> accel)"
-	case strings.HasPrefix(fs, "internal/") && (stages[ts] || ts == "codecs"):
+	case strings.HasPrefix(fs, "internal/") && (stages[ts] || ts == "codecs" || ts == "wire"):
 		return false, "internal packages are leaves below the stages"
 	}
 	return true, ""
@@ -90,6 +92,12 @@ func TestRules(t *testing.T) {
 		{m + "broker/auth", m + "broker", true},
 		{m + "broker", m + "internal/units", true},
 		{m + "internal/units", m + "broker", false},
+		{m + "broker", m + "wire", true},
+		{m + "protocol", m + "wire", true},
+		{m + "agenthost", m + "wire", true},
+		{m + "wire", m + "codecs", true},
+		{m + "wire", m + "protocol", false},
+		{m + "wire", m + "accel", false},
 	}
 	for _, c := range cases {
 		if got, _ := allowed(c.from, c.to); got != c.want {
