@@ -1,0 +1,266 @@
+package cpu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/outpost-iot/outpost/accel/gguf"
+	"github.com/outpost-iot/outpost/accel/llama"
+)
+
+// Kernels are the runner's operations. Each may be replaced by a faster
+// implementation with the same contract; Scalar is the reference.
+type Kernels struct {
+	// MatMul computes rows [lo, hi) of w times n activation rows:
+	// out[t*w.Rows+r] = dot(row r of w, x[t*w.Cols:(t+1)*w.Cols]) for
+	// t < n, r in [lo, hi). x64 holds the same activations as float64
+	// (the scalar kernel's input; faster kernels may ignore it). Calls for
+	// disjoint row ranges run concurrently.
+	MatMul func(out []float32, w llama.Tensor, x []float32, x64 []float64, n, lo, hi int)
+	// RMSNorm sets out = x / sqrt(mean(x²)+eps) × weight for one row; out
+	// may alias x.
+	RMSNorm func(out, x, weight []float32, eps float32)
+	// RoPE rotates each head of x (width len(freqs)*2) in place for
+	// position pos; freqs[i] = theta^(-2i/headDim).
+	RoPE func(x []float32, freqs []float64, pos int)
+	// SwiGLU sets gate[i] = silu(gate[i]) × up[i].
+	SwiGLU func(gate, up []float32)
+	// Attention computes one token's attention over a paged cache.
+	Attention func(a *AttnArgs)
+}
+
+// AttnArgs are the inputs of one token's attention: its query heads, the
+// layer's key and value pools, the sequence's block table and how many
+// positions (0..N-1) it attends to.
+type AttnArgs struct {
+	Q, Out      []float32 // NHead × HeadDim
+	K, V        []float32 // the layer's pools: block b, slot s at (b*BlockTokens+s)*KVDim
+	Blocks      []int
+	N           int
+	BlockTokens int
+	NHead       int
+	NHeadKV     int
+	HeadDim     int
+	Scratch     []float32 // at least N values
+}
+
+// Scalar returns the reference kernels.
+func Scalar() Kernels {
+	return Kernels{
+		MatMul:    matMulScalar,
+		RMSNorm:   rmsNormScalar,
+		RoPE:      ropeScalar,
+		SwiGLU:    swiGLUScalar,
+		Attention: attentionScalar,
+	}
+}
+
+func rmsNormScalar(out, x, weight []float32, eps float32) {
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	scale := 1 / math.Sqrt(ss/float64(len(x))+float64(eps))
+	for i, v := range x {
+		out[i] = float32(float64(v)*scale) * weight[i]
+	}
+}
+
+func ropeScalar(x []float32, freqs []float64, pos int) {
+	hd := 2 * len(freqs)
+	for h := 0; h+hd <= len(x); h += hd {
+		for i, f := range freqs {
+			sin, cos := math.Sincos(float64(pos) * f)
+			a, b := float64(x[h+2*i]), float64(x[h+2*i+1])
+			x[h+2*i] = float32(a*cos - b*sin)
+			x[h+2*i+1] = float32(a*sin + b*cos)
+		}
+	}
+}
+
+func swiGLUScalar(gate, up []float32) {
+	for i := range gate {
+		g := float32(float64(gate[i]) / (1 + math.Exp(-float64(gate[i]))))
+		gate[i] = g * up[i]
+	}
+}
+
+func softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	var sum float64
+	for i, v := range x {
+		e := math.Exp(float64(v - m))
+		x[i] = float32(e)
+		sum += e
+	}
+	for i := range x {
+		x[i] = float32(float64(x[i]) / sum)
+	}
+}
+
+func attentionScalar(a *AttnArgs) {
+	hd := a.HeadDim
+	kvDim := a.NHeadKV * hd
+	group := a.NHead / a.NHeadKV
+	scale := 1 / math.Sqrt(float64(hd))
+	att := a.Scratch[:a.N]
+	slot := func(t int) int {
+		return (a.Blocks[t/a.BlockTokens]*a.BlockTokens + t%a.BlockTokens) * kvDim
+	}
+	for h := 0; h < a.NHead; h++ {
+		q := a.Q[h*hd : (h+1)*hd]
+		kvOff := (h / group) * hd
+		for t := range att {
+			k := a.K[slot(t)+kvOff : slot(t)+kvOff+hd]
+			var s float64
+			for i := range q {
+				s += float64(q[i]) * float64(k[i])
+			}
+			att[t] = float32(s * scale)
+		}
+		softmax(att)
+		out := a.Out[h*hd : (h+1)*hd]
+		for i := range out {
+			var s float64
+			for t := range att {
+				s += float64(att[t]) * float64(a.V[slot(t)+kvOff+i])
+			}
+			out[i] = float32(s)
+		}
+	}
+}
+
+// matMulScalar follows accel/llama's dot product exactly: float64
+// accumulation, per Q8_0 block then scaled, in index order. To use the
+// CPU's pipelines without changing any sum's order it computes a tile of
+// four independent sums at once: four tokens of one row, or, for a single
+// token, four rows.
+func matMulScalar(out []float32, w llama.Tensor, x []float32, x64 []float64, n, lo, hi int) {
+	cols, rows := w.Cols, w.Rows
+	if w.Type != gguf.Q8_0 {
+		row := make([]float32, cols)
+		for r := lo; r < hi; r++ {
+			w.Row(row, r)
+			for t := 0; t < n; t++ {
+				xs := x64[t*cols : (t+1)*cols]
+				var s float64
+				for i, v := range row {
+					s += float64(v) * xs[i]
+				}
+				out[t*rows+r] = float32(s)
+			}
+		}
+		return
+	}
+	rb := w.RowBytes()
+	if n == 1 {
+		r := lo
+		for ; r+4 <= hi; r += 4 {
+			s := q8Rows4(w.Data[r*rb:(r+4)*rb], rb, x64[:cols])
+			out[r], out[r+1], out[r+2], out[r+3] = float32(s[0]), float32(s[1]), float32(s[2]), float32(s[3])
+		}
+		for ; r < hi; r++ {
+			out[r] = float32(q8Dot(w.Data[r*rb:(r+1)*rb], x64[:cols]))
+		}
+		return
+	}
+	for r := lo; r < hi; r++ {
+		row := w.Data[r*rb : (r+1)*rb]
+		t := 0
+		for ; t+4 <= n; t += 4 {
+			s := q8Toks4(row, x64[t*cols:(t+4)*cols], cols)
+			out[t*rows+r] = float32(s[0])
+			out[(t+1)*rows+r] = float32(s[1])
+			out[(t+2)*rows+r] = float32(s[2])
+			out[(t+3)*rows+r] = float32(s[3])
+		}
+		for ; t < n; t++ {
+			out[t*rows+r] = float32(q8Dot(row, x64[t*cols:(t+1)*cols]))
+		}
+	}
+}
+
+func q8Scale(b []byte) float64 {
+	return float64(gguf.F16ToFloat32(binary.LittleEndian.Uint16(b)))
+}
+
+// q8Dot is one Q8_0 row times one activation row.
+func q8Dot(row []byte, x []float64) float64 {
+	var s float64
+	for blk := 0; blk*gguf.Q8_0BlockBytes < len(row); blk++ {
+		q := row[blk*gguf.Q8_0BlockBytes+2 : (blk+1)*gguf.Q8_0BlockBytes]
+		xs := x[blk*gguf.Q8_0BlockSize : (blk+1)*gguf.Q8_0BlockSize]
+		var bs float64
+		for j, v := range xs {
+			bs += float64(int8(q[j])) * v
+		}
+		s += q8Scale(row[blk*gguf.Q8_0BlockBytes:]) * bs
+	}
+	return s
+}
+
+// q8Rows4 is four consecutive Q8_0 rows (rb bytes each) times one row.
+func q8Rows4(rows []byte, rb int, x []float64) [4]float64 {
+	var s [4]float64
+	r0, r1, r2, r3 := rows[:rb], rows[rb:2*rb], rows[2*rb:3*rb], rows[3*rb:4*rb]
+	for off := 0; off < rb; off += gguf.Q8_0BlockBytes {
+		xs := x[off/gguf.Q8_0BlockBytes*gguf.Q8_0BlockSize:][:gguf.Q8_0BlockSize]
+		q0 := r0[off+2 : off+gguf.Q8_0BlockBytes]
+		q1 := r1[off+2 : off+gguf.Q8_0BlockBytes]
+		q2 := r2[off+2 : off+gguf.Q8_0BlockBytes]
+		q3 := r3[off+2 : off+gguf.Q8_0BlockBytes]
+		var b0, b1, b2, b3 float64
+		for j, v := range xs {
+			b0 += float64(int8(q0[j])) * v
+			b1 += float64(int8(q1[j])) * v
+			b2 += float64(int8(q2[j])) * v
+			b3 += float64(int8(q3[j])) * v
+		}
+		s[0] += q8Scale(r0[off:]) * b0
+		s[1] += q8Scale(r1[off:]) * b1
+		s[2] += q8Scale(r2[off:]) * b2
+		s[3] += q8Scale(r3[off:]) * b3
+	}
+	return s
+}
+
+// q8Toks4 is one Q8_0 row times four activation rows of cols values.
+func q8Toks4(row []byte, x []float64, cols int) [4]float64 {
+	var s [4]float64
+	x0, x1, x2, x3 := x[:cols], x[cols:2*cols], x[2*cols:3*cols], x[3*cols:4*cols]
+	var wq [gguf.Q8_0BlockSize]float64
+	for blk := 0; blk*gguf.Q8_0BlockBytes < len(row); blk++ {
+		q := row[blk*gguf.Q8_0BlockBytes+2 : (blk+1)*gguf.Q8_0BlockBytes]
+		for j := range wq {
+			wq[j] = float64(int8(q[j]))
+		}
+		base := blk * gguf.Q8_0BlockSize
+		a0, a1, a2, a3 := x0[base:base+gguf.Q8_0BlockSize], x1[base:base+gguf.Q8_0BlockSize], x2[base:base+gguf.Q8_0BlockSize], x3[base:base+gguf.Q8_0BlockSize]
+		var b0, b1, b2, b3 float64
+		for j, v := range wq {
+			b0 += v * a0[j]
+			b1 += v * a1[j]
+			b2 += v * a2[j]
+			b3 += v * a3[j]
+		}
+		d := q8Scale(row[blk*gguf.Q8_0BlockBytes:])
+		s[0] += d * b0
+		s[1] += d * b1
+		s[2] += d * b2
+		s[3] += d * b3
+	}
+	return s
+}
+
+func checkMatMul(out []float32, w llama.Tensor, x []float32, n int) {
+	if len(out) < n*w.Rows || len(x) < n*w.Cols {
+		panic(fmt.Sprintf("cpu: matmul %s: out %d, x %d for %d tokens of %d×%d", w.Name, len(out), len(x), n, w.Rows, w.Cols))
+	}
+}

@@ -1,0 +1,285 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/outpost-iot/outpost/accel/llama"
+)
+
+// Config sizes a Runner.
+type Config struct {
+	// NumBlocks is the number of KV blocks in the pool (required).
+	NumBlocks int
+	// BlockTokens is the number of token slots per block. Default 16.
+	BlockTokens int
+	// Threads is the number of goroutines a step uses. Default
+	// runtime.GOMAXPROCS(0).
+	Threads int
+	// Kernels are the operations; zero fields are filled from Scalar().
+	Kernels Kernels
+}
+
+// Seq is one sequence's part of a batch.
+type Seq struct {
+	// Blocks is the sequence's block table; it must cover positions
+	// 0..Pos+len(Tokens)-1.
+	Blocks []int
+	// Pos is the position of Tokens[0]; positions before it must already
+	// hold keys and values in the pool.
+	Pos int
+	// Tokens are the new tokens (at least one).
+	Tokens []int32
+	// Logits asks for the logits after the last token.
+	Logits bool
+}
+
+// Runner computes batched forward passes over a paged KV pool.
+type Runner struct {
+	m     *llama.Model
+	cfg   Config
+	k     Kernels
+	freqs []float64
+	// K and V are per layer pools of NumBlocks*BlockTokens*NEmbdKV values.
+	K, V [][]float32
+
+	// scratch, grown to the largest batch seen
+	x, xb, xb2, q, kx, vx, hb, hb2 []float32
+	x64                            []float64
+	att                            [][]float32 // per thread
+	logits                         []float32
+	pos                            []int
+	tokSeq                         []int
+}
+
+// New returns a runner for m with a zeroed KV pool.
+func New(m *llama.Model, cfg Config) (*Runner, error) {
+	if cfg.NumBlocks <= 0 {
+		return nil, fmt.Errorf("cpu: NumBlocks %d must be positive", cfg.NumBlocks)
+	}
+	if cfg.BlockTokens == 0 {
+		cfg.BlockTokens = 16
+	}
+	if cfg.BlockTokens < 0 {
+		return nil, fmt.Errorf("cpu: BlockTokens %d must be positive", cfg.BlockTokens)
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = runtime.GOMAXPROCS(0)
+	}
+	def := Scalar()
+	k := cfg.Kernels
+	if k.MatMul == nil {
+		k.MatMul = def.MatMul
+	}
+	if k.RMSNorm == nil {
+		k.RMSNorm = def.RMSNorm
+	}
+	if k.RoPE == nil {
+		k.RoPE = def.RoPE
+	}
+	if k.SwiGLU == nil {
+		k.SwiGLU = def.SwiGLU
+	}
+	if k.Attention == nil {
+		k.Attention = def.Attention
+	}
+	c := m.Config
+	r := &Runner{m: m, cfg: cfg, k: k, K: make([][]float32, c.NLayer), V: make([][]float32, c.NLayer)}
+	n := cfg.NumBlocks * cfg.BlockTokens * c.NEmbdKV()
+	for i := range r.K {
+		r.K[i] = make([]float32, n)
+		r.V[i] = make([]float32, n)
+	}
+	r.freqs = make([]float64, c.HeadDim/2)
+	for i := range r.freqs {
+		r.freqs[i] = math.Pow(float64(c.RopeTheta), -float64(2*i)/float64(c.HeadDim))
+	}
+	return r, nil
+}
+
+// Model returns the model the runner computes.
+func (r *Runner) Model() *llama.Model { return r.m }
+
+// NumBlocks returns the pool size in blocks.
+func (r *Runner) NumBlocks() int { return r.cfg.NumBlocks }
+
+// BlockTokens returns the number of token slots per block.
+func (r *Runner) BlockTokens() int { return r.cfg.BlockTokens }
+
+// KVBytes returns the memory the pool holds.
+func (r *Runner) KVBytes() int64 {
+	return int64(len(r.K)) * 2 * int64(len(r.K[0])) * 4
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// parallel runs fn over [0, n) split into at most Threads contiguous
+// ranges of at least grain items.
+func (r *Runner) parallel(n, grain int, fn func(worker, lo, hi int)) {
+	w := min(r.cfg.Threads, max(1, n/max(1, grain)))
+	if w <= 1 {
+		fn(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < w; i++ {
+		lo, hi := i*n/w, (i+1)*n/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// matMul computes out = w · x for n rows of x, rows split across threads.
+func (r *Runner) matMul(out []float32, w llama.Tensor, x []float32, n int) {
+	checkMatMul(out, w, x, n)
+	x64 := grow(r.x64, n*w.Cols)
+	r.x64 = x64
+	for i, v := range x[:n*w.Cols] {
+		x64[i] = float64(v)
+	}
+	r.parallel(w.Rows, 16, func(_, lo, hi int) {
+		r.k.MatMul(out, w, x, x64, n, lo, hi)
+	})
+}
+
+// Forward runs one step for the batch and returns, per sequence, its logits
+// (VocabSize values) when it asked for them, else nil. The logits are owned
+// by the Runner and overwritten by the next Forward. It panics on a batch
+// that does not fit the pool or the model (the engine checks first).
+func (r *Runner) Forward(batch []Seq) [][]float32 {
+	c := r.m.Config
+	bt := r.cfg.BlockTokens
+	kvDim := c.NEmbdKV()
+	T := 0
+	nLogits := 0
+	for i, s := range batch {
+		if len(s.Tokens) == 0 {
+			panic(fmt.Sprintf("cpu: batch entry %d has no tokens", i))
+		}
+		if end := s.Pos + len(s.Tokens); s.Pos < 0 || end > len(s.Blocks)*bt {
+			panic(fmt.Sprintf("cpu: batch entry %d: positions [%d, %d) outside its %d blocks", i, s.Pos, end, len(s.Blocks)))
+		}
+		for _, b := range s.Blocks {
+			if b < 0 || b >= r.cfg.NumBlocks {
+				panic(fmt.Sprintf("cpu: batch entry %d: block %d outside the pool", i, b))
+			}
+		}
+		T += len(s.Tokens)
+		if s.Logits {
+			nLogits++
+		}
+	}
+	E, F := c.NEmbd, c.NFF
+	r.x = grow(r.x, T*E)
+	r.xb = grow(r.xb, T*E)
+	r.xb2 = grow(r.xb2, T*E)
+	r.q = grow(r.q, T*E)
+	r.kx = grow(r.kx, T*kvDim)
+	r.vx = grow(r.vx, T*kvDim)
+	r.hb = grow(r.hb, T*F)
+	r.hb2 = grow(r.hb2, T*F)
+	r.pos = grow(r.pos, T)
+	r.tokSeq = grow(r.tokSeq, T)
+	if len(r.att) < r.cfg.Threads {
+		r.att = make([][]float32, r.cfg.Threads)
+	}
+	maxN := 0
+	t := 0
+	for i, s := range batch {
+		for j, tok := range s.Tokens {
+			r.m.Embed(r.x[t*E:(t+1)*E], tok)
+			r.pos[t] = s.Pos + j
+			r.tokSeq[t] = i
+			t++
+		}
+		maxN = max(maxN, s.Pos+len(s.Tokens))
+	}
+	for i := range r.att {
+		r.att[i] = grow(r.att[i], maxN)
+	}
+
+	for li := range r.m.Layers {
+		l := &r.m.Layers[li]
+		for t := 0; t < T; t++ {
+			r.k.RMSNorm(r.xb[t*E:(t+1)*E], r.x[t*E:(t+1)*E], l.AttnNorm, c.RMSEps)
+		}
+		r.matMul(r.q, l.Q, r.xb, T)
+		r.matMul(r.kx, l.K, r.xb, T)
+		r.matMul(r.vx, l.V, r.xb, T)
+		kp, vp := r.K[li], r.V[li]
+		for t := 0; t < T; t++ {
+			p := r.pos[t]
+			r.k.RoPE(r.q[t*E:(t+1)*E], r.freqs, p)
+			kRow := r.kx[t*kvDim : (t+1)*kvDim]
+			r.k.RoPE(kRow, r.freqs, p)
+			blocks := batch[r.tokSeq[t]].Blocks
+			off := (blocks[p/bt]*bt + p%bt) * kvDim
+			copy(kp[off:off+kvDim], kRow)
+			copy(vp[off:off+kvDim], r.vx[t*kvDim:(t+1)*kvDim])
+		}
+		r.parallel(T, 1, func(w, lo, hi int) {
+			a := AttnArgs{K: kp, V: vp, BlockTokens: bt, NHead: c.NHead, NHeadKV: c.NHeadKV, HeadDim: c.HeadDim, Scratch: r.att[w]}
+			for t := lo; t < hi; t++ {
+				a.Q = r.q[t*E : (t+1)*E]
+				a.Out = r.xb2[t*E : (t+1)*E]
+				a.Blocks = batch[r.tokSeq[t]].Blocks
+				a.N = r.pos[t] + 1
+				r.k.Attention(&a)
+			}
+		})
+		r.matMul(r.xb, l.O, r.xb2, T)
+		for i, v := range r.xb[:T*E] {
+			r.x[i] += v
+		}
+		for t := 0; t < T; t++ {
+			r.k.RMSNorm(r.xb[t*E:(t+1)*E], r.x[t*E:(t+1)*E], l.FFNNorm, c.RMSEps)
+		}
+		r.matMul(r.hb, l.Gate, r.xb, T)
+		r.matMul(r.hb2, l.Up, r.xb, T)
+		for t := 0; t < T; t++ {
+			r.k.SwiGLU(r.hb[t*F:(t+1)*F], r.hb2[t*F:(t+1)*F])
+		}
+		r.matMul(r.xb, l.Down, r.hb, T)
+		for i, v := range r.xb[:T*E] {
+			r.x[i] += v
+		}
+	}
+
+	// Output norm and projection for the last token of each sequence that
+	// wants logits, gathered into consecutive rows of xb.
+	out := make([][]float32, len(batch))
+	if nLogits == 0 {
+		return out
+	}
+	t, g := 0, 0
+	for _, s := range batch {
+		t += len(s.Tokens)
+		if s.Logits {
+			last := t - 1
+			r.k.RMSNorm(r.xb[g*E:(g+1)*E], r.x[last*E:(last+1)*E], r.m.OutputNorm, c.RMSEps)
+			g++
+		}
+	}
+	V := c.VocabSize
+	r.logits = grow(r.logits, nLogits*V)
+	r.matMul(r.logits, r.m.Output, r.xb, nLogits)
+	g = 0
+	for i, s := range batch {
+		if s.Logits {
+			out[i] = r.logits[g*V : (g+1)*V]
+			g++
+		}
+	}
+	return out
+}

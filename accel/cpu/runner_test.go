@@ -1,0 +1,234 @@
+package cpu
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/outpost-iot/outpost/accel/gguf"
+	"github.com/outpost-iot/outpost/accel/llama"
+	"github.com/outpost-iot/outpost/accel/synth"
+)
+
+func tinyModel(t testing.TB, q gguf.Type) *llama.Model {
+	t.Helper()
+	shape, err := synth.LookupShape("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := synth.Write(&buf, synth.Options{Shape: shape, Quant: q, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Decode(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := llama.Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// refLogits runs tokens one by one through the reference and returns the
+// logits after each.
+func refLogits(m *llama.Model, tokens []int32) [][]float32 {
+	st := llama.NewState(m, len(tokens))
+	out := make([][]float32, len(tokens))
+	for i, tok := range tokens {
+		out[i] = slices.Clone(m.Forward(st, tok, i))
+	}
+	return out
+}
+
+func randTokens(rng *rand.Rand, n, vocab int) []int32 {
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = int32(rng.IntN(vocab))
+	}
+	return out
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	var d float64
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}
+
+// tolerance for logits: the scalar kernels repeat the reference's
+// arithmetic, so the results agree to float32 rounding.
+const tolerance = 1e-5
+
+// blockTables hands out disjoint, shuffled blocks to each sequence.
+func blockTables(rng *rand.Rand, numBlocks, bt int, lens []int) [][]int {
+	perm := rng.Perm(numBlocks)
+	tables := make([][]int, len(lens))
+	for i, n := range lens {
+		nb := (n + bt - 1) / bt
+		tables[i], perm = perm[:nb], perm[nb:]
+	}
+	return tables
+}
+
+// TestBatchedPagedMatchesReference runs several sequences of different
+// lengths together, in prefill chunks of varying size mixed with decode
+// steps, over shuffled blocks, and compares every logit row with the
+// reference's.
+func TestBatchedPagedMatchesReference(t *testing.T) {
+	for _, q := range []gguf.Type{gguf.Q8_0, gguf.F16, gguf.F32} {
+		t.Run(q.String(), func(t *testing.T) {
+			m := tinyModel(t, q)
+			rng := rand.New(rand.NewPCG(1, uint64(q)))
+			lens := []int{1, 7, 16, 17, 40}
+			seqs := make([][]int32, len(lens))
+			want := make([][][]float32, len(lens))
+			for i, n := range lens {
+				seqs[i] = randTokens(rng, n, m.VocabSize)
+				want[i] = refLogits(m, seqs[i])
+			}
+			const bt = 16
+			r, err := New(m, Config{NumBlocks: 32, BlockTokens: bt, Threads: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tables := blockTables(rng, 32, bt, lens)
+			done := make([]int, len(lens))
+			for step := 0; ; step++ {
+				var batch []Seq
+				var idx []int
+				for i, n := range lens {
+					if done[i] == n {
+						continue
+					}
+					chunk := min(n-done[i], 1+rng.IntN(9))
+					batch = append(batch, Seq{Blocks: tables[i], Pos: done[i], Tokens: seqs[i][done[i] : done[i]+chunk], Logits: true})
+					idx = append(idx, i)
+				}
+				if len(batch) == 0 {
+					break
+				}
+				logits := r.Forward(batch)
+				for j, i := range idx {
+					end := done[i] + len(batch[j].Tokens)
+					if d := maxAbsDiff(logits[j], want[i][end-1]); d > tolerance {
+						t.Fatalf("step %d seq %d pos %d: logits differ by %g", step, i, end-1, d)
+					}
+					done[i] = end
+				}
+			}
+		})
+	}
+}
+
+// greedy generates n tokens for each prompt with the runner, all prompts in
+// one batch when batched is true, else one after another.
+func greedy(t *testing.T, r *Runner, prompts [][]int32, n int, batched bool) [][]int32 {
+	t.Helper()
+	bt := r.BlockTokens()
+	lens := make([]int, len(prompts))
+	for i, p := range prompts {
+		lens[i] = len(p) + n
+	}
+	tables := blockTables(rand.New(rand.NewPCG(7, 7)), r.NumBlocks(), bt, lens)
+	out := make([][]int32, len(prompts))
+	run := func(idx []int) {
+		toks := make([][]int32, len(prompts))
+		for _, i := range idx {
+			toks[i] = slices.Clone(prompts[i])
+		}
+		pos := make([]int, len(prompts))
+		for k := 0; k < n; k++ {
+			var batch []Seq
+			for _, i := range idx {
+				batch = append(batch, Seq{Blocks: tables[i], Pos: pos[i], Tokens: toks[i][pos[i]:], Logits: true})
+			}
+			logits := r.Forward(batch)
+			for j, i := range idx {
+				pos[i] = len(toks[i])
+				toks[i] = append(toks[i], int32(llama.Argmax(logits[j])))
+			}
+		}
+		for _, i := range idx {
+			out[i] = toks[i][len(prompts[i]):]
+		}
+	}
+	if batched {
+		idx := make([]int, len(prompts))
+		for i := range idx {
+			idx[i] = i
+		}
+		run(idx)
+	} else {
+		for i := range prompts {
+			run([]int{i})
+		}
+	}
+	return out
+}
+
+func TestGreedyBatchedEqualsUnbatched(t *testing.T) {
+	m := tinyModel(t, gguf.Q8_0)
+	rng := rand.New(rand.NewPCG(3, 3))
+	prompts := [][]int32{randTokens(rng, 5, m.VocabSize), randTokens(rng, 20, m.VocabSize), randTokens(rng, 1, m.VocabSize), randTokens(rng, 33, m.VocabSize)}
+	r, err := New(m, Config{NumBlocks: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	one := greedy(t, r, prompts, n, false)
+	all := greedy(t, r, prompts, n, true)
+	for i, p := range prompts {
+		ref, err := llama.Generate(m, p, n, len(p)+n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(one[i], ref) || !slices.Equal(all[i], ref) {
+			t.Errorf("prompt %d: unbatched %v, batched %v, reference %v", i, one[i], all[i], ref)
+		}
+	}
+}
+
+// TestSharedPrefixBlocks computes a prompt's first block once and lets a
+// second sequence start after it, reading the shared block (a prefix-cache
+// hit), and checks its logits against the reference.
+func TestSharedPrefixBlocks(t *testing.T) {
+	m := tinyModel(t, gguf.Q8_0)
+	rng := rand.New(rand.NewPCG(4, 4))
+	prefix := randTokens(rng, 16, m.VocabSize)
+	a := append(slices.Clone(prefix), randTokens(rng, 5, m.VocabSize)...)
+	b := append(slices.Clone(prefix), randTokens(rng, 9, m.VocabSize)...)
+	r, err := New(m, Config{NumBlocks: 8, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Forward([]Seq{{Blocks: []int{5, 2}, Tokens: a}})
+	got := r.Forward([]Seq{{Blocks: []int{5, 6}, Pos: 16, Tokens: b[16:], Logits: true}})
+	want := refLogits(m, b)
+	if d := maxAbsDiff(got[0], want[len(b)-1]); d > tolerance {
+		t.Fatalf("logits after a shared prefix differ by %g", d)
+	}
+}
+
+func TestForwardPanicsOnBadBatch(t *testing.T) {
+	m := tinyModel(t, gguf.Q8_0)
+	r, _ := New(m, Config{NumBlocks: 2})
+	for name, b := range map[string][]Seq{
+		"empty":      {{Blocks: []int{0}}},
+		"past table": {{Blocks: []int{0}, Pos: 16, Tokens: []int32{1}}},
+		"bad block":  {{Blocks: []int{9}, Tokens: []int32{1}}},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			r.Forward(b)
+		}()
+	}
+}
