@@ -85,7 +85,7 @@ func (a *agents) ServeHTTP(w http.ResponseWriter, _ *http.Request, _ wire.Addres
 
 var echoAddr = wire.Address{Class: "echo", Name: "x"}
 
-func newLayer(t *testing.T, cfg Config) (*Layer, *agents) {
+func newLayer(t testing.TB, cfg Config) (*Layer, *agents) {
 	t.Helper()
 	a := &agents{}
 	l, err := New(cfg, a, Options{})
