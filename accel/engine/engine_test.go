@@ -1,0 +1,403 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/outpost-iot/outpost/accel"
+	"github.com/outpost-iot/outpost/accel/gguf"
+	"github.com/outpost-iot/outpost/accel/llama"
+	"github.com/outpost-iot/outpost/accel/synth"
+)
+
+var (
+	tinyOnce  sync.Once
+	tinyBytes []byte
+)
+
+// tinyModel loads the synthesized "tiny" model (Q8_0, seed 1).
+func tinyModel(t testing.TB) *Model {
+	t.Helper()
+	tinyOnce.Do(func() {
+		shape, err := synth.LookupShape("tiny")
+		if err != nil {
+			panic(err)
+		}
+		var buf bytes.Buffer
+		if err := synth.Write(&buf, synth.Options{Shape: shape, Quant: gguf.Q8_0, Seed: 1}); err != nil {
+			panic(err)
+		}
+		tinyBytes = buf.Bytes()
+	})
+	f, err := gguf.Decode(tinyBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := FromFile(f, "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func startEngine(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	e, err := New(tinyModel(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return e
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func greedyReq(prompt string, n int) accel.CompletionRequest {
+	return accel.CompletionRequest{Prompt: prompt, Sampling: accel.Sampling{MaxTokens: n, Temperature: ptr[float32](0)}}
+}
+
+func complete(t testing.TB, e *Engine, req accel.CompletionRequest) accel.Result {
+	t.Helper()
+	s, err := e.Complete(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := accel.Collect(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// waitIdle waits until the scheduler has no requests and returns the stats.
+func waitIdle(t testing.TB, e *Engine) Stats {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := e.Stats()
+		if st.Running == 0 && st.Waiting == 0 && e.inflight.Load() == 0 {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("engine not idle: %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// reference returns the text llama.Generate produces greedily.
+func reference(t testing.TB, e *Engine, prompt string, n int) string {
+	m := e.Model()
+	toks := e.Tokenize(prompt)
+	out, err := llama.Generate(m.LM, toks, n, len(toks)+n, m.Tok.EOS(), m.Tok.EOT())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) > 0 && m.Tok.IsEOG(out[len(out)-1]) {
+		out = out[:len(out)-1]
+	}
+	return m.Tok.Decode(out)
+}
+
+var prompts = []string{
+	"hello world",
+	"the quick brown fox jumps over the lazy dog and keeps running far away",
+	"a",
+	"edge gateways run agents next to the devices they serve, with a broker and a model",
+	"one two three four five six seven eight nine ten eleven twelve thirteen fourteen",
+}
+
+func TestGreedyMatchesReference(t *testing.T) {
+	e := startEngine(t, Config{})
+	for _, p := range prompts[:3] {
+		got := complete(t, e, greedyReq(p, 20))
+		if want := reference(t, e, p, 20); got.Text != want {
+			t.Errorf("%q: engine %q, reference %q", p, got.Text, want)
+		}
+		if got.Usage.PromptTokens != len(e.Tokenize(p)) || got.Usage.TotalTokens != got.Usage.PromptTokens+got.Usage.CompletionTokens {
+			t.Errorf("usage %+v", got.Usage)
+		}
+	}
+	if st := waitIdle(t, e); st.UsedBlocks != 0 {
+		t.Errorf("blocks in use after all requests: %+v", st)
+	}
+}
+
+// concurrent runs every prompt at once and returns the texts.
+func concurrent(t *testing.T, e *Engine, reqs []accel.CompletionRequest) []string {
+	out := make([]string, len(reqs))
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = complete(t, e, r).Text
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// TestBatchedEqualsUnbatched: greedy outputs are the same whether the
+// requests run alone or together in one batch, with small prefill chunks,
+// and after prefix-cache hits.
+func TestBatchedEqualsUnbatched(t *testing.T) {
+	solo := startEngine(t, Config{MaxSeqs: 1, TokenBudget: 8})
+	var reqs []accel.CompletionRequest
+	var want []string
+	for _, p := range prompts {
+		reqs = append(reqs, greedyReq(p, 16))
+		want = append(want, complete(t, solo, greedyReq(p, 16)).Text)
+	}
+	if st := solo.Stats(); st.MaxBatchTokens > 8 {
+		t.Errorf("token budget 8 exceeded: %d", st.MaxBatchTokens)
+	}
+	batched := startEngine(t, Config{MaxSeqs: 8, TokenBudget: 16})
+	got := concurrent(t, batched, reqs)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("prompt %d: batched %q, alone %q", i, got[i], want[i])
+		}
+	}
+	// Same prompts again, twice at once: full blocks come from the prefix
+	// cache (some possibly still being written by the twin request).
+	before := batched.Stats().CachedTokens
+	got = concurrent(t, batched, append(reqs, reqs...))
+	for i := range got {
+		if got[i] != want[i%len(want)] {
+			t.Errorf("prompt %d with prefix cache: %q, want %q", i, got[i], want[i%len(want)])
+		}
+	}
+	st := waitIdle(t, batched)
+	if st.CachedTokens == before {
+		t.Error("no prefix-cache hit")
+	}
+	if st.UsedBlocks != 0 {
+		t.Errorf("blocks in use: %+v", st)
+	}
+}
+
+// TestPreemption: a pool that holds little more than one context forces
+// recompute preemption; outputs stay the same.
+func TestPreemption(t *testing.T) {
+	solo := startEngine(t, Config{ContextLength: 96, MaxSeqs: 1})
+	e := startEngine(t, Config{ContextLength: 96, KVBlocks: 8, MaxSeqs: 6, TokenBudget: 32})
+	var reqs []accel.CompletionRequest
+	var want []string
+	for _, p := range prompts {
+		r := greedyReq(p, 60)
+		reqs = append(reqs, r)
+		want = append(want, complete(t, solo, r).Text)
+	}
+	got := concurrent(t, e, reqs)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("prompt %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+	st := waitIdle(t, e)
+	if st.Preemptions == 0 {
+		t.Errorf("no preemption: %+v", st)
+	}
+	if st.UsedBlocks != 0 {
+		t.Errorf("blocks in use: %+v", st)
+	}
+}
+
+// TestNoLeakUnderLoad: requests that finish, are cancelled by their
+// context, or are closed by the consumer mid-stream all give their blocks
+// back.
+func TestNoLeakUnderLoad(t *testing.T) {
+	e := startEngine(t, Config{ContextLength: 128, KVBlocks: 24, MaxSeqs: 8, TokenBudget: 32})
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req := accel.CompletionRequest{Prompt: prompts[i%len(prompts)], Sampling: accel.Sampling{MaxTokens: 10 + i%30, Seed: ptr(uint64(i))}}
+			s, err := e.Complete(ctx, req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			switch i % 4 {
+			case 0: // read to the end
+				if _, err := accel.Collect(s); err != nil {
+					t.Error(err)
+				}
+			case 1: // cancel the context after the first chunk
+				if _, err := s.Recv(); err != nil && !errors.Is(err, io.EOF) {
+					t.Error(err)
+				}
+				cancel()
+				for {
+					if _, err := s.Recv(); err != nil {
+						break
+					}
+				}
+			case 2: // close the stream early
+				_, _ = s.Recv()
+				s.Close()
+			case 3: // cancel before reading anything
+				cancel()
+				s.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	st := waitIdle(t, e)
+	if st.UsedBlocks != 0 || st.FreeBlocks != st.TotalBlocks {
+		t.Errorf("blocks leaked: %+v", st)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	e := startEngine(t, Config{ContextLength: 64})
+	ctx := context.Background()
+	long := strings.Repeat("word ", 100)
+	for name, c := range map[string]struct {
+		run  func() error
+		want *accel.Error
+	}{
+		"unknown model": {func() error {
+			_, err := e.Complete(ctx, accel.CompletionRequest{Model: "nope", Prompt: "x"})
+			return err
+		}, accel.ErrModelNotFound},
+		"too long": {func() error { _, err := e.Complete(ctx, accel.CompletionRequest{Prompt: long}); return err }, accel.ErrContextLength},
+		"temperature": {func() error {
+			_, err := e.Complete(ctx, accel.CompletionRequest{Prompt: "x", Sampling: accel.Sampling{Temperature: ptr[float32](-1)}})
+			return err
+		}, accel.ErrInvalidRequest},
+		"no messages": {func() error { _, err := e.Chat(ctx, accel.ChatRequest{}); return err }, accel.ErrInvalidRequest},
+		"bad role": {func() error {
+			_, err := e.Chat(ctx, accel.ChatRequest{Messages: []accel.Message{{Role: "robot", Content: "x"}}})
+			return err
+		}, accel.ErrInvalidRequest},
+	} {
+		err := c.run()
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: error %v, want %v", name, err, c.want)
+		}
+		if ae := accel.AsError(err); ae.Status != c.want.Status {
+			t.Errorf("%s: status %d, want %d", name, ae.Status, c.want.Status)
+		}
+	}
+	// The engine still serves.
+	if res := complete(t, e, greedyReq("hello", 5)); res.FinishReason == "" {
+		t.Errorf("result %+v", res)
+	}
+}
+
+func TestSamplingAndStops(t *testing.T) {
+	e := startEngine(t, Config{})
+	// A seed makes random sampling reproducible.
+	req := accel.CompletionRequest{Prompt: "seeded", Sampling: accel.Sampling{MaxTokens: 24, Temperature: ptr[float32](0.9), TopK: 40, TopP: ptr[float32](0.95), MinP: 0.02, RepetitionPenalty: 1.1, Seed: ptr[uint64](42)}}
+	a, b := complete(t, e, req), complete(t, e, req)
+	if a.Text != b.Text || a.Usage.CompletionTokens == 0 {
+		t.Errorf("same seed, different text: %q vs %q", a.Text, b.Text)
+	}
+	// max_tokens ends with "length".
+	full := complete(t, e, greedyReq("stop here", 30))
+	if full.FinishReason != accel.FinishLength || full.Usage.CompletionTokens != 30 {
+		t.Fatalf("result %+v", full)
+	}
+	// A stop string taken from the greedy text cuts it there.
+	runes := []rune(full.Text)
+	if len(runes) < 12 {
+		t.Skipf("greedy text too short: %q", full.Text)
+	}
+	stop := string(runes[8:11])
+	want := full.Text[:strings.Index(full.Text, stop)]
+	r := greedyReq("stop here", 30)
+	r.Stop = []string{stop}
+	got := complete(t, e, r)
+	if got.Text != want || got.FinishReason != accel.FinishStop {
+		t.Errorf("stop %q: got %q (%s), want %q", stop, got.Text, got.FinishReason, want)
+	}
+	// Chat works and ends with a finish reason.
+	s, err := e.Chat(context.Background(), accel.ChatRequest{Model: "tiny", Messages: []accel.Message{{Role: "system", Content: "be brief"}, {Role: "user", Content: "hi"}}, Sampling: accel.Sampling{MaxTokens: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := accel.Collect(s); err != nil || res.FinishReason == "" {
+		t.Errorf("chat: %+v %v", res, err)
+	}
+}
+
+// TestSlowConsumer: a consumer that never reads is dropped once its
+// buffer is full, without stalling other requests.
+func TestSlowConsumer(t *testing.T) {
+	e := startEngine(t, Config{StreamBuffer: 3})
+	stalled, err := e.Complete(context.Background(), greedyReq("stall", 50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := complete(t, e, greedyReq("other", 20)); res.Usage.CompletionTokens == 0 {
+		t.Errorf("other request: %+v", res)
+	}
+	waitIdle(t, e)
+	var err2 error
+	for err2 == nil {
+		_, err2 = stalled.Recv()
+	}
+	if !errors.Is(err2, accel.ErrSlowConsumer) {
+		t.Errorf("stalled stream ended with %v, want ErrSlowConsumer", err2)
+	}
+	if st := e.Stats(); st.UsedBlocks != 0 {
+		t.Errorf("blocks in use: %+v", st)
+	}
+}
+
+func TestClose(t *testing.T) {
+	e, err := New(tinyModel(t), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Complete(context.Background(), greedyReq("x", 1)); !errors.Is(err, accel.ErrClosed) {
+		t.Errorf("before Start: %v", err)
+	}
+	_ = e.Start(context.Background())
+	s, err := e.Complete(context.Background(), greedyReq("x", 400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var rerr error
+	for rerr == nil {
+		_, rerr = s.Recv()
+	}
+	if !errors.Is(rerr, accel.ErrClosed) && !errors.Is(rerr, io.EOF) {
+		t.Errorf("stream after Close: %v", rerr)
+	}
+	if _, err := e.Complete(context.Background(), greedyReq("x", 1)); !errors.Is(err, accel.ErrClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+}
+
+func TestModelID(t *testing.T) {
+	for in, want := range map[string]string{"/a/b/tinyllama.gguf": "tinyllama", "m.GGUF": "m", "x.bin": "x.bin", ".gguf": ".gguf"} {
+		if got := ModelID(in); got != want {
+			t.Errorf("ModelID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
