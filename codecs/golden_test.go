@@ -100,6 +100,11 @@ var goldenFrames = []struct {
 		"body": map[string]any{"type": "text-delta", "id": "txt-0", "delta": "Hello"},
 		"done": false,
 	}},
+	{"outpost_error", map[string]any{
+		"type":  "outpost_error",
+		"code":  "agent_busy",
+		"error": "agent echo/device-1: 4096 frames queued: agent is busy",
+	}},
 	{"telemetry", map[string]any{
 		"type": "telemetry",
 		"t":    int64(1732700000),
