@@ -33,6 +33,12 @@ type Options struct {
 	// Registry receives the broker's metrics and is what /metrics serves.
 	// Default: a new registry.
 	Registry *prometheus.Registry
+	// Agents receives agent traffic: MQTT clients joining agents through
+	// their /out topics and publishing to their /in topics, and the
+	// WebSockets and HTTP requests at /agents/{agent}/{name}
+	// (docs/protocol.md §6 to §8). Nil: /agents/ answers 501 and agent
+	// topics are plain MQTT topics.
+	Agents Agents
 }
 
 // Listener ids, as they appear in logs and in the listener label of metrics.
@@ -53,6 +59,12 @@ type Server struct {
 	cert    atomic.Pointer[tls.Certificate]
 
 	routes map[string]http.Handler // extra HTTP routes, set before Start
+
+	// Agent traffic, when Options.Agents is set: agentCtx ends waiting
+	// Receives and Joins at shutdown.
+	agentCtx    context.Context
+	agentCancel context.CancelFunc
+	sockets     *agentSockets
 
 	mqttLn *listener
 	wsLn   *listener
@@ -136,6 +148,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.metrics = m
 	s.gate = newGate(s)
+	s.agentCtx, s.agentCancel = context.WithCancel(context.WithoutCancel(ctx))
+	if s.opts.Agents != nil {
+		s.gate.agents = newMQTTAgents(s, s.agentCtx)
+		s.sockets = newAgentSockets()
+	}
 	if err := s.mqtt.AddHook(s.gate, nil); err != nil {
 		return fmt.Errorf("add auth hook: %w", err)
 	}
@@ -318,7 +335,13 @@ func (s *Server) Close(ctx context.Context) error {
 			s.http.Close()
 		}
 		s.stop()
+		if s.sockets != nil {
+			s.sockets.close(ctx) // rule 8.6: 1001, then wait
+		}
 		s.drain(ctx)
+		if s.gate.agents != nil {
+			s.gate.agents.wait(ctx)
+		}
 		s.httpWG.Wait()
 		s.closeErr = s.mqtt.Close()
 		s.log.Info("mqtt broker stopped")
@@ -326,8 +349,12 @@ func (s *Server) Close(ctx context.Context) error {
 	return s.closeErr
 }
 
-// stop refuses new connections on every listener.
+// stop refuses new connections on every listener and ends the waits of
+// publishes that agents are processing.
 func (s *Server) stop() {
+	if s.agentCancel != nil {
+		s.agentCancel()
+	}
 	if s.gate != nil {
 		select {
 		case <-s.gate.stopped:

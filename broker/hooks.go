@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"sync"
@@ -26,6 +27,7 @@ type gate struct {
 	limit   rate.Limit
 	burst   int
 	stopped chan struct{} // closed at shutdown; wakes throttled readers
+	agents  *mqttAgents   // nil without Options.Agents
 }
 
 func newGate(s *Server) *gate {
@@ -47,6 +49,8 @@ func (g *gate) Provides(b byte) bool {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished,
 		mqtt.OnDisconnect, mqtt.OnPacketRead, mqtt.OnPacketSent:
 		return true
+	case mqtt.OnPublish, mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPacketProcessed:
+		return g.agents != nil
 	}
 	return false
 }
@@ -61,11 +65,24 @@ func (g *gate) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		cl.State.Keepalive = limit
 		cl.State.ServerKeepalive = true
 	}
+	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
+	if g.agents != nil {
+		// docs/protocol.md rule 6.2: the options come from the MQTT 5 user
+		// properties and a query appended to the username, which is
+		// stripped before authentication and ACLs see the name.
+		if _, err := connectPolicy(pk.Connect.Username, pk.Properties.User); err != nil {
+			return g.refuseOptions(cl, err)
+		}
+		user, _, _ = splitUsername(user)
+		cl.Properties.Username = []byte(user)
+		if user == "" {
+			cl.Properties.Username = nil
+		}
+	}
 	store := g.srv.store.Load()
 	if store == nil {
 		return nil // open gateway: credentials sent anyway are ignored
 	}
-	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
 	if user == "" && !pk.Connect.PasswordFlag {
 		if g.srv.cfg.AllowAnonymous {
 			cl.Properties.Username = nil
@@ -95,6 +112,21 @@ func (g *gate) refuse(cl *mqtt.Client, msg string, err error) error {
 	return packets.ErrNotAuthorized
 }
 
+// refuseOptions refuses a CONNECT with invalid connection options (rule
+// 6.2): MQTT 5 gets CONNACK 0x80 with a reason string naming the option;
+// MQTT 3.1.1, which can only send options in the username, gets 0x04 "bad
+// user name or password" (the username is malformed) and the reason is
+// logged.
+func (g *gate) refuseOptions(cl *mqtt.Client, err error) error {
+	g.srv.log.Warn("mqtt connection options refused", "client", cl.ID, "remote", cl.Net.Remote, "listener", cl.Net.Listener, "error", err)
+	code := packets.Code{Code: packets.ErrUnspecifiedError.Code, Reason: err.Error()}
+	if cl.Properties.ProtocolVersion < 5 {
+		code = packets.ErrMalformedUsername // mochi maps it to 3.1.1's 0x04
+	}
+	_ = g.srv.mqtt.SendConnack(cl, code, false, nil)
+	return fmt.Errorf("connection options: %w", err)
+}
+
 // OnConnectAuthenticate admits every client OnConnect let through.
 func (g *gate) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
 
@@ -114,6 +146,9 @@ func (g *gate) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if cl.Net.Inline {
 		return true
 	}
+	if write && g.agents != nil && g.agents.isOut(topic) {
+		return false // rule 7.2: only the gateway writes /out
+	}
 	store := g.srv.store.Load()
 	if store == nil {
 		return true
@@ -127,9 +162,49 @@ func (g *gate) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	return store.CanSubscribe(id, cl.ID, topic) || store.CanRead(id, cl.ID, topic)
 }
 
-func (g *gate) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+func (g *gate) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	g.srv.metrics.of(cl.Net.Listener).conns.Inc()
 	g.srv.metrics.of(cl.Net.Listener).connsTotal.Inc()
+	if g.agents != nil {
+		g.agents.established(cl, pk)
+	}
+}
+
+// OnPublish hands publishes to agents' /in topics to the agents (rule 7.1).
+func (g *gate) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	return g.agents.publish(cl, pk)
+}
+
+// OnSubscribe refuses subscriptions to unknown agent classes (rule 7.3).
+func (g *gate) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if cl.Net.Inline {
+		return pk
+	}
+	return g.agents.subscribe(cl, pk)
+}
+
+// OnSubscribed and OnPacketProcessed join the agents whose /out topic a
+// SUBSCRIBE granted, after the SUBACK (rule 7.3).
+func (g *gate) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
+	if !cl.Net.Inline {
+		g.agents.subscribed(cl, pk, codes)
+	}
+}
+
+func (g *gate) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) {
+	if !cl.Net.Inline {
+		g.agents.processed(cl, pk, err)
+	}
+}
+
+// OnUnsubscribed leaves the agents whose /out topic the client left.
+func (g *gate) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
+	if !cl.Net.Inline {
+		g.agents.unsubscribed(cl, pk)
+	}
 }
 
 func (g *gate) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
@@ -138,6 +213,9 @@ func (g *gate) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	}
 	if g.limit > 0 {
 		g.limits.Delete(cl)
+	}
+	if g.agents != nil {
+		g.agents.disconnected(cl)
 	}
 	g.srv.log.Debug("mqtt client disconnected", "client", cl.ID, "listener", cl.Net.Listener, "error", err)
 }

@@ -41,6 +41,10 @@ func (s *Server) handler() http.Handler {
 		"/agents/": "agents are not available on this gateway yet",
 		"/v1/":     "the inference API is not available on this gateway yet",
 	}
+	if _, mounted := s.routes["/agents/"]; s.opts.Agents != nil && !mounted {
+		delete(reserved, "/agents/")
+		authed.HandleFunc("/agents/", s.serveAgent)
+	}
 	for pattern, msg := range reserved {
 		if _, ok := s.routes[pattern]; !ok {
 			authed.HandleFunc(pattern, func(w http.ResponseWriter, _ *http.Request) {
@@ -140,23 +144,33 @@ func (s *Server) CheckOrigin(r *http.Request) bool {
 	return false
 }
 
-// serveMQTTWebSocket upgrades /mqtt and hands the connection to the broker
-// (MQTT over WebSockets, MQTT 5 §6: binary frames, subprotocol "mqtt").
-func (s *Server) serveMQTTWebSocket(w http.ResponseWriter, r *http.Request) {
+// upgrade checks the Origin and upgrades to a WebSocket; nil means the
+// request was answered (403, or the upgrader's error).
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, subprotocols []string) *websocket.Conn {
 	if !s.CheckOrigin(r) {
-		s.log.Warn("websocket origin refused", "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
+		s.log.Warn("websocket origin refused", "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr, "path", r.URL.Path)
 		writeError(w, http.StatusForbidden, "origin not allowed: add it to allowed_origins")
-		return
+		return nil
 	}
 	up := websocket.Upgrader{
-		Subprotocols:    []string{"mqtt", "mqttv3.1"},
+		Subprotocols:    subprotocols,
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked above
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
 	}
 	ws, err := up.Upgrade(w, r, nil)
 	if err != nil {
-		return // the upgrader has answered
+		return nil // the upgrader has answered
+	}
+	return ws
+}
+
+// serveMQTTWebSocket upgrades /mqtt and hands the connection to the broker
+// (MQTT over WebSockets, MQTT 5 §6: binary frames, subprotocol "mqtt").
+func (s *Server) serveMQTTWebSocket(w http.ResponseWriter, r *http.Request) {
+	ws := s.upgrade(w, r, []string{"mqtt", "mqttv3.1"})
+	if ws == nil {
+		return
 	}
 	ws.SetReadLimit(int64(s.cfg.MQTTMaxFrame + PacketOverhead))
 	s.wsLn.serveConn(newWSConn(ws, s.wsLn.metrics))

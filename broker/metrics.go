@@ -11,6 +11,36 @@ import (
 // resolved once at start, so the hot path is an atomic add.
 type metrics struct {
 	listeners map[string]*listenerMetrics
+	agents    *agentMetrics
+}
+
+// agentMetrics count the agent traffic of both transports
+// (docs/protocol.md §7 and §8); the transport label is mqtt or websocket.
+type agentMetrics struct {
+	wsConns       prometheus.Gauge
+	mqttJoins     prometheus.Gauge
+	framesIn      *prometheus.CounterVec
+	framesOut     *prometheus.CounterVec
+	framesDropped *prometheus.CounterVec
+	receiveErrors *prometheus.CounterVec
+}
+
+func newAgentMetrics(reg prometheus.Registerer) (*agentMetrics, error) {
+	label := []string{"transport"}
+	a := &agentMetrics{
+		wsConns:       prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "outpost", Subsystem: "agents", Name: "websocket_connections", Help: "Agent WebSockets open now."}),
+		mqttJoins:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "outpost", Subsystem: "agents", Name: "mqtt_joins", Help: "MQTT connections joined to an agent (subscribed to its /out topic) now."}),
+		framesIn:      prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "frames_received_total", Help: "Frames clients sent to agents."}, label),
+		framesOut:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "frames_sent_total", Help: "Agent frames written to clients."}, label),
+		framesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "frames_dropped_total", Help: "Agent frames dropped: the client's queue (max_queued) was full, the ACL refused it, or it could not be written."}, label),
+		receiveErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "receive_errors_total", Help: "Frames to agents that failed (unknown class, busy, malformed, too large, refused response topic)."}, label),
+	}
+	for _, c := range []prometheus.Collector{a.wsConns, a.mqttJoins, a.framesIn, a.framesOut, a.framesDropped, a.receiveErrors} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 type listenerMetrics struct {
@@ -37,7 +67,11 @@ func newMetrics(reg prometheus.Registerer, info *mqtt.Server, ids []string) (*me
 			return nil, err
 		}
 	}
-	m := &metrics{listeners: map[string]*listenerMetrics{}}
+	agents, err := newAgentMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	m := &metrics{listeners: map[string]*listenerMetrics{}, agents: agents}
 	for _, id := range ids {
 		m.listeners[id] = &listenerMetrics{
 			conns: conns.WithLabelValues(id), connsTotal: connsTotal.WithLabelValues(id), authFails: authFails.WithLabelValues(id),

@@ -100,9 +100,24 @@ func (h *sessionStore) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 	}
 }
 
+// OnSubscribed stores the granted subscriptions only: mochi's hook would
+// also store refused ones (an ACL refusal, an unknown agent class), and
+// restore them after a restart.
 func (h *sessionStore) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
-	if h.stored(cl) {
-		h.Hook.OnSubscribed(cl, pk, codes)
+	if !h.stored(cl) {
+		return
+	}
+	var granted packets.Subscriptions
+	var grantedCodes []byte
+	for i, sub := range pk.Filters {
+		if i < len(codes) && codes[i] < packets.ErrUnspecifiedError.Code {
+			granted = append(granted, sub)
+			grantedCodes = append(grantedCodes, codes[i])
+		}
+	}
+	if len(granted) > 0 {
+		pk.Filters = granted
+		h.Hook.OnSubscribed(cl, pk, grantedCodes)
 	}
 }
 
