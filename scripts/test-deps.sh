@@ -46,3 +46,8 @@ if [ ! -d broker/testdata/mqttjs/node_modules/mqtt ]; then
   echo "test-deps: installing mqtt.js"
   npm ci --prefix broker/testdata/mqttjs --no-audit --no-fund --loglevel=error >/dev/null
 fi
+
+if [ ! -d accel/openai/testdata/openainode/node_modules/openai ]; then
+  echo "test-deps: installing the openai npm client"
+  npm ci --prefix accel/openai/testdata/openainode --no-audit --no-fund --loglevel=error >/dev/null
+fi

@@ -1,32 +1,19 @@
 package cpu
 
 import (
-	"bytes"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/outpost-iot/outpost/accel/gguf"
+	"github.com/outpost-iot/outpost/accel/internal/testmodel"
 	"github.com/outpost-iot/outpost/accel/llama"
-	"github.com/outpost-iot/outpost/accel/synth"
 )
 
 func tinyModel(t testing.TB, q gguf.Type) *llama.Model {
 	t.Helper()
-	shape, err := synth.LookupShape("tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := synth.Write(&buf, synth.Options{Shape: shape, Quant: q, Seed: 1}); err != nil {
-		t.Fatal(err)
-	}
-	f, err := gguf.Decode(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := llama.Load(f)
+	m, err := llama.Load(testmodel.Tiny(t, q))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,34 +11,14 @@ import (
 
 	"github.com/outpost-iot/outpost/accel"
 	"github.com/outpost-iot/outpost/accel/gguf"
+	"github.com/outpost-iot/outpost/accel/internal/testmodel"
 	"github.com/outpost-iot/outpost/accel/llama"
-	"github.com/outpost-iot/outpost/accel/synth"
-)
-
-var (
-	tinyOnce  sync.Once
-	tinyBytes []byte
 )
 
 // tinyModel loads the synthesized "tiny" model (Q8_0, seed 1).
 func tinyModel(t testing.TB) *Model {
 	t.Helper()
-	tinyOnce.Do(func() {
-		shape, err := synth.LookupShape("tiny")
-		if err != nil {
-			panic(err)
-		}
-		var buf bytes.Buffer
-		if err := synth.Write(&buf, synth.Options{Shape: shape, Quant: gguf.Q8_0, Seed: 1}); err != nil {
-			panic(err)
-		}
-		tinyBytes = buf.Bytes()
-	})
-	f, err := gguf.Decode(tinyBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := FromFile(f, "tiny")
+	m, err := FromFile(testmodel.Tiny(t, gguf.Q8_0), "tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
