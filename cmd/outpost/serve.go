@@ -57,7 +57,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	b, err := broker.New(cfg.Config, broker.Options{DataDir: cfg.DataDir, Logger: log, Registry: reg})
+	agents, layer, err := newAgents(cfg, log, reg)
+	if err != nil {
+		return usageError{err}
+	}
+	b, err := broker.New(cfg.Config, broker.Options{DataDir: cfg.DataDir, Logger: log, Registry: reg, Agents: layer})
 	if err != nil {
 		return usageError{err}
 	}
@@ -83,8 +87,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log.Info("shutting down")
 	cctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	// The broker first, so that every connection has left its agents;
+	// then the agents, which finish the events they are running.
 	if err := b.Close(cctx); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := agents.Close(cctx); err != nil {
+		return fmt.Errorf("shutdown agents: %w", err)
 	}
 	log.Info("outpost stopped")
 	return nil
