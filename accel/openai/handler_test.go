@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,32 +14,15 @@ import (
 	"time"
 
 	"github.com/outpost-iot/outpost/accel/engine"
-	"github.com/outpost-iot/outpost/accel/gguf"
-	"github.com/outpost-iot/outpost/accel/internal/testmodel"
+	"github.com/outpost-iot/outpost/accel/internal/testserver"
 	"github.com/outpost-iot/outpost/accel/openai"
+	"github.com/outpost-iot/outpost/accel/remote"
 	"github.com/outpost-iot/outpost/internal/testutil"
 )
 
-// serve starts an engine on the tiny model and the API on a random port.
 func serve(t *testing.T, cfg engine.Config) (*engine.Engine, string) {
 	t.Helper()
-	m, err := engine.FromFile(testmodel.Tiny(t, gguf.Q8_0), "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(m, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(openai.NewHandler(e, nil))
-	t.Cleanup(func() {
-		srv.Close()
-		_ = e.Close(context.Background())
-	})
-	return e, srv.URL
+	return testserver.Start(t, cfg)
 }
 
 func post(t *testing.T, url, body string) (*http.Response, []byte) {
@@ -57,20 +39,7 @@ func post(t *testing.T, url, body string) (*http.Response, []byte) {
 	return resp, b
 }
 
-func waitIdle(t *testing.T, e *engine.Engine) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st := e.Stats()
-		if st.Running == 0 && st.Waiting == 0 && st.UsedBlocks == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("engine still busy: %+v", st)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+func waitIdle(t *testing.T, e *engine.Engine) { t.Helper(); testserver.WaitIdle(t, e) }
 
 func TestNonStreaming(t *testing.T) {
 	_, url := serve(t, engine.Config{})
@@ -220,3 +189,9 @@ func TestOpenAINodeClient(t *testing.T) {
 	t.Logf("openai client: %s", out)
 	waitIdle(t, e)
 }
+
+// Both backends serve the API.
+var (
+	_ openai.Backend = (*engine.Engine)(nil)
+	_ openai.Backend = (*remote.Client)(nil)
+)
