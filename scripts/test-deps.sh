@@ -51,3 +51,10 @@ if [ ! -d accel/openai/testdata/openainode/node_modules/openai ]; then
   echo "test-deps: installing the openai npm client"
   npm ci --prefix accel/openai/testdata/openainode --no-audit --no-fund --loglevel=error >/dev/null
 fi
+
+if [ ! -d cmd/outpost/testdata/agentsjs/node_modules/agents ]; then
+  echo "test-deps: installing the agents npm client"
+  # The agents package declares many optional integrations (React, AI SDK,
+  # MCP, ...) as peers; the client needs none of them.
+  npm ci --prefix cmd/outpost/testdata/agentsjs --legacy-peer-deps --no-audit --no-fund --loglevel=error >/dev/null
+fi

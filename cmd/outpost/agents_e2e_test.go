@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -188,4 +189,25 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestAgentsNPMClient runs the official agents npm client (AgentClient)
+// against the built binary's echo agent: identity, callable RPC and its
+// errors, state sync between two clients, ?protocol=false, a binary frame
+// on a JSON connection, and a reconnect that keeps _pk (rules 8.2, 9.x).
+func TestAgentsNPMClient(t *testing.T) {
+	node := testutil.NeedTool(t, "node")
+	dir, _ := filepath.Abs(filepath.Join("testdata", "agentsjs"))
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "agents")); err != nil {
+		testutil.Missing(t, "the agents npm package is not installed in "+dir)
+	}
+	g := startBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "client.mjs", g.httpAddr)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("agents client: %v\n%s\n%s", err, out, g.logs())
+	}
 }
