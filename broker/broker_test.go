@@ -46,12 +46,18 @@ func testLogger(t *testing.T) *slog.Logger {
 // startGateway runs a broker on random loopback ports in dir.
 func startGateway(t *testing.T, dir string, mutate func(*broker.Config)) *broker.Server {
 	t.Helper()
+	return startGatewayWith(t, dir, nil, mutate)
+}
+
+// startGatewayWith runs a broker that hands agent traffic to agents.
+func startGatewayWith(t *testing.T, dir string, agents broker.Agents, mutate func(*broker.Config)) *broker.Server {
+	t.Helper()
 	cfg := broker.DefaultConfig()
 	cfg.MQTTPort, cfg.HTTPPort = 0, 0
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	s, err := broker.New(cfg, broker.Options{DataDir: dir, Logger: testLogger(t)})
+	s, err := broker.New(cfg, broker.Options{DataDir: dir, Logger: testLogger(t), Agents: agents})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,6 +309,10 @@ func setUser(t *testing.T, f *auth.File, name, pw string, admin bool, rules ...a
 }
 
 func credsGateway(t *testing.T, anonymous bool) (*broker.Server, string) {
+	return credsGatewayWith(t, anonymous, nil)
+}
+
+func credsGatewayWith(t *testing.T, anonymous bool, agents broker.Agents) (*broker.Server, string) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "creds.yaml")
 	writeCreds(t, path, func(f *auth.File) {
@@ -315,7 +325,7 @@ func credsGateway(t *testing.T, anonymous bool) (*broker.Server, string) {
 			auth.Rule{Topic: "public/#", Access: auth.AccessRead})
 		f.Anonymous = &auth.Anonymous{ACL: []auth.Rule{{Topic: "public/#", Access: auth.AccessRead}}}
 	})
-	s := startGateway(t, dir, func(c *broker.Config) {
+	s := startGatewayWith(t, dir, agents, func(c *broker.Config) {
 		c.Credentials = path
 		c.AllowAnonymous = anonymous
 	})

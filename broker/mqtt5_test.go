@@ -13,30 +13,17 @@ import (
 )
 
 // v5Client is an MQTT 5 client (paho.golang) whose received messages land
-// in an inbox.
+// in an inbox, and, with their properties, in pubs.
 type v5Client struct {
 	*paho5.Client
-	in *inbox
+	in   *inbox
+	pubs chan *paho5.Publish
+	disc chan *paho5.Disconnect // DISCONNECTs from the server
 }
 
 func dialV5(t *testing.T, s *broker.Server, id string, clean bool, expiry uint32) *v5Client {
 	t.Helper()
-	conn, err := net.Dial("tcp", s.MQTTAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := newInbox()
-	c := paho5.NewClient(paho5.ClientConfig{
-		ClientID: id,
-		Conn:     conn,
-		OnPublishReceived: []func(paho5.PublishReceived) (bool, error){func(pr paho5.PublishReceived) (bool, error) {
-			in.add(pr.Packet.Topic, pr.Packet.Payload)
-			return true, nil
-		}},
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	ack, err := c.Connect(ctx, &paho5.Connect{
+	c, ack, err := connectV5(t, s, &paho5.Connect{
 		ClientID: id, CleanStart: clean, KeepAlive: 30,
 		Properties: &paho5.ConnectProperties{SessionExpiryInterval: &expiry},
 	})
@@ -46,9 +33,40 @@ func dialV5(t *testing.T, s *broker.Server, id string, clean bool, expiry uint32
 	if ack.ReasonCode != 0 {
 		t.Fatalf("connect %s: reason %#x", id, ack.ReasonCode)
 	}
-	v := &v5Client{Client: c, in: in}
-	t.Cleanup(func() { _ = c.Disconnect(&paho5.Disconnect{}) })
-	return v
+	return c
+}
+
+// connectV5 sends cp and returns the client, which is disconnected at the
+// end of the test, and the CONNACK.
+func connectV5(t *testing.T, s *broker.Server, cp *paho5.Connect) (*v5Client, *paho5.Connack, error) {
+	t.Helper()
+	conn, err := net.Dial("tcp", s.MQTTAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &v5Client{in: newInbox(), pubs: make(chan *paho5.Publish, 1024), disc: make(chan *paho5.Disconnect, 1)}
+	v.Client = paho5.NewClient(paho5.ClientConfig{
+		ClientID: cp.ClientID,
+		Conn:     conn,
+		OnPublishReceived: []func(paho5.PublishReceived) (bool, error){func(pr paho5.PublishReceived) (bool, error) {
+			v.in.add(pr.Packet.Topic, pr.Packet.Payload)
+			v.pubs <- pr.Packet
+			return true, nil
+		}},
+		OnServerDisconnect: func(d *paho5.Disconnect) { v.disc <- d },
+		OnClientError:      func(error) {},
+	})
+	if cp.Properties == nil {
+		cp.Properties = &paho5.ConnectProperties{}
+	}
+	cp.Properties.RequestProblemInfo = true // paho.golang's zero value asks for no reason strings
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	ack, err := v.Connect(ctx, cp)
+	if err == nil {
+		t.Cleanup(func() { _ = v.Disconnect(&paho5.Disconnect{}) })
+	}
+	return v, ack, err
 }
 
 func (c *v5Client) subscribe(t *testing.T, filter string, qos byte) {
