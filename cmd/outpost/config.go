@@ -26,7 +26,11 @@ type Config struct {
 	DataDir   string `yaml:"data_dir" help:"data directory (agent databases, broker sessions); created on demand"`
 	LogFormat string `yaml:"log_format" help:"log format: text or json"`
 	LogLevel  string `yaml:"log_level" help:"log level: debug, info, warn or error"`
-	Model     string `yaml:"model" help:"GGUF model file for the local inference engine"`
+	Model     string `yaml:"model" help:"GGUF model file for the local inference engine; its API model id is the file name without .gguf"`
+	// InferenceURL points /v1 at another OpenAI-compatible server instead
+	// of a local model.
+	InferenceURL        string `yaml:"inference_url" help:"base URL with /v1 of an OpenAI-compatible server (llama.cpp, vLLM, Ollama) that serves /v1 instead of a local --model"`
+	InferenceAPIKeyFile string `yaml:"inference_api_key_file" help:"file holding the bearer token sent to inference_url"`
 
 	broker.Config `yaml:",inline"`
 }
@@ -49,6 +53,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return &broker.FieldError{Field: "log_level", Problem: fmt.Sprintf("%q: want debug, info, warn or error", c.LogLevel)}
+	}
+	if c.Model != "" && c.InferenceURL != "" {
+		return &broker.FieldError{Field: "inference_url", Problem: "cannot be combined with model: serve a local model or a remote server"}
 	}
 	return c.Config.Validate()
 }

@@ -51,9 +51,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	if cfg.Model != "" {
-		log.Warn("the inference engine is not part of this build yet; --model is ignored", "model", cfg.Model)
+	inf, err := openInference(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
+	defer inf.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -65,6 +67,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return usageError{err}
 	}
+	inf.mount(b)
 	if err := b.Start(ctx); err != nil {
 		return err
 	}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/outpost-iot/outpost/accel/engine"
+	"github.com/outpost-iot/outpost/accel/openai"
+	"github.com/outpost-iot/outpost/accel/remote"
+	"github.com/outpost-iot/outpost/broker"
+)
+
+// inference is the gateway's inference backend, local (--model) or remote
+// (--inference-url), and the OpenAI-compatible API over it. Without either
+// it is empty: /v1 keeps answering 501.
+type inference struct {
+	handler http.Handler
+	close   func(context.Context) error
+}
+
+// openInference loads the model (with a progress bar on a terminal) and
+// starts the engine, or connects the remote backend, as cfg says.
+func openInference(ctx context.Context, cfg Config, log *slog.Logger) (*inference, error) {
+	switch {
+	case cfg.Model != "":
+		return openLocal(ctx, cfg.Model, log)
+	case cfg.InferenceURL != "":
+		return openRemote(cfg, log)
+	}
+	return &inference{}, nil
+}
+
+func openLocal(ctx context.Context, path string, log *slog.Logger) (*inference, error) {
+	start := time.Now()
+	bar := newProgressBar(os.Stderr, "loading "+path)
+	m, err := engine.Load(ctx, path, bar.Update)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	if bar.tty {
+		bar.Done(m.File.Size)
+	}
+	e, err := engine.New(m, engine.Config{})
+	if err == nil {
+		err = e.Start(ctx)
+	}
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	c := e.Config()
+	log.Info("model loaded", "model", m.ID, "path", path, "bytes", m.File.Size, "layers", m.LM.NLayer,
+		"context", c.ContextLength, "kv_blocks", c.KVBlocks, "max_seqs", c.MaxSeqs, "chat_template", m.Family.String(),
+		"elapsed", time.Since(start).Round(time.Millisecond))
+	return &inference{
+		handler: openai.NewHandler(e, log),
+		close: func(ctx context.Context) error {
+			err := e.Close(ctx)
+			if cerr := m.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		},
+	}, nil
+}
+
+func openRemote(cfg Config, log *slog.Logger) (*inference, error) {
+	rc := remote.Config{BaseURL: cfg.InferenceURL}
+	if cfg.InferenceAPIKeyFile != "" {
+		b, err := os.ReadFile(cfg.InferenceAPIKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("inference_api_key_file: %w", err)
+		}
+		rc.APIKey = strings.TrimSpace(string(b))
+	}
+	c, err := remote.New(rc)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("remote inference backend", "url", cfg.InferenceURL)
+	return &inference{handler: openai.NewHandler(c, log)}, nil
+}
+
+// mount serves the API under /v1/ on the gateway's HTTP port, behind its
+// authentication. It must run before the broker starts.
+func (i *inference) mount(b *broker.Server) {
+	if i.handler != nil {
+		b.Handle("/v1/", i.handler)
+	}
+}
+
+// Close stops the engine and unmaps the model.
+func (i *inference) Close() {
+	if i.close == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	_ = i.close(ctx)
+}
