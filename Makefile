@@ -7,7 +7,7 @@ PKGS     ?= ./...
 MQTTJS   := broker/testdata/mqttjs
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-deps vet lint fuzz bench bench-broker cross clean
+.PHONY: all build test test-deps vet lint fuzz bench bench-broker bench-inference cross clean
 
 all: build
 
@@ -49,6 +49,14 @@ BENCHFLAGS ?=
 bench-broker: build
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || ./scripts/test-deps.sh
 	$(GO) run ./bench/brokerbench --outpost $(BIN) $(BENCHFLAGS)
+
+# bench-inference measures the local inference engine through its HTTP API
+# on a synthesized TinyLlama-1.1B Q8_0 model (written once to .cache/models):
+# prefill, batch-1 and concurrent decode, TTFT, CPU per token, overheads
+# (docs/benchmarks.md). INFERENCEFLAGS adds flags, e.g. --concurrency 8.
+INFERENCEFLAGS ?=
+bench-inference:
+	$(GO) run ./bench/inferencebench $(INFERENCEFLAGS)
 
 cross:
 	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/outpost

@@ -119,15 +119,19 @@ type Stats struct {
 	DecodeTokens   int64 // tokens computed by decodes
 	Generated      int64 // tokens sampled
 	Preemptions    int64
-	CachedTokens   int64 // prompt tokens served from the prefix cache
-	StepTime       time.Duration
+	CachedTokens   int64         // prompt tokens served from the prefix cache
+	StepTime       time.Duration // scheduling, forward pass, sampling, streaming
 	ForwardTime    time.Duration // part of StepTime in the runner
-	Running        int
-	Waiting        int
-	UsedBlocks     int // blocks referenced by sequences
-	FreeBlocks     int // free plus evictable cached blocks
-	TotalBlocks    int
-	MaxBatchTokens int
+	DecodeSteps    int64         // steps that ran only decodes
+	DecodeStepTime time.Duration // part of StepTime in those steps
+	// DecodeStepTokens counts the tokens of decode-only steps.
+	DecodeStepTokens int64
+	Running          int
+	Waiting          int
+	UsedBlocks       int // blocks referenced by sequences
+	FreeBlocks       int // free plus evictable cached blocks
+	TotalBlocks      int
+	MaxBatchTokens   int
 }
 
 // New builds an engine for m; it allocates the KV pool but starts nothing.

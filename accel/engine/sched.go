@@ -269,7 +269,13 @@ func (e *Engine) step() {
 	e.stats.PrefillTokens += int64(tokens - decodes)
 	e.stats.Generated += int64(generated)
 	e.stats.ForwardTime += fwd
-	e.stats.StepTime += time.Since(t0)
+	st := time.Since(t0)
+	e.stats.StepTime += st
+	if tokens == decodes {
+		e.stats.DecodeSteps++
+		e.stats.DecodeStepTokens += int64(decodes)
+		e.stats.DecodeStepTime += st
+	}
 	e.stats.MaxBatchTokens = max(e.stats.MaxBatchTokens, tokens)
 	e.statsMu.Unlock()
 	e.publish()
