@@ -498,14 +498,20 @@ func TestRule7_3SlowConsumer(t *testing.T) {
 	if _, err := io.ReadFull(conn, make([]byte, 4)); err != nil { // CONNACK
 		t.Fatal(err)
 	}
-	key := f.expect(t, "join").key
-	sink := f.sink(t, key)
+	fillUntilSlow(t, f.sink(t, f.expect(t, "join").key))
+	eventuallyMetrics(t, s, `outpost_agents_frames_dropped_total{transport="mqtt"}`)
+}
+
+// fillUntilSlow writes 64 KiB frames to a client that reads nothing until
+// its queue is full and Write says wire.ErrSlowConsumer.
+func fillUntilSlow(t *testing.T, sink wire.Sink) {
+	t.Helper()
 	frame := bytes.Repeat([]byte{0x42}, 64<<10)
 	deadline := time.Now().Add(wait)
 	for {
 		err := sink.Write(frame, true)
 		if errors.Is(err, wire.ErrSlowConsumer) {
-			break
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -514,5 +520,4 @@ func TestRule7_3SlowConsumer(t *testing.T) {
 			t.Fatal("queue never filled")
 		}
 	}
-	eventuallyMetrics(t, s, `outpost_agents_frames_dropped_total{transport="mqtt"}`)
 }

@@ -267,20 +267,7 @@ func TestRule8_6SlowConsumer(t *testing.T) {
 	dialAgent(t, agentWSURL(s, "/agents/echo/slow"), nil) // never reads
 	key := f.expect(t, "join").key
 	sink := f.sink(t, key)
-	frame := bytes.Repeat([]byte{0x42}, 64<<10)
-	deadline := time.Now().Add(wait)
-	for {
-		err := sink.Write(frame, true)
-		if errors.Is(err, wire.ErrSlowConsumer) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("queue never filled")
-		}
-	}
+	fillUntilSlow(t, sink)
 	if e := f.expect(t, "leave"); e.key != key {
 		t.Fatalf("leave: %+v", e)
 	}

@@ -379,12 +379,25 @@ func (s *agentSocket) write(msg wsMessage) error {
 	return nil
 }
 
+// validCloseCode reports whether a close frame may carry code (RFC 6455
+// §7.4: 1004, 1005, 1006 and 1015 are reserved; 3000-4999 are for
+// libraries and applications).
+func validCloseCode(code int) bool {
+	switch {
+	case code >= 1000 && code <= 1014:
+		return code != 1004 && code != 1005 && code != 1006
+	case code >= 3000 && code <= 4999:
+		return true
+	}
+	return false
+}
+
 // closeNow sends a close frame (WriteControl may run beside the writer)
 // and gives the client wsCloseGrace to answer before the reader gives up.
 func (s *agentSocket) closeNow(code int, reason string) {
 	s.closeOnce.Do(func() {
 		close(s.closing)
-		if code < 1000 || code >= 5000 || code == websocket.CloseNoStatusReceived || code == websocket.CloseAbnormalClosure || code == websocket.CloseTLSHandshake {
+		if !validCloseCode(code) {
 			code = websocket.CloseNormalClosure
 		}
 		if len(reason) > 120 { // a control frame carries at most 125 bytes

@@ -35,7 +35,7 @@ type mqttConn struct {
 	closed  bool
 	writing bool // the writer goroutine was started
 
-	queue    chan outFrame
+	queue    chan outFrame // made with the writer, before the first sink exists
 	closeReq chan closeRequest
 	done     chan struct{} // closed at disconnect
 }
@@ -71,7 +71,6 @@ func newMQTTConn(m *mqttAgents, cl *mqtt.Client, p mqttPolicy) *mqttConn {
 	return &mqttConn{
 		m: m, cl: cl, policy: p, user: m.user(cl),
 		joins:    map[string]*mqttJoin{},
-		queue:    make(chan outFrame, m.srv.cfg.MaxQueued),
 		closeReq: make(chan closeRequest, 1),
 		done:     make(chan struct{}),
 	}
@@ -111,6 +110,9 @@ func (c *mqttConn) join(addr wire.Address, topic string, qos byte) {
 			return // shutting down
 		}
 		c.writing = true
+		// Only connections that join get a queue: max_queued entries
+		// for every connected client would cost memory for nothing.
+		c.queue = make(chan outFrame, c.m.srv.cfg.MaxQueued)
 		go c.writeLoop()
 	}
 	// The key is unique per join and per network connection, so the Leave
