@@ -7,11 +7,15 @@ import (
 )
 
 // Class is an agent class: a kebab-case name (its {agent} in topics and
-// paths) and a constructor. New is called once per awake instance, with the
-// instance's Context, before any event.
+// paths) and a constructor. New is called each time an instance wakes, with
+// the instance's Context, before any event.
 type Class struct {
 	Name string
 	New  func(ctx *Context) Agent
+	// Migrations are SQL scripts that build the class's tables, run in
+	// order on each agent's database; a database remembers how many ran,
+	// so append new ones and never edit old ones.
+	Migrations []string
 }
 
 // Agent is an agent instance. It is any value; what it can do is told by
@@ -30,6 +34,14 @@ type StartHook interface {
 // chose (docs/protocol.md rule 6.2). Without the hook, def stands.
 type ProtocolHook interface {
 	ShouldSendProtocolMessages(ctx *Context, c wire.Conn, def bool) bool
+}
+
+// ReadonlyHook decides, once per connection while the agent accepts it,
+// whether it is readonly (the SDK's shouldConnectionBeReadonly). Readonly
+// connections cannot update the state; agent code can still call
+// c.SetReadonly later.
+type ReadonlyHook interface {
+	ShouldConnectionBeReadonly(ctx *Context, c wire.Conn) bool
 }
 
 // ConnectHook runs when a connection attaches, after identity and state
@@ -82,11 +94,17 @@ type ErrorHook interface {
 }
 
 // Callables lists the methods clients may call with rpc frames, by name.
+// Only these are callable, whatever other methods the agent has.
 type Callables interface {
-	Callables() map[string]Callable
+	Callables() map[string]Method
 }
 
-// Callable is one callable method. What it returns is the call's result;
-// its error's message goes to the caller verbatim, as in the SDK. A
-// streaming callable sends chunks with call.Stream before returning.
-type Callable func(ctx *Context, call *Call) (any, error)
+// Method is one callable method. Call's result is the call's result; its
+// error's message goes to the caller verbatim, as in the SDK. A streaming
+// method sends chunks with call.Stream; its return value is always the
+// final frame (done: true), so a caller is never left waiting.
+type Method struct {
+	Description string
+	Streaming   bool
+	Call        func(ctx *Context, call *Call) (any, error)
+}

@@ -2,6 +2,8 @@ package agenthost
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -9,17 +11,16 @@ import (
 	"github.com/outpost-iot/outpost/wire"
 )
 
-// Context is an agent instance's view of the host: its identity, its
-// connections and its state. It is used only on the agent's goroutine,
-// inside hooks and callables.
-type Context struct {
-	in    *instance
-	conns map[string]wire.Conn // by Conn.Key
-	state any
-}
+// ErrReadonly is returned by SetState while handling an event from a
+// readonly connection (the SDK's "Connection is readonly").
+var ErrReadonly = errors.New(wire.StateReadonly)
 
-func newContext(in *instance) *Context {
-	return &Context{in: in, conns: map[string]wire.Conn{}}
+// Context is an awake agent's view of the host: its identity, database,
+// state and connections. It is valid only on the agent's goroutine, inside
+// hooks and callables, and only until the agent hibernates.
+type Context struct {
+	in      *instance
+	current wire.Conn // the connection whose event is running, if any
 }
 
 // Address is the agent's class and name.
@@ -39,15 +40,64 @@ func (c *Context) Logger() *slog.Logger {
 	return c.in.h.log.With("agent", c.in.addr.String())
 }
 
-// State is the agent's current state, nil when it has none.
-func (c *Context) State() any { return c.state }
+// DB is the agent's own SQLite database (one connection, WAL mode). Writes
+// commit before the event's replies leave the gateway, as long as they are
+// made outside an open transaction or in one committed before replying.
+func (c *Context) DB() *sql.DB { return c.in.db }
 
-// SetState replaces the agent's state and broadcasts it to every connection
-// that has protocol frames on.
-func (c *Context) SetState(state any) { c.setState(state, nil) }
+// Exec runs a statement with bound parameters. A write past the agent's
+// size cap fails with an error that wraps ErrStorageFull.
+func (c *Context) Exec(query string, args ...any) (sql.Result, error) {
+	r, err := c.in.db.ExecContext(c.in.h.ctx, query, args...)
+	return r, storageError(err, c.in.h.cfg.MaxDBBytes)
+}
 
-func (c *Context) setState(state any, source wire.Conn) {
-	c.state = state
+// Query runs a query with bound parameters.
+func (c *Context) Query(query string, args ...any) (*sql.Rows, error) {
+	return c.in.db.QueryContext(c.in.h.ctx, query, args...)
+}
+
+// QueryRow runs a query that returns at most one row.
+func (c *Context) QueryRow(query string, args ...any) *sql.Row {
+	return c.in.db.QueryRowContext(c.in.h.ctx, query, args...)
+}
+
+// Tx runs fn in a transaction, committed when fn returns nil and rolled
+// back otherwise.
+func (c *Context) Tx(fn func(tx *sql.Tx) error) error {
+	tx, err := c.in.db.BeginTx(c.in.h.ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return storageError(err, c.in.h.cfg.MaxDBBytes)
+	}
+	return storageError(tx.Commit(), c.in.h.cfg.MaxDBBytes)
+}
+
+// State is the agent's current state (a value of the codecs value model),
+// nil when it has none.
+func (c *Context) State() any { return c.in.state }
+
+// SetState replaces the agent's state, stores it, and then broadcasts it to
+// every connection that has protocol frames on (the connection whose event
+// is running is not excluded: only a client's own update is not echoed to
+// it). It fails with ErrReadonly while handling an event from a readonly
+// connection, and with the storage error when the state cannot be stored,
+// in which case nothing changed.
+func (c *Context) SetState(state any) error {
+	if c.current != nil && c.current.Readonly() {
+		return ErrReadonly
+	}
+	return c.setState(state, nil)
+}
+
+func (c *Context) setState(state any, source wire.Conn) error {
+	if err := saveState(c.in.db, state); err != nil {
+		return fmt.Errorf("store state: %w", storageError(err, c.in.h.cfg.MaxDBBytes))
+	}
+	c.in.state = state
 	skip := ""
 	if source != nil {
 		skip = source.Key()
@@ -63,40 +113,66 @@ func (c *Context) setState(state any, source wire.Conn) {
 			h.OnStateChanged(c, state, source)
 		}()
 	}
+	return nil
 }
 
 // Broadcast sends f to every attached connection except those whose Key
 // is listed; each connection's choke point applies its own policy.
 func (c *Context) Broadcast(f wire.Frame, exceptKeys ...string) {
-outer:
-	for key, conn := range c.conns {
-		for _, skip := range exceptKeys {
-			if key == skip {
-				continue outer
-			}
+	for _, conn := range c.Connections() {
+		skip := false
+		for _, k := range exceptKeys {
+			skip = skip || conn.Key() == k
 		}
-		c.in.send(conn, f)
+		if !skip {
+			c.in.send(conn, f)
+		}
 	}
 }
 
 // Connections returns the attached connections, ordered by ID.
 func (c *Context) Connections() []wire.Conn {
-	out := make([]wire.Conn, 0, len(c.conns))
-	for _, conn := range c.conns {
-		out = append(out, conn)
+	c.in.mu.Lock()
+	out := make([]wire.Conn, 0, len(c.in.conns))
+	for _, e := range c.in.conns {
+		out = append(out, e.conn)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID() < out[j].ID() })
+	c.in.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].ID() < out[j].ID() || out[i].ID() == out[j].ID() && out[i].Key() < out[j].Key()
+	})
 	return out
 }
 
 // Connection returns an attached connection by its ID.
 func (c *Context) Connection(id string) (wire.Conn, bool) {
-	for _, conn := range c.conns {
+	for _, conn := range c.Connections() {
 		if conn.ID() == id {
 			return conn, true
 		}
 	}
 	return nil, false
+}
+
+// ConnState is a connection's own state (the SDK's connection.state), nil
+// until set. It survives hibernation while the connection stays attached.
+func (c *Context) ConnState(conn wire.Conn) any {
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
+	if e, ok := c.in.conns[conn.Key()]; ok {
+		return e.state
+	}
+	return nil
+}
+
+// SetConnState sets a connection's own state; it does nothing for a
+// connection that is not attached.
+func (c *Context) SetConnState(conn wire.Conn, state any) {
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
+	if e, ok := c.in.conns[conn.Key()]; ok {
+		e.state = state
+	}
 }
 
 func (c *Context) reportError(err error) {

@@ -32,8 +32,9 @@ func (c *fakeConn) Agent() wire.Address   { return c.addr }
 func (c *fakeConn) Transport() string     { return wire.WebSocket }
 func (c *fakeConn) User() string          { return "" }
 func (c *fakeConn) Codec() string         { return wire.JSON }
-func (c *fakeConn) Readonly() bool        { return c.readonly }
+func (c *fakeConn) Readonly() bool        { c.mu.Lock(); defer c.mu.Unlock(); return c.readonly }
 func (c *fakeConn) Joined() bool          { return true }
+func (c *fakeConn) SetReadonly(on bool)   { c.mu.Lock(); defer c.mu.Unlock(); c.readonly = on }
 func (c *fakeConn) ProtocolEnabled() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.protocol }
 func (c *fakeConn) SetProtocolEnabled(on bool) {
 	c.mu.Lock()
@@ -110,32 +111,38 @@ func (a *testAgent) OnRequest(ctx *Context, w http.ResponseWriter, _ *http.Reque
 	_, _ = w.Write([]byte(ctx.Name()))
 }
 func (a *testAgent) Stop() {}
-func (a *testAgent) Callables() map[string]Callable {
-	return map[string]Callable{
-		"add": func(_ *Context, call *Call) (any, error) {
+func (a *testAgent) Callables() map[string]Method {
+	return map[string]Method{
+		"add": {Call: func(_ *Context, call *Call) (any, error) {
 			x, _ := call.Arg(0).(int64)
 			y, _ := call.Arg(1).(int64)
 			return x + y, nil
-		},
-		"count3": func(_ *Context, call *Call) (any, error) {
+		}},
+		"count3": {Streaming: true, Call: func(_ *Context, call *Call) (any, error) {
 			for i := range 3 {
 				if err := call.Stream(int64(i)); err != nil {
 					return nil, err
 				}
 			}
 			return "done", nil
-		},
-		"fail": func(*Context, *Call) (any, error) { return nil, errors.New("it failed") },
+		}},
+		"fail": {Call: func(*Context, *Call) (any, error) { return nil, errors.New("it failed") }},
 	}
 }
 
 func newHost(t *testing.T, cfg Config, a *testAgent) *Host {
 	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
 	h, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Register(Class{Name: "test-agent", New: func(*Context) Agent { return a }}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.Close(context.Background()) })

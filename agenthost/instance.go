@@ -1,12 +1,16 @@
 package agenthost
 
 import (
+	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"reflect"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -20,6 +24,8 @@ const (
 	evClose
 	evInbound
 	evRequest
+	evHibernate
+	evFunc // run fn on the agent's goroutine (schedules, queue, admin)
 )
 
 // event is one unit of an agent's work.
@@ -29,6 +35,7 @@ type event struct {
 	in   wire.Inbound
 	w    http.ResponseWriter
 	r    *http.Request
+	fn   func(*instance) error
 	done func(error) // may be nil
 }
 
@@ -38,33 +45,60 @@ func (e event) finish(err error) {
 	}
 }
 
-// instance is one agent: its mailbox, and while it has work, a goroutine
-// that runs its events one at a time in arrival order.
+// connEntry is an attached connection and its per-connection state, which
+// live in the instance record and so survive hibernation.
+type connEntry struct {
+	conn  wire.Conn
+	state any
+}
+
+// instance is one agent. Its record (mailbox, connections) lives as long as
+// the agent has connections or work; its Go value and database exist only
+// while it is awake. A goroutine runs its events, one at a time in arrival
+// order, only while it has some.
 type instance struct {
 	h     *Host
 	class Class
 	addr  wire.Address
 
-	mu       sync.Mutex
-	queue    []event
-	bounded  int // queued events that count against the mailbox bound
-	running  bool
-	closed   bool
-	started  bool // OnStart has run
-	ctx      *Context
-	agent    Agent
-	callable map[string]Callable
+	mu         sync.Mutex
+	queue      []event
+	bounded    int // queued events that count against the mailbox bound
+	running    bool
+	closed     bool // the host closed, or the janitor forgot this record
+	forgotten  bool
+	awake      bool
+	lastActive time.Time
+	conns      map[string]*connEntry // by Conn.Key
+
+	// Owned by the running goroutine.
+	ctx       *Context
+	agent     Agent
+	db        *sql.DB
+	callables map[string]Method
+	state     any
+	failures  int
+	notBefore time.Time
+	closeHook int8 // whether the class has OnClose: 0 unknown, 1 yes, -1 no
 }
 
 func newInstance(h *Host, c Class, a wire.Address) *instance {
-	return &instance{h: h, class: c, addr: a}
+	return &instance{h: h, class: c, addr: a, conns: map[string]*connEntry{}, lastActive: h.now()}
 }
 
+// errForgotten: the janitor dropped the record between lookup and post;
+// the caller looks the agent up again.
+var errForgotten = errors.New("instance forgotten")
+
 // post queues an event. bounded events (frames, requests) are refused with
-// wire.ErrBusy when the mailbox is full; connects and closes always get in,
-// so an agent never misses a connection's end.
+// wire.ErrBusy when the mailbox is full; connects, closes and host events
+// always get in, so an agent never misses a connection's end.
 func (in *instance) post(e event, bounded bool) error {
 	in.mu.Lock()
+	if in.forgotten {
+		in.mu.Unlock()
+		return errForgotten
+	}
 	if in.closed {
 		in.mu.Unlock()
 		return ErrHostClosed
@@ -112,6 +146,7 @@ func (in *instance) run() {
 			rest := in.queue
 			in.queue = nil
 			in.running = false
+			in.lastActive = in.h.now()
 			in.mu.Unlock()
 			for _, e := range rest {
 				e.finish(ErrHostClosed)
@@ -126,14 +161,46 @@ func (in *instance) run() {
 	}
 }
 
+// close stops the instance taking events; the host's Close waits for the
+// goroutine and then releases the database.
 func (in *instance) close() {
 	in.mu.Lock()
 	in.closed = true
 	in.mu.Unlock()
 }
 
-// handle runs one event; a panic in agent code fails the event, not the
-// gateway.
+type idleAction uint8
+
+const (
+	idleNone idleAction = iota
+	idleHibernate
+	idleForget
+)
+
+// idle tells the janitor what to do with the instance now.
+func (in *instance) idle(now time.Time) idleAction {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed || in.running || len(in.queue) > 0 || now.Sub(in.lastActive) < in.h.cfg.IdleTimeout {
+		return idleNone
+	}
+	if in.awake {
+		return idleHibernate
+	}
+	if len(in.conns) == 0 {
+		return idleForget
+	}
+	return idleNone
+}
+
+// forgettable reports, with in.mu held, whether nothing refers to the
+// record any more.
+func (in *instance) forgettable() bool {
+	return !in.running && len(in.queue) == 0 && !in.awake && len(in.conns) == 0
+}
+
+// handle runs one event. A panic in agent code fails the event, not the
+// gateway, and restarts the agent with backoff.
 func (in *instance) handle(e event) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -144,17 +211,34 @@ func (in *instance) handle(e event) (err error) {
 			}
 			if e.kind == evRequest {
 				http.Error(e.w, "agent failed", http.StatusInternalServerError)
+				err = fmt.Errorf("%w: %w", errAnswered, err)
 			}
+			in.crashed()
 		}
 	}()
-	if err := in.start(); err != nil {
+	switch e.kind {
+	case evHibernate:
+		in.hibernate()
+		return nil
+	case evClose:
+		// A close needs no wake when the agent has no on-close.
+		in.mu.Lock()
+		delete(in.conns, e.conn.Key())
+		in.mu.Unlock()
+		if in.agent == nil && in.closeHook < 0 {
+			return nil
+		}
+	}
+	if err := in.wake(); err != nil {
+		in.refuse(e, err)
 		return err
 	}
+	in.ctx.current = e.conn
+	defer func() { in.ctx.current = nil }()
 	switch e.kind {
 	case evConnect:
 		in.connect(e.conn)
 	case evClose:
-		delete(in.ctx.conns, e.conn.Key())
 		if h, ok := in.agent.(CloseHook); ok {
 			h.OnClose(in.ctx, e.conn)
 		}
@@ -164,46 +248,162 @@ func (in *instance) handle(e event) (err error) {
 		} else {
 			http.Error(e.w, "agent "+in.addr.String()+" does not answer HTTP requests", http.StatusNotFound)
 		}
+		err = errAnswered
 	case evInbound:
-		return in.inbound(e.conn, e.in)
+		err = in.inbound(e.conn, e.in)
+	case evFunc:
+		err = e.fn(in)
 	}
-	return nil
-}
-
-// start builds the agent and runs its OnStart before its first event.
-func (in *instance) start() error {
-	if in.started {
+	in.failures = 0
+	if errors.Is(err, errAnswered) {
 		return nil
 	}
-	in.ctx = newContext(in)
+	return err
+}
+
+// refuse answers an event the agent could not wake for.
+func (in *instance) refuse(e event, err error) {
+	switch e.kind {
+	case evInbound:
+		switch e.in.Kind {
+		case wire.InRPC:
+			in.send(e.conn, wire.RPCErrorFrame(e.in.ID, err.Error()))
+		case wire.InState:
+			in.send(e.conn, wire.StateErrorFrame(err.Error()))
+		default:
+			in.send(e.conn, wire.ErrorFrame(wire.ErrorCode(err), err.Error()))
+		}
+	case evRequest:
+		httpError(e.w, err)
+	}
+}
+
+// wake opens the agent's database (creating it within the limits), loads
+// its state, builds its Go value and runs OnStart.
+func (in *instance) wake() error {
+	if in.agent != nil {
+		return nil
+	}
+	if wait := in.notBefore.Sub(in.h.now()); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-in.h.ctx.Done():
+			t.Stop()
+			return ErrHostClosed
+		}
+	}
+	path := dbPath(in.h.cfg.DataDir, in.addr)
+	_, statErr := os.Stat(path)
+	created := statErr != nil
+	if created {
+		if err := in.h.admit(in.addr); err != nil {
+			return err
+		}
+	}
+	db, err := openDB(path, in.h.cfg.MaxDBBytes, true)
+	if err == nil {
+		err = migrate(db, in.class, in.addr, in.h.now())
+	}
+	var state any
+	var hasState bool
+	if err == nil {
+		state, hasState, err = loadState(db)
+	}
+	if err != nil {
+		if db != nil {
+			db.Close()
+		}
+		if created {
+			in.h.mu.Lock()
+			in.h.counts[in.addr.Class]--
+			in.h.mu.Unlock()
+			os.Remove(path)
+		}
+		return fmt.Errorf("agent %s: open storage: %w: %w", in.addr, storageError(err, in.h.cfg.MaxDBBytes), wire.ErrFailed)
+	}
+	in.db = db
+	in.ctx = &Context{in: in}
+	in.state = state
 	in.agent = in.class.New(in.ctx)
+	in.closeHook = -1
+	if _, ok := in.agent.(CloseHook); ok {
+		in.closeHook = 1
+	}
+	in.callables = nil
 	if c, ok := in.agent.(Callables); ok {
-		in.callable = c.Callables()
+		in.callables = c.Callables()
 	}
-	if s, ok := in.agent.(InitialStater); ok {
-		in.ctx.state = s.InitialState()
+	if !hasState {
+		if s, ok := in.agent.(InitialStater); ok {
+			in.state = s.InitialState()
+		}
 	}
+	in.mu.Lock()
+	in.awake = true
+	in.mu.Unlock()
 	if h, ok := in.agent.(StartHook); ok {
 		if err := h.OnStart(in.ctx); err != nil {
-			in.agent = nil
+			in.release()
+			in.crashed()
 			return fmt.Errorf("agent %s: start: %w: %w", in.addr, err, wire.ErrFailed)
 		}
 	}
-	in.started = true
 	return nil
 }
 
+// hibernate releases the agent's Go value and database; its connections
+// stay attached.
+func (in *instance) hibernate() {
+	in.mu.Lock()
+	busy := len(in.queue) > 0
+	in.mu.Unlock()
+	if busy || in.agent == nil {
+		return
+	}
+	in.release()
+}
+
+// release drops the agent's Go value and closes its database.
+func (in *instance) release() {
+	if in.db != nil {
+		if err := in.db.Close(); err != nil {
+			in.h.log.Warn("close agent database", "agent", in.addr.String(), "error", err)
+		}
+	}
+	in.db, in.agent, in.ctx, in.callables, in.state = nil, nil, nil, nil, nil
+	in.mu.Lock()
+	in.awake = false
+	in.mu.Unlock()
+}
+
+// crashed restarts the agent after a panic or a failed start: the next
+// event wakes it anew, after a backoff that doubles with each failure in a
+// row (100 ms up to 30 s).
+func (in *instance) crashed() {
+	in.release()
+	in.failures++
+	backoff := min(100*time.Millisecond<<min(in.failures-1, 20), 30*time.Second)
+	in.notBefore = in.h.now().Add(backoff)
+}
+
 // connect accepts a connection as the SDK's Agent.onConnect does: decide
-// on protocol frames once, send identity and state, run OnConnect.
+// on readonly and protocol frames once, send identity and state, run
+// OnConnect.
 func (in *instance) connect(c wire.Conn) {
+	if h, ok := in.agent.(ReadonlyHook); ok && h.ShouldConnectionBeReadonly(in.ctx, c) {
+		c.SetReadonly(true)
+	}
 	on := c.ProtocolEnabled()
 	if h, ok := in.agent.(ProtocolHook); ok {
 		on = h.ShouldSendProtocolMessages(in.ctx, c, on)
 	}
 	c.SetProtocolEnabled(on)
-	in.ctx.conns[c.Key()] = c
+	in.mu.Lock()
+	in.conns[c.Key()] = &connEntry{conn: c}
+	in.mu.Unlock()
 	in.send(c, wire.IdentityFrame(in.addr))
-	if st := in.ctx.state; st != nil {
+	if st := in.state; st != nil {
 		in.send(c, wire.StateFrame(st))
 	}
 	if h, ok := in.agent.(ConnectHook); ok {
@@ -242,14 +442,19 @@ func (in *instance) clientState(c wire.Conn, next any) error {
 			return nil
 		}
 	}
-	in.ctx.setState(next, c)
+	if err := in.ctx.setState(next, c); err != nil {
+		in.send(c, wire.StateErrorFrame(err.Error()))
+		return err
+	}
 	return nil
 }
 
-// call runs a callable and answers with rpc frames (rule 9.4).
+// call runs a callable and answers with rpc frames (rule 9.4). The
+// callable's return always ends the call with a terminal frame, also for
+// streaming methods.
 func (in *instance) call(c wire.Conn, m wire.Inbound) {
-	fn, ok := in.callable[m.Method]
-	if !ok {
+	method, ok := in.callables[m.Method]
+	if !ok || method.Call == nil {
 		msg := "Method " + m.Method + " does not exist"
 		if in.hasGoMethod(m.Method) {
 			msg = "Method " + m.Method + " is not callable"
@@ -258,7 +463,7 @@ func (in *instance) call(c wire.Conn, m wire.Inbound) {
 		return
 	}
 	call := &Call{ID: m.ID, Method: m.Method, Args: m.Args, Conn: c}
-	result, err := fn(in.ctx, call)
+	result, err := method.Call(in.ctx, call)
 	if err != nil {
 		in.send(c, wire.RPCErrorFrame(m.ID, err.Error()))
 		return

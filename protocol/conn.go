@@ -22,6 +22,7 @@ type link struct {
 	l     *Layer
 
 	protocol atomic.Int32
+	readonly atomic.Bool
 	closed   atomic.Bool
 }
 
@@ -44,7 +45,8 @@ func (c *conn) Agent() wire.Address { return c.join.Agent }
 func (c *conn) Transport() string   { return c.join.Transport }
 func (c *conn) User() string        { return c.join.User }
 func (c *conn) Codec() string       { return c.codec.Name() }
-func (c *conn) Readonly() bool      { return c.join.Options.Readonly }
+func (c *conn) Readonly() bool      { return c.readonly.Load() }
+func (c *conn) SetReadonly(on bool) { c.readonly.Store(on) }
 func (c *conn) Joined() bool        { return c.joined }
 func (c *conn) String() string {
 	return c.join.Transport + ":" + c.join.ID + "@" + c.join.Agent.String()

@@ -129,7 +129,9 @@ func (l *Layer) newLink(j wire.Join) (*link, error) {
 	if !ok {
 		return nil, fmt.Errorf("protocol: unknown codec %q: %w", j.Options.Codec, wire.ErrMalformed)
 	}
-	return &link{key: linkKey(j.Key, j.Agent), join: j, codec: c, l: l}, nil
+	lk := &link{key: linkKey(j.Key, j.Agent), join: j, codec: c, l: l}
+	lk.readonly.Store(j.Options.Readonly)
+	return lk, nil
 }
 
 // Join attaches a connection to an agent (rules 6.1, 7.3): the policy is

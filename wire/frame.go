@@ -75,6 +75,11 @@ type Conn interface {
 	// Key is unique among the live connections of the gateway (two
 	// WebSockets may share an ID).
 	Key() string
+	// SetReadonly changes whether the connection may update the agent's
+	// state (the SDK's setConnectionReadonly); the agent host calls it
+	// while accepting the connection with the answer of the agent's
+	// should-connection-be-readonly hook, and agent code may call it later.
+	SetReadonly(on bool)
 	// SetProtocolEnabled is called by the agent host at most once, while it
 	// accepts the connection and before it sends any frame, with the
 	// answer of the agent's should-send-protocol-messages hook. Later

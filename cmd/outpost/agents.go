@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -18,7 +19,7 @@ var builtinClasses = []agenthost.Class{echo.Class}
 // newAgents builds the agent host with the built-in classes and the
 // protocol layer in front of it, which the broker hands agent traffic to.
 func newAgents(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*agenthost.Host, *protocol.Layer, error) {
-	host, err := agenthost.New(agenthost.Config{}, agenthost.Options{Logger: log.With("component", "agents")})
+	host, err := agenthost.New(agenthost.Config{DataDir: cfg.DataDir}, agenthost.Options{Logger: log.With("component", "agents")})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -33,6 +34,9 @@ func newAgents(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*agenth
 	}, host, protocol.Options{Logger: log.With("component", "protocol"), Registry: reg})
 	if err != nil {
 		return nil, nil, fmt.Errorf("protocol layer: %w", err)
+	}
+	if err := host.Start(context.Background()); err != nil {
+		return nil, nil, err
 	}
 	return host, layer, nil
 }
