@@ -176,7 +176,7 @@ func TestRule8_4PingPong(t *testing.T) {
 	f := newFakeAgents()
 	s := agentGateway(t, f, nil)
 	c, _ := dialAgent(t, agentWSURL(s, "/agents/echo/pp"), nil)
-	f.expect(t, "join")
+	key := f.expect(t, "join").key
 	if err := c.WriteMessage(websocket.TextMessage, []byte("ping")); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +189,11 @@ func TestRule8_4PingPong(t *testing.T) {
 	}
 	if r := f.expect(t, "receive").recv; !r.Binary || string(r.Data) != "ping" {
 		t.Fatalf("binary ping: %+v", r)
+	}
+	// The client closing the socket leaves the agent.
+	_ = c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	if e := f.expect(t, "leave"); e.key != key {
+		t.Fatalf("leave: %+v", e)
 	}
 }
 

@@ -281,10 +281,10 @@ func (s *agentSocket) readLoop() {
 			n, _ := io.CopyN(io.Discard, rd, wsDrainFactor*limit+1)
 			drainedAll = n <= wsDrainFactor*limit
 		}
-		m.framesIn.WithLabelValues(wire.WebSocket).Inc()
+		m.ws.in.Inc()
 		r := wire.Receive{Key: s.key, From: s.join, Data: data, Binary: binary}
 		if err := agents.Receive(s.srv.agentCtx, r); err != nil {
-			m.receiveErrors.WithLabelValues(wire.WebSocket).Inc()
+			m.ws.errors.Inc()
 			s.srv.log.Debug("agent websocket frame refused", "agent", s.addr.String(), "key", s.key, "error", err)
 		}
 		if tooBig && (oversized >= wsOversizedLimit || !drainedAll) {
@@ -309,7 +309,7 @@ func (s *agentSocket) Write(data []byte, binary bool) error {
 	case s.queue <- wsMessage{data: append([]byte(nil), data...), binary: binary}:
 		return nil
 	default:
-		s.srv.metrics.agents.framesDropped.WithLabelValues(wire.WebSocket).Inc()
+		s.srv.metrics.agents.ws.dropped.Inc()
 		s.requestClose(websocket.ClosePolicyViolation, "client too slow", true)
 		return wire.ErrSlowConsumer
 	}
@@ -372,10 +372,10 @@ func (s *agentSocket) write(msg wsMessage) error {
 	}
 	_ = s.ws.SetWriteDeadline(time.Now().Add(wsWriteWait))
 	if err := s.ws.WriteMessage(kind, msg.data); err != nil {
-		s.srv.metrics.agents.framesDropped.WithLabelValues(wire.WebSocket).Inc()
+		s.srv.metrics.agents.ws.dropped.Inc()
 		return err
 	}
-	s.srv.metrics.agents.framesOut.WithLabelValues(wire.WebSocket).Inc()
+	s.srv.metrics.agents.ws.out.Inc()
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outpost-iot/outpost/wire"
 )
 
 // metrics are the broker's Prometheus series. Per-listener children are
@@ -17,30 +19,34 @@ type metrics struct {
 // agentMetrics count the agent traffic of both transports
 // (docs/protocol.md §7 and §8); the transport label is mqtt or websocket.
 type agentMetrics struct {
-	wsConns       prometheus.Gauge
-	mqttJoins     prometheus.Gauge
-	framesIn      *prometheus.CounterVec
-	framesOut     *prometheus.CounterVec
-	framesDropped *prometheus.CounterVec
-	receiveErrors *prometheus.CounterVec
+	wsConns   prometheus.Gauge
+	mqttJoins prometheus.Gauge
+	mqtt, ws  agentCounters
+}
+
+// agentCounters are one transport's agent frame counters.
+type agentCounters struct {
+	in, out, dropped, errors prometheus.Counter
 }
 
 func newAgentMetrics(reg prometheus.Registerer) (*agentMetrics, error) {
 	label := []string{"transport"}
-	a := &agentMetrics{
-		wsConns:       prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "outpost", Subsystem: "agents", Name: "websocket_connections", Help: "Agent WebSockets open now."}),
-		mqttJoins:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "outpost", Subsystem: "agents", Name: "mqtt_joins", Help: "MQTT connections joined to an agent (subscribed to its /out topic) now."}),
-		framesIn:      prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "frames_received_total", Help: "Frames clients sent to agents."}, label),
-		framesOut:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "frames_sent_total", Help: "Agent frames written to clients."}, label),
-		framesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "frames_dropped_total", Help: "Agent frames dropped: the client's queue (max_queued) was full, the ACL refused it, or it could not be written."}, label),
-		receiveErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "receive_errors_total", Help: "Frames to agents that failed (unknown class, busy, malformed, too large, refused response topic)."}, label),
-	}
-	for _, c := range []prometheus.Collector{a.wsConns, a.mqttJoins, a.framesIn, a.framesOut, a.framesDropped, a.receiveErrors} {
+	wsConns := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "outpost", Subsystem: "agents", Name: "websocket_connections", Help: "Agent WebSockets open now."})
+	mqttJoins := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "outpost", Subsystem: "agents", Name: "mqtt_joins", Help: "MQTT connections joined to an agent (subscribed to its /out topic) now."})
+	in := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "frames_received_total", Help: "Frames clients sent to agents."}, label)
+	out := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "frames_sent_total", Help: "Agent frames written to clients."}, label)
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "frames_dropped_total", Help: "Agent frames dropped: the client's queue (max_queued) was full, the ACL refused it, or it could not be written."}, label)
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "outpost", Subsystem: "agents", Name: "receive_errors_total", Help: "Frames to agents that failed (unknown class, busy, malformed, too large, refused response topic)."}, label)
+	for _, c := range []prometheus.Collector{wsConns, mqttJoins, in, out, dropped, errs} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
-	return a, nil
+	of := func(transport string) agentCounters {
+		return agentCounters{in: in.WithLabelValues(transport), out: out.WithLabelValues(transport),
+			dropped: dropped.WithLabelValues(transport), errors: errs.WithLabelValues(transport)}
+	}
+	return &agentMetrics{wsConns: wsConns, mqttJoins: mqttJoins, mqtt: of(wire.MQTT), ws: of(wire.WebSocket)}, nil
 }
 
 type listenerMetrics struct {

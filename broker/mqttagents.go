@@ -213,8 +213,13 @@ func (m *mqttAgents) disconnected(cl *mqtt.Client) {
 // already written here.
 func (m *mqttAgents) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	addr, dir, ok := m.agentTopic(pk.TopicName)
-	if !ok || dir != "in" {
+	if !ok {
 		return pk, nil
+	}
+	if dir == "out" {
+		// Rule 7.2 again: mochi checks the ACL before it resolves a topic
+		// alias, so only here is the topic name certain.
+		return m.refuse(cl, pk, packets.ErrNotAuthorized, nil)
 	}
 	if !m.agents.KnownClass(addr.Class) { // rule 7.6: 0x90 without calling Receive
 		return m.refuse(cl, pk, packets.Code{Code: packets.ErrTopicNameInvalid.Code, Reason: "unknown agent class " + addr.Class}, wire.ErrUnknownAgent)
@@ -239,7 +244,7 @@ func (m *mqttAgents) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 		ctx, cancel = context.WithTimeout(ctx, ReceiveTimeout)
 		defer cancel()
 	}
-	m.srv.metrics.agents.framesIn.WithLabelValues(wire.MQTT).Inc()
+	m.srv.metrics.agents.mqtt.in.Inc()
 	if err := m.agents.Receive(ctx, r); err != nil {
 		return m.refuse(cl, pk, receiveCode(err), err)
 	}
@@ -268,7 +273,7 @@ func (m *mqttAgents) replyRefused(cl *mqtt.Client, topic string) string {
 // so the publish is acknowledged normally and the failure is logged and
 // counted (rule 7.5). Either way nothing is forwarded or retained.
 func (m *mqttAgents) refuse(cl *mqtt.Client, pk packets.Packet, code packets.Code, err error) (packets.Packet, error) {
-	m.srv.metrics.agents.receiveErrors.WithLabelValues(wire.MQTT).Inc()
+	m.srv.metrics.agents.mqtt.errors.Inc()
 	m.srv.log.Debug("agent publish refused", "client", cl.ID, "topic", pk.TopicName, "qos", pk.FixedHeader.Qos,
 		"reason_code", fmt.Sprintf("%#x", code.Code), "reason", code.Reason, "error", err)
 	if cl.Properties.ProtocolVersion < 5 || pk.FixedHeader.Qos == 0 {
@@ -333,7 +338,7 @@ func (r *replySink) Write(data []byte, _ bool) error {
 	if err := r.m.srv.mqtt.InjectPacket(r.m.reply, pk); err != nil {
 		return fmt.Errorf("publish reply to %s: %w", r.topic, err)
 	}
-	r.m.srv.metrics.agents.framesOut.WithLabelValues(wire.MQTT).Inc()
+	r.m.srv.metrics.agents.mqtt.out.Inc()
 	return nil
 }
 

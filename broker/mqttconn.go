@@ -192,7 +192,7 @@ func (s *mqttSink) Write(data []byte, _ bool) error {
 	case s.c.queue <- outFrame{j: s.j, data: append([]byte(nil), data...)}:
 		return nil
 	default:
-		s.c.m.srv.metrics.agents.framesDropped.WithLabelValues(wire.MQTT).Inc()
+		s.c.m.srv.metrics.agents.mqtt.dropped.Inc()
 		return wire.ErrSlowConsumer
 	}
 }
@@ -264,7 +264,7 @@ func (c *mqttConn) writeLoop() {
 // exchanges; topic aliases are not used.
 func (c *mqttConn) send(f outFrame) {
 	cl, srv := c.cl, c.m.srv
-	dropped := srv.metrics.agents.framesDropped.WithLabelValues(wire.MQTT)
+	dropped := srv.metrics.agents.mqtt.dropped
 	if !srv.gate.OnACLCheck(cl, f.j.topic, false) {
 		dropped.Inc()
 		return
@@ -295,7 +295,7 @@ func (c *mqttConn) send(f outFrame) {
 		if held {
 			pk.Expiry = -1 // mochi sends it after the next PUBACK
 			cl.State.Inflight.Set(pk)
-			srv.metrics.agents.framesOut.WithLabelValues(wire.MQTT).Inc()
+			srv.metrics.agents.mqtt.out.Inc()
 			return
 		}
 	}
@@ -314,5 +314,5 @@ func (c *mqttConn) send(f outFrame) {
 		dropped.Inc()
 		return
 	}
-	srv.metrics.agents.framesOut.WithLabelValues(wire.MQTT).Inc()
+	srv.metrics.agents.mqtt.out.Inc()
 }
