@@ -16,6 +16,9 @@ type Class struct {
 	// order on each agent's database; a database remembers how many ran,
 	// so append new ones and never edit old ones.
 	Migrations []string
+	// Retry holds the class's default retry options for Context.Retry,
+	// queue items and schedules; zero fields take the package defaults.
+	Retry RetryOptions
 }
 
 // Agent is an agent instance. It is any value; what it can do is told by

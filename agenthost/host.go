@@ -107,6 +107,8 @@ type Host struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // instance goroutines and the janitor
 
+	wake *wakeups // set by Start
+
 	mu      sync.Mutex
 	classes map[string]Class
 	agents  map[wire.Address]*instance
@@ -166,8 +168,14 @@ func (h *Host) Start(ctx context.Context) error {
 	h.started = true
 	h.mu.Unlock()
 	h.refreshUsage()
-	h.wg.Add(1)
+	w, err := openWakeups(h)
+	if err != nil {
+		return fmt.Errorf("agenthost: %w", err)
+	}
+	h.wake = w
+	h.wg.Add(2)
 	go h.janitor()
+	go w.run()
 	return nil
 }
 
@@ -380,6 +388,9 @@ func (h *Host) Close(ctx context.Context) error {
 		h.wg.Wait()
 		for _, in := range agents {
 			in.release()
+		}
+		if h.wake != nil {
+			h.wake.db.Close()
 		}
 		close(done)
 	}()

@@ -72,14 +72,15 @@ type instance struct {
 	conns      map[string]*connEntry // by Conn.Key
 
 	// Owned by the running goroutine.
-	ctx       *Context
-	agent     Agent
-	db        *sql.DB
-	callables map[string]Method
-	state     any
-	failures  int
-	notBefore time.Time
-	closeHook int8 // whether the class has OnClose: 0 unknown, 1 yes, -1 no
+	ctx         *Context
+	agent       Agent
+	db          *sql.DB
+	callables   map[string]Method
+	state       any
+	failures    int
+	notBefore   time.Time
+	closeHook   int8 // whether the class has OnClose: 0 unknown, 1 yes, -1 no
+	queueKicked bool // a runQueue event is pending
 }
 
 func newInstance(h *Host, c Class, a wire.Address) *instance {

@@ -13,9 +13,9 @@ import (
 
 // hostSchema creates the tables the host keeps in every agent's database,
 // in order; cf_agent_meta's "host_schema" row counts how many ran.
-var hostSchema = []string{
+var hostSchema = append([]string{
 	`CREATE TABLE cf_agents_state (id TEXT PRIMARY KEY, state BLOB NOT NULL)`,
-}
+}, scheduleSchema...)
 
 // stateCodec encodes stored state: CBOR keeps every value of the codec
 // value model (byte strings, tags) exactly.
