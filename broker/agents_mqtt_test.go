@@ -3,6 +3,7 @@ package broker_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -519,5 +520,72 @@ func fillUntilSlow(t *testing.T, sink wire.Sink) {
 		if time.Now().After(deadline) {
 			t.Fatal("queue never filled")
 		}
+	}
+}
+
+// TestRule7_5QoS1FrameResentOnResume: a QoS 1 agent frame the client did
+// not acknowledge stays in its session and is sent again when the client
+// resumes it, as any QoS 1 delivery.
+func TestRule7_5QoS1FrameResentOnResume(t *testing.T) {
+	f := newFakeAgents()
+	s := agentGateway(t, f, nil)
+	conn, err := net.Dial("tcp", s.MQTTAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// MQTT 3.1.1 CONNECT (persistent session, client id "resend") and
+	// SUBSCRIBE agents/echo/r/out at QoS 1.
+	connect := []byte{0x10, 18, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x00, 0, 0, 0, 6, 'r', 'e', 's', 'e', 'n', 'd'}
+	topic := "agents/echo/r/out"
+	sub := append([]byte{0x82, byte(2 + 2 + len(topic) + 1), 0, 1, 0, byte(len(topic))}, topic...)
+	sub = append(sub, 1)
+	if _, err := conn.Write(append(connect, sub...)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
+	if _, err := io.ReadFull(conn, make([]byte, 4+5)); err != nil { // CONNACK, SUBACK
+		t.Fatal(err)
+	}
+	key := f.expect(t, "join").key
+	if err := f.sink(t, key).Write([]byte("again"), true); err != nil {
+		t.Fatal(err)
+	}
+	pub := make([]byte, 2+2+len(topic)+2+len("again"))
+	if _, err := io.ReadFull(conn, pub); err != nil {
+		t.Fatal(err)
+	}
+	if pub[0] != 0x32 || !bytes.HasSuffix(pub, []byte("again")) {
+		t.Fatalf("first delivery: % x", pub)
+	}
+	conn.Close() // no PUBACK
+	f.expect(t, "leave")
+
+	b := newInbox()
+	dial(t, clientOpts(mqttURL(s), "resend").SetCleanSession(false).SetDefaultPublishHandler(b.handle))
+	if m := b.waitFor(t, 1)[0]; m.Topic() != topic || string(m.Payload()) != "again" || m.Qos() != 1 {
+		t.Fatalf("resent: %s %q qos %d", m.Topic(), m.Payload(), m.Qos())
+	}
+	f.expect(t, "join")
+	// The PUBACK of the resent frame empties the session's inflight store
+	// (mochi's global inflight gauge miscounts session takeovers, so the
+	// client's own count is checked).
+	deadline := time.Now().Add(wait)
+	for {
+		_, body := httpGet(t, http.DefaultClient, "http://"+s.HTTPAddr().String()+"/admin/clients", nil)
+		var rows []struct {
+			ID       string `json:"id"`
+			Inflight int    `json:"inflight"`
+		}
+		if err := json.Unmarshal([]byte(body), &rows); err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) == 1 && rows[0].ID == "resend" && rows[0].Inflight == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("clients: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
