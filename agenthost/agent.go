@@ -47,6 +47,13 @@ type ReadonlyHook interface {
 	ShouldConnectionBeReadonly(ctx *Context, c wire.Conn) bool
 }
 
+// TagsHook gives a connection its tags when the agent accepts it (the
+// SDK's getConnectionTags); Context.ConnectionsTagged finds connections by
+// tag.
+type TagsHook interface {
+	ConnectionTags(ctx *Context, c wire.Conn) []string
+}
+
 // ConnectHook runs when a connection attaches, after identity and state
 // were sent to it.
 type ConnectHook interface {

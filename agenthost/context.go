@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 
 	"github.com/outpost-iot/outpost/wire"
@@ -152,6 +153,44 @@ func (c *Context) Connection(id string) (wire.Conn, bool) {
 		}
 	}
 	return nil, false
+}
+
+// ConnectionsTagged returns the attached connections that have tag.
+func (c *Context) ConnectionsTagged(tag string) []wire.Conn {
+	var out []wire.Conn
+	for _, conn := range c.Connections() {
+		c.in.mu.Lock()
+		e := c.in.conns[conn.Key()]
+		c.in.mu.Unlock()
+		if e != nil && slices.Contains(e.tags, tag) {
+			out = append(out, conn)
+		}
+	}
+	return out
+}
+
+// StateInto decodes the state into v, a pointer to a Go value (a struct
+// with cbor tags, a map...), for agents that keep typed state.
+func (c *Context) StateInto(v any) error {
+	data, err := stateCodec.Marshal(c.in.state)
+	if err != nil {
+		return err
+	}
+	return stateCodec.UnmarshalInto(data, v)
+}
+
+// SetTypedState sets the state from a Go value (a struct with cbor tags, a
+// map...), converted to the codec value model that frames carry.
+func (c *Context) SetTypedState(v any) error {
+	data, err := stateCodec.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	state, err := stateCodec.Unmarshal(data)
+	if err != nil {
+		return err
+	}
+	return c.SetState(state)
 }
 
 // ConnState is a connection's own state (the SDK's connection.state), nil

@@ -25,7 +25,8 @@ const (
 	evInbound
 	evRequest
 	evHibernate
-	evFunc // run fn on the agent's goroutine (schedules, queue, admin)
+	evFunc    // run fn on the agent's goroutine (schedules, queue, admin)
+	evDestroy // delete the agent
 )
 
 // event is one unit of an agent's work.
@@ -50,6 +51,7 @@ func (e event) finish(err error) {
 type connEntry struct {
 	conn  wire.Conn
 	state any
+	tags  []string
 }
 
 // instance is one agent. Its record (mailbox, connections) lives as long as
@@ -221,6 +223,8 @@ func (in *instance) handle(e event) (err error) {
 	case evHibernate:
 		in.hibernate()
 		return nil
+	case evDestroy:
+		return in.destroy()
 	case evClose:
 		// A close needs no wake when the agent has no on-close.
 		in.mu.Lock()
@@ -400,8 +404,12 @@ func (in *instance) connect(c wire.Conn) {
 		on = h.ShouldSendProtocolMessages(in.ctx, c, on)
 	}
 	c.SetProtocolEnabled(on)
+	var tags []string
+	if h, ok := in.agent.(TagsHook); ok {
+		tags = h.ConnectionTags(in.ctx, c)
+	}
 	in.mu.Lock()
-	in.conns[c.Key()] = &connEntry{conn: c}
+	in.conns[c.Key()] = &connEntry{conn: c, tags: tags}
 	in.mu.Unlock()
 	in.send(c, wire.IdentityFrame(in.addr))
 	if st := in.state; st != nil {

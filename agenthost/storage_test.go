@@ -462,3 +462,48 @@ func TestDBFileNames(t *testing.T) {
 		t.Errorf("long names: %q", got)
 	}
 }
+
+func TestAdminListInspectDestroy(t *testing.T) {
+	dir := t.TempDir()
+	j := startJobs(t, dir, Config{})
+	c := newConn("c")
+	if err := j.Connect(c); err != nil {
+		t.Fatal(err)
+	}
+	j.result(t, c, "every", int64(3600_000), "tick")
+	odd := &fakeConn{key: "odd", id: "odd", addr: wire.Address{Class: "jobs", Name: "kitchen/1 é"}}
+	j.result(t, odd, "log")
+	list, err := j.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Name != "j1" || list[1].Name != "kitchen/1 é" || len(list[0].Connections) != 1 || list[0].DBBytes == 0 {
+		t.Fatalf("list: %+v", list)
+	}
+	info, err := j.Inspect(jobsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Schedules) != 1 || info.Schedules[0].Kind != ScheduleInterval || info.Callables["log"] != "" || len(info.Callables) == 0 || len(info.Connections) != 1 {
+		t.Fatalf("inspect: %+v", info)
+	}
+	if _, err := j.Inspect(wire.Address{Class: "jobs", Name: "never"}); !errors.Is(err, ErrNoAgent) {
+		t.Fatalf("inspect of a missing agent: %v", err)
+	}
+	if err := j.Destroy(jobsAddr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dbPath(dir, jobsAddr)); !os.IsNotExist(err) {
+		t.Fatalf("database still there: %v", err)
+	}
+	if err := j.Destroy(jobsAddr); !errors.Is(err, ErrNoAgent) && err != nil {
+		t.Fatalf("second destroy: %v", err)
+	}
+	// Addressed again, it starts empty.
+	if got, _ := j.result(t, newConn("again"), "log").([]any); len(got) != 0 {
+		t.Fatalf("destroyed agent kept its log: %v", got)
+	}
+	if n := j.result(t, newConn("again2"), "schedules"); n != int64(0) {
+		t.Fatalf("destroyed agent kept its schedules: %v", n)
+	}
+}

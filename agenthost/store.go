@@ -97,7 +97,9 @@ func openDB(path string, maxBytes int64, create bool) (*sql.DB, error) {
 	} {
 		q.Add("_pragma", p)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// A file: URI, so the path's own %, ? and # must be escaped.
+	uriPath := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	db, err := sql.Open("sqlite", "file:"+uriPath+"?"+q.Encode())
 	if err != nil {
 		return nil, err
 	}

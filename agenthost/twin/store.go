@@ -97,15 +97,17 @@ func prune(tx *sql.Tx, p policy, nowMS int64) error {
 	return nil
 }
 
-// Aggregates of the history callable.
+// aggregates are the history callable's aggregates, as SQL over one
+// bucket's samples of one key. first and last are found by their ts and
+// joined back to their sample.
 var aggregates = map[string]string{
 	"min":   "MIN(num)",
 	"max":   "MAX(num)",
 	"avg":   "AVG(num)",
 	"sum":   "TOTAL(num)",
 	"count": "COUNT(*)",
-	"first": "MIN(ts)",
-	"last":  "MAX(ts)",
+	"first": "NULL",
+	"last":  "NULL",
 }
 
 // historyQuery is one history call, validated.
@@ -142,11 +144,21 @@ func history(db queryer, q historyQuery) (rows []any, more bool, err error) {
 		if q.bucket > 0 {
 			bucket = fmt.Sprintf("(ts / %d) * %d", q.bucket, q.bucket)
 		}
-		// The bucket's row carries its start; without buckets, the
-		// earliest sample's time. For first and last, SQLite takes the
-		// bare num and val columns from the row with the MIN or MAX ts.
-		query = `SELECT ` + bucket + ` AS b, key, ` + aggregates[q.aggregate] + `, MIN(ts), num, val FROM twin_samples WHERE ` +
-			where.String() + ` GROUP BY b, key ORDER BY b, key LIMIT ?`
+		// A row per bucket and key: the aggregate, the bucket's earliest
+		// and latest ts, and for first and last the sample at that ts.
+		inner := `SELECT ` + bucket + ` AS b, key, ` + aggregates[q.aggregate] + ` AS a, MIN(ts) AS t0, MAX(ts) AS t1
+			FROM twin_samples WHERE ` + where.String() + ` GROUP BY b, key ORDER BY b, key LIMIT ?`
+		switch q.aggregate {
+		case "first", "last":
+			at := "t0"
+			if q.aggregate == "last" {
+				at = "t1"
+			}
+			query = `SELECT g.b, g.key, g.a, g.t0, s.num, s.val FROM (` + inner + `) g
+				JOIN twin_samples s ON s.key = g.key AND s.ts = g.` + at + ` ORDER BY g.b, g.key`
+		default:
+			query = `SELECT b, key, a, t0, NULL, NULL FROM (` + inner + `) ORDER BY b, key`
+		}
 	}
 	args = append(args, q.limit+1)
 	r, err := db.Query(query, args...)
