@@ -5,7 +5,10 @@
 // Usage:
 //
 //	go run ./bench/inferencebench [--model FILE.gguf] [--shape tinyllama-1.1b] [--markdown]
-//	    [--prefill-tokens 64] [--decode-tokens 16] [--concurrency 8,32] [--prompt-tokens 8] [--gen-tokens 8]
+//	    [--prefill-tokens 32] [--decode-tokens 8] [--concurrency 8,32] [--prompt-tokens 4] [--gen-tokens 4]
+//
+// The defaults are small so that a run of the scalar engine on two cores
+// takes a few minutes; raise them once the kernels are fast.
 //
 // Without --model it synthesizes the shape (Q8_0, seed 1) into
 // .cache/models/SHAPE-q8_0.gguf once and reuses it. The engine runs in
