@@ -153,7 +153,8 @@ func planThreads(c CPU) int {
 	return max(1, n)
 }
 
-// gpuNote names the first NVIDIA GPU, which the engine cannot use yet.
+// gpuNote names the first NVIDIA GPU, which the engine cannot use yet,
+// and recommends the remote backend for it.
 func gpuNote(gpus []GPU) string {
 	for _, g := range gpus {
 		if g.Vendor != "nvidia" {
@@ -164,9 +165,9 @@ func gpuNote(gpus []GPU) string {
 			name = "NVIDIA GPU " + g.DeviceID
 		}
 		if g.MemoryTotalBytes > 0 {
-			return fmt.Sprintf("%s with %s found; GPU runners are not built yet: using cpu", name, humanBytes(g.MemoryTotalBytes))
+			return fmt.Sprintf("%s with %s found; GPU runners are not built yet: using cpu (or serve the model on the GPU with llama.cpp, vLLM or Ollama and set inference_url)", name, humanBytes(g.MemoryTotalBytes))
 		}
-		return fmt.Sprintf("%s found (memory unknown without NVML); GPU runners are not built yet: using cpu", name)
+		return fmt.Sprintf("%s found (memory unknown without NVML); GPU runners are not built yet: using cpu (or serve the model on the GPU with llama.cpp, vLLM or Ollama and set inference_url)", name)
 	}
 	return ""
 }

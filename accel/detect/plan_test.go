@@ -128,14 +128,14 @@ func TestPlanFor(t *testing.T) {
 				{Vendor: "nvidia", Model: "NVIDIA H100 80GB HBM3", MemoryTotalBytes: 80 * GiB},
 			}}},
 			want: Plan{Backend: "cpu", Threads: 4, BlockTokens: 16, Notes: []string{
-				"NVIDIA H100 80GB HBM3 with 80.0 GiB found; GPU runners are not built yet: using cpu",
+				"NVIDIA H100 80GB HBM3 with 80.0 GiB found; GPU runners are not built yet: using cpu (or serve the model on the GPU with llama.cpp, vLLM or Ollama and set inference_url)",
 				"no model loaded: no KV-cache budget"}},
 		},
 		{
 			name: "NVIDIA GPU without NVML",
 			r:    Report{CPU: cpu4(), GPU: GPUs{Devices: []GPU{{Vendor: "nvidia", DeviceID: "0x2330"}}}},
 			want: Plan{Backend: "cpu", Threads: 4, BlockTokens: 16, Notes: []string{
-				"NVIDIA GPU 0x2330 found (memory unknown without NVML); GPU runners are not built yet: using cpu",
+				"NVIDIA GPU 0x2330 found (memory unknown without NVML); GPU runners are not built yet: using cpu (or serve the model on the GPU with llama.cpp, vLLM or Ollama and set inference_url)",
 				"no model loaded: no KV-cache budget"}},
 		},
 	}

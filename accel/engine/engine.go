@@ -26,9 +26,11 @@ type Config struct {
 	// BlockTokens is the number of tokens per KV block. Default 16.
 	BlockTokens int
 	// KVBlocks is the size of the KV pool in blocks; at least one full
-	// context. Default: MaxSeqs full contexts, capped at 256 MiB of KV
-	// (float32), but never less than one context.
+	// context. Default: MaxSeqs full contexts, capped at KVMemory bytes of
+	// keys and values (float32), but never less than one context.
 	KVBlocks int
+	// KVMemory caps the default KV pool, in bytes. Default 256 MiB.
+	KVMemory int64
 	// MaxSeqs is the most sequences in a batch. Default 32.
 	MaxSeqs int
 	// TokenBudget is the most tokens one step computes (decodes first, then
@@ -72,8 +74,11 @@ func (c Config) withDefaults(m *Model) (Config, error) {
 	}
 	perCtx := (c.ContextLength + c.BlockTokens - 1) / c.BlockTokens
 	if c.KVBlocks <= 0 {
-		blockBytes := 2 * 4 * m.LM.NLayer * m.LM.NEmbdKV() * c.BlockTokens
-		c.KVBlocks = max(perCtx, min(c.MaxSeqs*perCtx, (256<<20)/blockBytes))
+		if c.KVMemory <= 0 {
+			c.KVMemory = 256 << 20
+		}
+		blockBytes := int64(2 * 4 * m.LM.NLayer * m.LM.NEmbdKV() * c.BlockTokens)
+		c.KVBlocks = max(perCtx, min(c.MaxSeqs*perCtx, int(c.KVMemory/blockBytes)))
 	}
 	switch {
 	case c.KVBlocks < perCtx:

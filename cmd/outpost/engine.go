@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/outpost-iot/outpost/accel/detect"
 	"github.com/outpost-iot/outpost/accel/engine"
 	"github.com/outpost-iot/outpost/accel/openai"
 	"github.com/outpost-iot/outpost/accel/remote"
@@ -45,7 +47,7 @@ func openLocal(ctx context.Context, path string, log *slog.Logger) (*inference, 
 	if bar.tty {
 		bar.Done(m.File.Size)
 	}
-	e, err := engine.New(m, engine.Config{})
+	e, err := engine.New(m, engineConfig(ctx, m, log))
 	if err == nil {
 		err = e.Start(ctx)
 	}
@@ -55,7 +57,7 @@ func openLocal(ctx context.Context, path string, log *slog.Logger) (*inference, 
 	}
 	c := e.Config()
 	log.Info("model loaded", "model", m.ID, "path", path, "bytes", m.File.Size, "layers", m.LM.NLayer,
-		"context", c.ContextLength, "kv_blocks", c.KVBlocks, "max_seqs", c.MaxSeqs, "chat_template", m.Family.String(),
+		"context", c.ContextLength, "kv_blocks", c.KVBlocks, "max_seqs", c.MaxSeqs, "threads", c.Threads, "chat_template", m.Family.String(),
 		"elapsed", time.Since(start).Round(time.Millisecond))
 	return &inference{
 		handler: openai.NewHandler(e, log),
@@ -67,6 +69,25 @@ func openLocal(ctx context.Context, path string, log *slog.Logger) (*inference, 
 			return err
 		},
 	}, nil
+}
+
+// engineConfig sizes the engine from the hardware plan (accel/detect):
+// its threads, and a KV pool no larger than the memory the plan leaves
+// for it. A GPU is only noted: the engine runs on the CPU.
+func engineConfig(ctx context.Context, m *engine.Model, log *slog.Logger) engine.Config {
+	r := detect.Detect(ctx, detect.Options{})
+	plan := detect.PlanFor(r, detect.ModelShape{
+		WeightBytes: uint64(m.File.Size), Layers: m.LM.NLayer, KVHeads: m.LM.NHeadKV, HeadDim: m.LM.HeadDim,
+		ContextLength: m.LM.ContextLength, KVBytesPerElement: 4,
+	})
+	for _, n := range slices.Concat(plan.Notes, plan.Problems) {
+		log.Info("inference plan", "note", n)
+	}
+	cfg := engine.Config{Threads: plan.Threads}
+	if plan.KVCacheBytes > 0 {
+		cfg.KVMemory = int64(min(plan.KVCacheBytes, 256<<20))
+	}
+	return cfg
 }
 
 func openRemote(cfg Config, log *slog.Logger) (*inference, error) {
