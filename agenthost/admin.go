@@ -256,6 +256,23 @@ func (in *instance) destroy() error {
 		in.h.counts[in.addr.Class]--
 	}
 	in.h.mu.Unlock()
+	// The record goes too, so that the next event starts a new agent;
+	// events queued behind this one go to it.
+	in.h.mu.Lock()
+	in.mu.Lock()
+	if in.h.agents[in.addr] == in {
+		delete(in.h.agents, in.addr)
+	}
+	in.forgotten = true
+	rest := in.queue
+	in.queue = nil
+	in.mu.Unlock()
+	in.h.mu.Unlock()
+	for _, e := range rest {
+		if err := in.h.post(in.addr, e, false); err != nil {
+			e.finish(err)
+		}
+	}
 	in.h.log.Info("agent destroyed", "agent", in.addr.String())
 	return errors.Join(errs...)
 }

@@ -62,8 +62,15 @@ func (g *gateway) logs() string {
 // its "gateway listening" log line.
 func startBinary(t *testing.T, args ...string) *gateway {
 	t.Helper()
+	return startBinaryAt(t, binary, args...)
+}
+
+// startBinaryAt runs the binary at path; a later --data-dir in args
+// replaces the temporary one.
+func startBinaryAt(t *testing.T, path string, args ...string) *gateway {
+	t.Helper()
 	base := []string{"serve", "--data-dir", filepath.Join(t.TempDir(), "data"), "--mqtt-port", "0", "--http-port", "0", "--log-format", "json"}
-	cmd := exec.Command(binary, append(base, args...)...)
+	cmd := exec.Command(path, append(base, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

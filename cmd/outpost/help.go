@@ -84,6 +84,18 @@ examples:
   outpost passwd add dash --topic 'sensors/#:read' --credentials creds.yaml
   outpost passwd token ops --name grafana --credentials creds.yaml  # prints the token once
   outpost passwd remove sensor-7 --credentials creds.yaml`,
+	"agents": `List, inspect and destroy the agents of a running gateway through its
+admin API (an admin user's password or API token is needed when the gateway
+has a credentials file).
+
+  outpost agents list [--json]
+  outpost agents inspect CLASS/NAME
+  outpost agents destroy CLASS/NAME
+
+examples:
+  outpost agents list
+  outpost agents inspect twin/device-1 --gateway http://gw.local:8080 --token "$OUTPOST_TOKEN"
+  echo s3cret | outpost agents destroy echo/test --user ops --password-stdin`,
 	"detect": `Print what the inference engine sees on this machine: CPU model, cores and
 SIMD features (AVX2, AVX-512, NEON, ...), memory, GPUs (vendor, model, memory,
 driver; NVIDIA details through NVML when the driver is installed) and the plan
@@ -117,6 +129,7 @@ var commandSummary = map[string]string{
 	"serve":   "run the gateway (the default command)",
 	"config":  "print the effective configuration as YAML",
 	"passwd":  "add and remove users and API tokens in the credentials file",
+	"agents":  "list, inspect and destroy agents of a running gateway",
 	"detect":  "print the hardware the inference engine sees and its plan",
 	"model":   "write a random-weight test model (model synth)",
 	"version": "print the version",

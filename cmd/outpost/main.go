@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runConfig(args, stdout, stderr)
 	case "passwd":
 		return runPasswd(args, stdin, stdout, stderr)
+	case "agents":
+		return runAgents(ctx, args, stdin, stdout, stderr)
 	case "model":
 		return runModel(ctx, args, stdout, stderr)
 	case "detect":

@@ -67,6 +67,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return usageError{err}
 	}
+	mountAgentsAdmin(b, agents)
 	inf.mount(b)
 	if err := b.Start(ctx); err != nil {
 		return err
