@@ -177,7 +177,7 @@ func TestPreemption(t *testing.T) {
 	var reqs []accel.CompletionRequest
 	var want []string
 	for _, p := range prompts {
-		r := greedyReq(p, 60)
+		r := greedyReq(p, 40)
 		reqs = append(reqs, r)
 		want = append(want, complete(t, solo, r).Text)
 	}
