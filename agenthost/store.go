@@ -92,8 +92,11 @@ func openDB(path string, maxBytes int64, create bool) (*sql.DB, error) {
 	}
 	q := url.Values{}
 	for _, p := range []string{
-		"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(5000)", "foreign_keys(ON)",
-		fmt.Sprintf("page_size(%d)", pageSize), fmt.Sprintf("max_page_count(%d)", pages),
+		// page_size first: it cannot change once the file is in WAL mode;
+		// synchronous before journal_mode, so that switching a new file to
+		// WAL does not fsync.
+		fmt.Sprintf("page_size(%d)", pageSize), "synchronous(NORMAL)", "journal_mode(WAL)",
+		"busy_timeout(5000)", "foreign_keys(ON)", fmt.Sprintf("max_page_count(%d)", pages),
 	} {
 		q.Add("_pragma", p)
 	}

@@ -1,0 +1,5 @@
+//go:build race
+
+package agenthost
+
+const raceEnabled = true
