@@ -9,17 +9,18 @@ import (
 
 	"github.com/outpost-iot/outpost/agenthost"
 	"github.com/outpost-iot/outpost/agenthost/echo"
+	"github.com/outpost-iot/outpost/agenthost/twin"
 	"github.com/outpost-iot/outpost/protocol"
 )
 
 // builtinClasses are the agent classes every gateway has (DESIGN.md
 // "Built-in agents").
-var builtinClasses = []agenthost.Class{echo.Class}
+var builtinClasses = []agenthost.Class{echo.Class, twin.Class}
 
 // newAgents builds the agent host with the built-in classes and the
 // protocol layer in front of it, which the broker hands agent traffic to.
 func newAgents(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*agenthost.Host, *protocol.Layer, error) {
-	host, err := agenthost.New(agenthost.Config{DataDir: cfg.DataDir}, agenthost.Options{Logger: log.With("component", "agents")})
+	host, err := agenthost.New(cfg.agentsConfig(), agenthost.Options{Logger: log.With("component", "agents")})
 	if err != nil {
 		return nil, nil, err
 	}

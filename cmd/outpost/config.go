@@ -15,7 +15,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/outpost-iot/outpost/agenthost"
 	"github.com/outpost-iot/outpost/broker"
+	"github.com/outpost-iot/outpost/internal/units"
 )
 
 // Config is everything `outpost serve` reads. Each leaf field is a config
@@ -32,11 +34,34 @@ type Config struct {
 	InferenceURL        string `yaml:"inference_url" help:"base URL with /v1 of an OpenAI-compatible server (llama.cpp, vLLM, Ollama) that serves /v1 instead of a local --model"`
 	InferenceAPIKeyFile string `yaml:"inference_api_key_file" help:"file holding the bearer token sent to inference_url"`
 
+	// Agents (docs/protocol.md §10).
+	AgentMailbox     int            `yaml:"agent_mailbox" help:"frames queued for one agent before senders get agent_busy"`
+	AgentIdleTimeout time.Duration  `yaml:"agent_idle_timeout" help:"an agent without events for this long hibernates (memory and database handle released)"`
+	AgentDBMax       units.ByteSize `yaml:"agent_db_max" help:"size cap of one agent's SQLite database"`
+	AgentsPerClass   int            `yaml:"agents_per_class_max" help:"most agents of one class that may exist"`
+	AgentsDiskMax    units.ByteSize `yaml:"agents_disk_max" help:"most disk all agent databases may use together before new agents are refused"`
+
 	broker.Config `yaml:",inline"`
 }
 
 func defaultConfig() Config {
-	return Config{DataDir: "./outpost-data", LogFormat: "text", LogLevel: "info", Config: broker.DefaultConfig()}
+	return Config{
+		DataDir: "./outpost-data", LogFormat: "text", LogLevel: "info",
+		AgentMailbox:     agenthost.DefaultMailboxSize,
+		AgentIdleTimeout: agenthost.DefaultIdleTimeout,
+		AgentDBMax:       agenthost.DefaultMaxDBBytes,
+		AgentsPerClass:   agenthost.DefaultMaxAgentsPerClass,
+		AgentsDiskMax:    agenthost.DefaultMaxDiskBytes,
+		Config:           broker.DefaultConfig(),
+	}
+}
+
+// agentsConfig is the agent host's part of the configuration.
+func (c *Config) agentsConfig() agenthost.Config {
+	return agenthost.Config{
+		DataDir: c.DataDir, MailboxSize: c.AgentMailbox, IdleTimeout: c.AgentIdleTimeout,
+		MaxDBBytes: int64(c.AgentDBMax), MaxAgentsPerClass: c.AgentsPerClass, MaxDiskBytes: int64(c.AgentsDiskMax),
+	}
 }
 
 // Validate checks the fields this package owns, then the broker's.
@@ -53,6 +78,18 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return &broker.FieldError{Field: "log_level", Problem: fmt.Sprintf("%q: want debug, info, warn or error", c.LogLevel)}
+	}
+	switch {
+	case c.AgentMailbox < 1:
+		return &broker.FieldError{Field: "agent_mailbox", Problem: fmt.Sprintf("%d: want at least 1", c.AgentMailbox)}
+	case c.AgentIdleTimeout < 100*time.Millisecond:
+		return &broker.FieldError{Field: "agent_idle_timeout", Problem: fmt.Sprintf("%s: want at least 100ms", c.AgentIdleTimeout)}
+	case c.AgentDBMax < 64*units.KiB:
+		return &broker.FieldError{Field: "agent_db_max", Problem: fmt.Sprintf("%s: want at least 64KiB", c.AgentDBMax)}
+	case c.AgentsPerClass < 1:
+		return &broker.FieldError{Field: "agents_per_class_max", Problem: fmt.Sprintf("%d: want at least 1", c.AgentsPerClass)}
+	case c.AgentsDiskMax < c.AgentDBMax:
+		return &broker.FieldError{Field: "agents_disk_max", Problem: fmt.Sprintf("%s: want at least agent_db_max (%s)", c.AgentsDiskMax, c.AgentDBMax)}
 	}
 	if c.Model != "" && c.InferenceURL != "" {
 		return &broker.FieldError{Field: "inference_url", Problem: "cannot be combined with model: serve a local model or a remote server"}
