@@ -112,6 +112,55 @@ var goldenFrames = []struct {
 		"hum":  int64(40),
 		"raw":  []byte{0x01, 0x5e, 0xa0, 0xff},
 	}},
+	// The twin agent's frames (docs/twin.md).
+	{"twin_desired_empty", map[string]any{
+		"type":    "desired",
+		"version": int64(0),
+		"config":  map[string]any{},
+	}},
+	{"twin_desired", map[string]any{
+		"type":    "desired",
+		"version": int64(1),
+		"config":  map[string]any{"interval_s": int64(30), "unit": "C", "led": true},
+	}},
+	{"twin_ack", map[string]any{
+		"type":    "ack",
+		"version": int64(1),
+	}},
+	{"twin_ack_error", map[string]any{
+		"type":    "ack",
+		"version": int64(1),
+		"ok":      false,
+		"error":   "interval_s out of range",
+	}},
+	{"twin_telemetry", map[string]any{
+		"type":   "telemetry",
+		"values": map[string]any{"temp": 21.5, "hum": int64(40)},
+	}},
+	{"twin_telemetry_ts", map[string]any{
+		"type":   "telemetry",
+		"ts":     int64(1764000000000),
+		"values": map[string]any{"temp": 21.5, "hum": int64(40), "door": false, "fw": "1.0.3"},
+	}},
+	{"twin_history_request", map[string]any{
+		"type":   "rpc",
+		"id":     "h-1",
+		"method": "history",
+		"args":   []any{int64(1764000000000), nil, "temp"},
+	}},
+	{"twin_history_result", map[string]any{
+		"type":    "rpc",
+		"id":      "h-1",
+		"success": true,
+		"done":    true,
+		"result": map[string]any{
+			"rows": []any{
+				map[string]any{"ts": int64(1764000000000), "values": map[string]any{"temp": 21.5}},
+				map[string]any{"ts": int64(1764000060000), "values": map[string]any{"temp": 21.75}},
+			},
+			"more": false,
+		},
+	}},
 }
 
 // TestGolden compares the encoding of every golden frame with
