@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/outpost-iot/outpost/agenthost"
-	"github.com/outpost-iot/outpost/internal/units"
 )
 
 // runAgents is `outpost agents list|inspect|destroy`: a client of a running
@@ -76,7 +75,7 @@ func runAgents(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "CLASS\tNAME\tAWAKE\tDB\tCONNECTIONS")
 		for _, a := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%d\n", a.Class, a.Name, a.Awake, units.ByteSize(a.DBBytes), len(a.Connections))
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%d\n", a.Class, a.Name, a.Awake, humanBytes(a.DBBytes), len(a.Connections))
 		}
 		return tw.Flush()
 	case "inspect":
@@ -152,4 +151,20 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// humanBytes writes n as 137.2KiB, 4.0MiB, ...
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	v, suffix := float64(n)/unit, "KiB"
+	for _, s := range []string{"MiB", "GiB", "TiB"} {
+		if v < unit {
+			break
+		}
+		v, suffix = v/unit, s
+	}
+	return fmt.Sprintf("%.1f%s", v, suffix)
 }
