@@ -41,6 +41,10 @@ const (
 	MaxReportedKeys = 1024
 	// MaxDesiredBytes bounds the CBOR encoding of a desired configuration.
 	MaxDesiredBytes = 64 << 10
+	// MaxClockAhead is how far ahead of the gateway's clock a telemetry
+	// ts may be; a device clock further ahead would otherwise hold the
+	// reported values at that time.
+	MaxClockAhead = 24 * time.Hour
 )
 
 // Config holds the class defaults. A twin takes the policy fields
@@ -217,6 +221,9 @@ func (a *Agent) telemetry(ctx *agenthost.Context, t *telemetry) error {
 	now := a.nowMS()
 	ts := now
 	if t.hasTS {
+		if t.ts > now+MaxClockAhead.Milliseconds() {
+			return errFrame("telemetry \"ts\" %d is more than %s ahead of the gateway's clock (%d)", t.ts, MaxClockAhead, now)
+		}
 		ts = t.ts
 	}
 	next := a.st.clone()

@@ -409,6 +409,7 @@ func TestMalformedFrames(t *testing.T) {
 		{map[string]any{"type": "telemetry", "values": map[string]any{"t": map[string]any{"x": 1}}}, `telemetry value "t": must be a number, bool, text, byte string or null, got a map`},
 		{map[string]any{"type": "telemetry", "values": map[string]any{"t": strings.Repeat("x", 300)}}, "text of 300 bytes (at most 256)"},
 		{map[string]any{"type": "telemetry", "values": map[string]any{"": 1}}, "telemetry key"},
+		{map[string]any{"type": "telemetry", "ts": th.clk.ms() + 25*time.Hour.Milliseconds(), "values": map[string]any{"t": 1}}, `is more than 24h0m0s ahead of the gateway's clock`},
 		{map[string]any{"type": "ack"}, `ack without "version"`},
 		{map[string]any{"type": "ack", "version": "1"}, `ack "version" must be an integer >= 0`},
 		{map[string]any{"type": "ack", "version": 0, "ok": "yes"}, `ack "ok" must be a bool`},
@@ -500,6 +501,45 @@ func TestStateSurvivesRestart(t *testing.T) {
 	}
 }
 
+// silenceChecks lists the twin's silence check schedules by interval.
+func silenceChecks(t *testing.T, th *testHost, device string) []string {
+	t.Helper()
+	info, err := th.h.Inspect(wire.Address{Class: ClassName, Name: device})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range info.Schedules {
+		if s.Task == taskSilence {
+			out = append(out, s.Interval)
+		}
+	}
+	return out
+}
+
+// waitState polls the twin's state (through the admin inspection) until
+// ok accepts it.
+func waitState(t *testing.T, th *testHost, device string, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		info, err := th.h.Inspect(wire.Address{Class: ClassName, Name: device})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := info.State.(map[string]any)
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state never changed as expected: %v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func isSilent(st map[string]any) bool { return st["silent"] == true }
+
 func TestSilence(t *testing.T) {
 	th := startHost(t, "", nil, Config{Silence: 4 * time.Second})
 	dev := newConn("dev-s", wire.MQTT, false)
@@ -507,8 +547,12 @@ func TestSilence(t *testing.T) {
 	th.join(t, dev)
 	th.join(t, dash)
 	th.telemetry(t, dev, th.clk.ms(), map[string]any{"t": 1})
+	if got := silenceChecks(t, th, "dev-s"); !reflect.DeepEqual(got, []string{"1s"}) {
+		t.Fatalf("silence checks %v", got)
+	}
 	// The check runs every second (a quarter of the threshold, at least
-	// 1 s); past the threshold it flags the device.
+	// 1 s); past the threshold it flags the device, broadcasts the state
+	// and stops checking.
 	th.clk.add(5 * time.Second)
 	deadline := time.After(wait)
 	for st := lastState(t, dash); st["silent"] != true; st = lastState(t, dash) {
@@ -518,18 +562,41 @@ func TestSilence(t *testing.T) {
 			t.Fatalf("never flagged silent: %v", st)
 		}
 	}
+	if got := silenceChecks(t, th, "dev-s"); len(got) != 0 {
+		t.Fatalf("a silent twin keeps checking: %v", got)
+	}
 	th.telemetry(t, dev, th.clk.ms(), map[string]any{"t": 2})
 	if st := lastState(t, dash); st["silent"] != false {
 		t.Fatalf("silent after telemetry: %v", st)
 	}
-	// The check runs again and flags the device once more.
-	th.clk.add(10 * time.Second)
-	deadline = time.After(wait)
-	for st := lastState(t, dash); st["silent"] != true; st = lastState(t, dash) {
-		select {
-		case <-dash.signal:
-		case <-deadline:
-			t.Fatalf("never flagged silent again: %v", st)
-		}
+	// A new threshold replaces the check.
+	th.result(t, dev, "setPolicy", map[string]any{"silence_ms": 120_000})
+	if got := silenceChecks(t, th, "dev-s"); !reflect.DeepEqual(got, []string{"30s"}) {
+		t.Fatalf("silence checks after setPolicy %v", got)
+	}
+	// 0 turns the check off.
+	th.result(t, dev, "setPolicy", map[string]any{"silence_ms": 0})
+	th.telemetry(t, dev, th.clk.ms(), map[string]any{"t": 3})
+	if got := silenceChecks(t, th, "dev-s"); len(got) != 0 {
+		t.Fatalf("silence checks with silence_ms 0: %v", got)
+	}
+}
+
+// TestSilenceAfterRestart: the silence check is a stored schedule, so a
+// device that stops reporting while the gateway is down is flagged after
+// the restart, with no event for the twin.
+func TestSilenceAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	th := startHost(t, dir, clk, Config{Silence: 4 * time.Second})
+	dev := newConn("dev-sr", wire.MQTT, false)
+	th.join(t, dev)
+	th.telemetry(t, dev, clk.ms(), map[string]any{"t": 1})
+	th.close()
+	clk.add(time.Minute)
+	th = startHost(t, dir, clk, Config{Silence: 4 * time.Second})
+	st := waitState(t, th, "dev-sr", isSilent)
+	if st["online"] != false {
+		t.Fatalf("state after restart %v", st)
 	}
 }
