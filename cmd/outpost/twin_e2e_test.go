@@ -2,15 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
+	paho5 "github.com/eclipse/paho.golang/paho"
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/outpost-iot/outpost/codecs"
+	"github.com/outpost-iot/outpost/wire"
 )
 
 // twinGolden reads a golden frame of the twin (docs/twin.md).
@@ -148,4 +151,69 @@ func TestTwinDeviceCycle(t *testing.T) {
 		t.Fatalf("malformed telemetry answered %v", f)
 	}
 	rpc("l-2", "latest")
+}
+
+// TestTwinMQTT5AndDashboard: an MQTT 5 device that never joins publishes
+// telemetry (a malformed frame is refused with reason code 0x99) and reads
+// it back with an rpc call answered on its response topic; a JSON
+// WebSocket dashboard sees the reported values through state sync and sets
+// a configuration, which reaches a joined device.
+func TestTwinMQTT5AndDashboard(t *testing.T) {
+	g := startInProcess(t, nil)
+	addr := wire.Address{Class: "twin", Name: "sensor-5"}
+	sensor := dialMQTT5(t, g, addr, nil, false)
+	ctx, cancel := context.WithTimeout(context.Background(), agentWait)
+	defer cancel()
+	publish := func(data []byte, props *paho5.PublishProperties) byte {
+		t.Helper()
+		r, err := sensor.c.Publish(ctx, &paho5.Publish{Topic: sensor.topic, QoS: 1, Payload: data, Properties: props})
+		if r == nil {
+			t.Fatalf("publish: %v", err)
+		}
+		return r.ReasonCode
+	}
+	if rc := publish(encode(t, "cbor", map[string]any{"type": "telemetry", "values": "21.5"}), nil); rc != 0x99 {
+		t.Fatalf("malformed telemetry: reason code %#x, want 0x99", rc)
+	}
+	// The golden frame's ts is older than the retention: a recent one.
+	ts := time.Now().UnixMilli() - 1000
+	if rc := publish(encode(t, "cbor", map[string]any{"type": "telemetry", "ts": ts, "values": map[string]any{"fw": "1.0.3", "temp": 21.5}}), nil); rc != 0 {
+		t.Fatalf("telemetry: reason code %#x", rc)
+	}
+	if _, err := sensor.c.Subscribe(ctx, &paho5.Subscribe{Subscriptions: []paho5.SubscribeOptions{{Topic: "replies/sensor-5", QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	req := encode(t, "cbor", map[string]any{"type": "rpc", "id": "h-5", "method": "history", "args": []any{nil, nil, "fw"}})
+	if rc := publish(req, &paho5.PublishProperties{ResponseTopic: "replies/sensor-5", CorrelationData: []byte("c-1")}); rc != 0 {
+		t.Fatalf("rpc: reason code %#x", rc)
+	}
+	reply := decodeFrame(t, "cbor", sensor.inbox().next(t))
+	res, _ := reply["result"].(map[string]any)
+	if reply["id"] != "h-5" || reply["success"] != true || !reflect.DeepEqual(res["rows"], []any{
+		map[string]any{"ts": ts, "values": map[string]any{"fw": "1.0.3"}},
+	}) {
+		t.Fatalf("history reply %v", reply)
+	}
+
+	// The dashboard: identity, the state with the reported values, the
+	// desired configuration, all in JSON.
+	dash := dialWS(t, g, addr, "")
+	var st map[string]any
+	for st == nil {
+		f := decodeFrame(t, "json", dash.inbox().next(t))
+		if f["type"] == "cf_agent_state" {
+			st = f["state"].(map[string]any)
+		}
+	}
+	if rep, _ := st["reported"].(map[string]any); rep["fw"] != "1.0.3" || st["reported_at"] != ts || st["online"] != false {
+		t.Fatalf("dashboard state %v", st)
+	}
+	dev := dialMQTT3(t, g, addr, "", true)
+	if f := decodeFrame(t, "cbor", dev.inbox().next(t)); f["type"] != "desired" || f["version"] != int64(0) {
+		t.Fatalf("device join got %v", f)
+	}
+	dash.send(t, encode(t, "json", map[string]any{"type": "rpc", "id": "s-1", "method": "setDesired", "args": []any{map[string]any{"interval_s": 30, "unit": "C", "led": true}}}))
+	if got := dev.inbox().next(t); !bytes.Equal(got.data, twinGolden(t, "twin_desired.cbor")) {
+		t.Fatalf("pushed desired %x, want twin_desired.cbor", got.data)
+	}
 }
