@@ -499,8 +499,26 @@ func TestRule7_3SlowConsumer(t *testing.T) {
 	if _, err := io.ReadFull(conn, make([]byte, 4)); err != nil { // CONNACK
 		t.Fatal(err)
 	}
-	fillUntilSlow(t, f.sink(t, f.expect(t, "join").key))
+	sink := f.sink(t, f.expect(t, "join").key)
+	fillUntilSlow(t, sink)
 	eventuallyMetrics(t, s, `outpost_agents_frames_dropped_total{transport="mqtt"}`)
+
+	// Keep writing until the socket is full and the writer is stuck in
+	// a write; shutdown must not hang on it.
+	frame := bytes.Repeat([]byte{0x43}, 64<<10)
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {
+		if sink.Write(frame, true) != nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	closed := make(chan struct{})
+	go func() { closeGateway(t, s); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(3 * wait):
+		t.Fatal("Close hangs on a client that reads nothing")
+	}
+	f.expect(t, "leave")
 }
 
 // fillUntilSlow writes 64 KiB frames to a client that reads nothing until

@@ -66,7 +66,8 @@ func (a *agentSockets) remove(s *agentSocket) {
 }
 
 // close sends every socket a 1001 close frame after its queued frames and
-// waits for its goroutines; at ctx's deadline it drops the rest.
+// waits for its goroutines; after wsCloseGrace, or at ctx's deadline, it
+// drops the connections left.
 func (a *agentSockets) close(ctx context.Context) {
 	a.mu.Lock()
 	a.closed = true
@@ -76,9 +77,12 @@ func (a *agentSockets) close(ctx context.Context) {
 	a.mu.Unlock()
 	done := make(chan struct{})
 	go func() { a.wg.Wait(); close(done) }()
+	grace := time.NewTimer(wsCloseGrace) // a writer may be stuck on a client that reads nothing
+	defer grace.Stop()
 	select {
 	case <-done:
 		return
+	case <-grace.C:
 	case <-ctx.Done():
 	}
 	a.mu.Lock()
@@ -289,7 +293,14 @@ func (s *agentSocket) readLoop() {
 		}
 		if tooBig && (oversized >= wsOversizedLimit || !drainedAll) {
 			s.closeNow(websocket.CloseMessageTooBig, "message too big")
-			return
+			// Read on until the client answers the close frame (or
+			// wsCloseGrace passes): closing a socket with unread input
+			// resets it, and the client might never see the close code.
+			for {
+				if _, _, err := s.ws.NextReader(); err != nil {
+					return
+				}
+			}
 		}
 	}
 }

@@ -371,18 +371,37 @@ func (s *Server) stop() {
 
 // drain disconnects every connected client and waits for its connection
 // goroutine, so mochi's Close finds nothing in flight.
+//
+// The DISCONNECTs are sent concurrently: one may wait for the client's
+// write lock, held by a writer stuck on a client that reads nothing, until
+// its connection is closed after disconnectGrace.
 func (s *Server) drain(ctx context.Context) {
+	var disconnects sync.WaitGroup
 	for _, cl := range s.mqtt.Clients.GetAll() {
 		if cl.Net.Conn != nil && !cl.Net.Inline && !cl.Closed() {
-			_ = s.mqtt.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			disconnects.Add(1)
+			go func() {
+				defer disconnects.Done()
+				_ = s.mqtt.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			}()
 		}
 	}
+	sent := make(chan struct{})
+	go func() { disconnects.Wait(); close(sent) }()
+	grace := time.NewTimer(disconnectGrace)
+	select {
+	case <-sent:
+	case <-grace.C:
+	case <-ctx.Done():
+	}
+	grace.Stop()
 	done := make(chan struct{})
 	go func() {
 		for _, l := range []*listener{s.mqttLn, s.wsLn} {
 			l.closeConns()
 			l.wg.Wait()
 		}
+		<-sent
 		close(done)
 	}()
 	select {
@@ -391,6 +410,10 @@ func (s *Server) drain(ctx context.Context) {
 		s.log.Warn("shutdown: connections still open at deadline")
 	}
 }
+
+// disconnectGrace is how long shutdown lets DISCONNECTs reach clients
+// before it closes their connections.
+const disconnectGrace = 2 * time.Second
 
 // MochiVersion is the version of the embedded mochi-mqtt broker.
 const MochiVersion = mqtt.Version

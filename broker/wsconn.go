@@ -70,10 +70,14 @@ func (c *wsConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Close sends a close frame unless a write is in progress (a client that
+// reads nothing can hold one forever), then closes the connection, which
+// also ends that write.
 func (c *wsConn) Close() error {
-	c.wmu.Lock()
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	c.wmu.Unlock()
+	if c.wmu.TryLock() {
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		c.wmu.Unlock()
+	}
 	return c.ws.Close()
 }
 
