@@ -134,6 +134,14 @@ func (a *Agent) history(ctx *agenthost.Context, call *agenthost.Call) (any, erro
 	if err != nil {
 		return nil, err
 	}
+	// Samples past the retention are not pruned yet when no telemetry
+	// arrived since; they are never read.
+	if r := a.st.policy.retentionMS; r > 0 {
+		q.from = max(q.from, a.nowMS()-r)
+		if q.from > q.to {
+			return map[string]any{"rows": []any{}, "more": false}, nil
+		}
+	}
 	rows, more, err := history(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("Method history: %w", err)

@@ -101,8 +101,14 @@ func NewClass(cfg Config) agenthost.Class {
 // Class is the twin class with the default Config.
 var Class = NewClass(Config{})
 
-// taskSilence is the recurring silence check.
-const taskSilence = "silence-check"
+// Tasks of the twin's schedules.
+const (
+	// taskSilence is the recurring silence check.
+	taskSilence = "silence-check"
+	// taskPrune prunes once, when the samples of a twin that went silent
+	// have passed the retention.
+	taskPrune = "prune"
+)
 
 // Agent is one device's twin. st mirrors the agent state while it is
 // awake; it changes only after the new state was stored.
@@ -266,7 +272,7 @@ func (a *Agent) ack(ctx *agenthost.Context, k *ack) error {
 
 // Tasks is the silence check.
 func (a *Agent) Tasks() map[string]agenthost.Task {
-	return map[string]agenthost.Task{taskSilence: a.checkSilence}
+	return map[string]agenthost.Task{taskSilence: a.checkSilence, taskPrune: a.prune}
 }
 
 // startSilenceChecks makes sure the recurring silence check runs while
@@ -302,12 +308,13 @@ func (a *Agent) stopSilenceChecks(ctx *agenthost.Context) error {
 
 // checkSilence flags the twin silent when no telemetry arrived for longer
 // than the policy's silence_ms, and then stops checking until the next
-// telemetry frame, so a silent device's twin stays asleep. It also prunes
-// by age, for twins that stopped receiving telemetry.
+// telemetry frame, so a silent device's twin stays asleep; one prune is
+// scheduled for when its samples have passed the retention, so their space
+// is reclaimed although no telemetry arrives.
 func (a *Agent) checkSilence(ctx *agenthost.Context, _ any) error {
 	now := a.nowMS()
-	if err := ctx.Tx(func(tx *sql.Tx) error { return prune(tx, a.st.policy, now) }); err != nil {
-		return fmt.Errorf("twin: prune: %w", err)
+	if err := a.prune(ctx, nil); err != nil {
+		return err
 	}
 	if a.st.policy.silenceMS <= 0 || a.st.seenAt == 0 || now-a.st.seenAt <= a.st.policy.silenceMS {
 		return nil
@@ -318,6 +325,21 @@ func (a *Agent) checkSilence(ctx *agenthost.Context, _ any) error {
 		if err := a.commit(ctx, next); err != nil {
 			return fmt.Errorf("twin: %w", err)
 		}
+		if r := a.st.policy.retentionMS; r > 0 {
+			after := time.Duration(r-(now-a.st.seenAt))*time.Millisecond + time.Minute
+			if _, err := ctx.ScheduleAfter(max(after, time.Minute), taskPrune, nil); err != nil {
+				return fmt.Errorf("twin: schedule prune: %w", err)
+			}
+		}
 	}
 	return a.stopSilenceChecks(ctx)
+}
+
+// prune deletes the samples the policy no longer keeps.
+func (a *Agent) prune(ctx *agenthost.Context, _ any) error {
+	now := a.nowMS()
+	if err := ctx.Tx(func(tx *sql.Tx) error { return prune(tx, a.st.policy, now) }); err != nil {
+		return fmt.Errorf("twin: prune: %w", err)
+	}
+	return nil
 }

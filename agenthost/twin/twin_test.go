@@ -1,13 +1,17 @@
 package twin
 
 import (
+	"database/sql"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/outpost-iot/outpost/wire"
+
+	_ "modernc.org/sqlite"
 )
 
 func TestDesiredOnJoinAndOnChange(t *testing.T) {
@@ -371,6 +375,12 @@ func TestRetention(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Fatalf("after setPolicy: %d samples", n)
 	}
+	// Samples past the retention are not read, though no telemetry
+	// pruned them yet.
+	th.clk.add(2 * time.Minute)
+	if n := count(); n != 0 {
+		t.Fatalf("history reads %d samples past the retention", n)
+	}
 	if st := th.result(t, c, "policy"); !reflect.DeepEqual(st, p) {
 		t.Fatalf("policy() = %v", st)
 	}
@@ -584,19 +594,59 @@ func TestSilence(t *testing.T) {
 
 // TestSilenceAfterRestart: the silence check is a stored schedule, so a
 // device that stops reporting while the gateway is down is flagged after
-// the restart, with no event for the twin.
+// the restart, with no event for the twin; so is the prune that reclaims
+// its samples once they pass the retention.
 func TestSilenceAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	clk := newClock()
-	th := startHost(t, dir, clk, Config{Silence: 4 * time.Second})
+	cfg := Config{Silence: 4 * time.Second, Retention: time.Hour}
+	th := startHost(t, dir, clk, cfg)
 	dev := newConn("dev-sr", wire.MQTT, false)
 	th.join(t, dev)
-	th.telemetry(t, dev, clk.ms(), map[string]any{"t": 1})
+	th.telemetry(t, dev, clk.ms(), map[string]any{"t": 1, "u": 2})
 	th.close()
+
 	clk.add(time.Minute)
-	th = startHost(t, dir, clk, Config{Silence: 4 * time.Second})
+	th = startHost(t, dir, clk, cfg)
 	st := waitState(t, th, "dev-sr", isSilent)
 	if st["online"] != false {
 		t.Fatalf("state after restart %v", st)
 	}
+	info, err := th.h.Inspect(wire.Address{Class: ClassName, Name: "dev-sr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Schedules) != 1 || info.Schedules[0].Task != taskPrune {
+		t.Fatalf("schedules of a silent twin: %+v", info.Schedules)
+	}
+	if n := countSamples(t, dir, "dev-sr"); n != 2 {
+		t.Fatalf("%d samples before the retention passed", n)
+	}
+	th.close()
+
+	clk.add(2 * time.Hour)
+	th = startHost(t, dir, clk, cfg)
+	deadline := time.Now().Add(wait)
+	for n := countSamples(t, dir, "dev-sr"); n != 0; n = countSamples(t, dir, "dev-sr") {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d samples past the retention were never pruned", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// countSamples counts a twin's stored samples, reading its database file
+// beside the host (WAL mode lets both read).
+func countSamples(t *testing.T, dir, device string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "agents", ClassName, device+".db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM twin_samples`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
