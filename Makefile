@@ -7,7 +7,7 @@ PKGS     ?= ./...
 MQTTJS   := broker/testdata/mqttjs
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-deps vet lint fuzz bench bench-broker bench-inference cross clean
+.PHONY: all build test test-deps vet lint fuzz bench bench-broker bench-inference bench-agents cross clean
 
 all: build
 
@@ -59,6 +59,15 @@ bench-broker: build
 INFERENCEFLAGS ?=
 bench-inference:
 	$(GO) run ./bench/inferencebench $(INFERENCEFLAGS)
+
+# bench-agents runs device -> agent -> device over MQTT (CBOR, one SQLite
+# write per message) with 1, 100 and 10,000 agents, stateful agents against
+# a stateless baseline in the same run, plus wake-from-hibernation latency
+# and memory per agent (docs/benchmarks.md). About 6 minutes on 2 cores;
+# AGENTFLAGS adds flags, e.g. --quick (one minute) or --markdown.
+AGENTFLAGS ?=
+bench-agents:
+	$(GO) run ./bench/agentbench $(AGENTFLAGS)
 
 cross:
 	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/outpost
