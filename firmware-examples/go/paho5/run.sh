@@ -1,0 +1,13 @@
+#!/bin/sh
+# Builds the paho5 example (Go's build cache makes a rebuild quick) and runs it,
+# passing the arguments through. Works from any directory, e.g. from the
+# repository root: firmware-examples/go/paho5/run.sh --once
+set -eu
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/outpost-examples
+mkdir -p "$cache"
+bin=$cache/paho5
+# Build to a private name, then rename: runs in parallel never see half a file.
+(cd "$root" && go build -o "$bin.$$" ./firmware-examples/go/paho5)
+mv -f "$bin.$$" "$bin"
+exec "$bin" "$@"
