@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/outpost-iot/outpost/wire"
 )
@@ -32,6 +33,10 @@ func (c *Context) Class() string { return c.in.addr.Class }
 
 // Name is the agent's name.
 func (c *Context) Name() string { return c.in.addr.Name }
+
+// Now is the host's clock (Options.Now); agents use it rather than
+// time.Now so that tests can move time.
+func (c *Context) Now() time.Time { return c.in.h.now() }
 
 // Context is cancelled when the gateway shuts down.
 func (c *Context) Context() context.Context { return c.in.h.ctx }
@@ -84,9 +89,9 @@ func (c *Context) State() any { return c.in.state }
 // SetState replaces the agent's state, stores it, and then broadcasts it to
 // every connection that has protocol frames on (the connection whose event
 // is running is not excluded: only a client's own update is not echoed to
-// it). It fails with ErrReadonly while handling an event from a readonly
-// connection, and with the storage error when the state cannot be stored,
-// in which case nothing changed.
+// it). It fails with ErrReadonly while handling a frame (a message or a
+// call) from a readonly connection, and with the storage error when the
+// state cannot be stored, in which case nothing changed.
 func (c *Context) SetState(state any) error {
 	if c.current != nil && c.current.Readonly() {
 		return ErrReadonly

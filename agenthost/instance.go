@@ -238,8 +238,12 @@ func (in *instance) handle(e event) (err error) {
 		in.refuse(e, err)
 		return err
 	}
-	in.ctx.current = e.conn
-	defer func() { in.ctx.current = nil }()
+	if e.kind == evInbound {
+		// What a client sent is subject to its readonly flag; the agent's
+		// own bookkeeping on connect and close is not.
+		in.ctx.current = e.conn
+		defer func() { in.ctx.current = nil }()
+	}
 	switch e.kind {
 	case evConnect:
 		in.connect(e.conn)
