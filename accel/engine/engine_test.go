@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/outpost-iot/outpost/accel"
-	"github.com/outpost-iot/outpost/accel/gguf"
 	"github.com/outpost-iot/outpost/accel/internal/testmodel"
 	"github.com/outpost-iot/outpost/accel/llama"
 )
 
-// tinyModel loads the synthesized "tiny" model (Q8_0, seed 1).
+// tinyModel loads a synthesized model of the "tiny" family (the cheaper
+// "micro" variant, Q8_0, seed 1) with the id "tiny".
 func tinyModel(t testing.TB) *Model {
 	t.Helper()
-	m, err := FromFile(testmodel.Tiny(t, gguf.Q8_0), "tiny")
+	m, err := FromFile(testmodel.Micro(t), "tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,8 +138,8 @@ func TestBatchedEqualsUnbatched(t *testing.T) {
 	var reqs []accel.CompletionRequest
 	var want []string
 	for _, p := range prompts {
-		reqs = append(reqs, greedyReq(p, 16))
-		want = append(want, complete(t, solo, greedyReq(p, 16)).Text)
+		reqs = append(reqs, greedyReq(p, 8))
+		want = append(want, complete(t, solo, greedyReq(p, 8)).Text)
 	}
 	if st := solo.Stats(); st.MaxBatchTokens > 8 {
 		t.Errorf("token budget 8 exceeded: %d", st.MaxBatchTokens)
@@ -173,11 +173,11 @@ func TestBatchedEqualsUnbatched(t *testing.T) {
 // recompute preemption; outputs stay the same.
 func TestPreemption(t *testing.T) {
 	solo := startEngine(t, Config{ContextLength: 96, MaxSeqs: 1})
-	e := startEngine(t, Config{ContextLength: 96, KVBlocks: 8, MaxSeqs: 6, TokenBudget: 32})
+	e := startEngine(t, Config{ContextLength: 96, KVBlocks: 6, MaxSeqs: 6, TokenBudget: 32})
 	var reqs []accel.CompletionRequest
 	var want []string
 	for _, p := range prompts {
-		r := greedyReq(p, 40)
+		r := greedyReq(p, 24)
 		reqs = append(reqs, r)
 		want = append(want, complete(t, solo, r).Text)
 	}
@@ -202,13 +202,13 @@ func TestPreemption(t *testing.T) {
 func TestNoLeakUnderLoad(t *testing.T) {
 	e := startEngine(t, Config{ContextLength: 128, KVBlocks: 24, MaxSeqs: 8, TokenBudget: 32})
 	var wg sync.WaitGroup
-	for i := 0; i < 40; i++ {
+	for i := 0; i < 24; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			req := accel.CompletionRequest{Prompt: prompts[i%len(prompts)], Sampling: accel.Sampling{MaxTokens: 10 + i%30, Seed: ptr(uint64(i))}}
+			req := accel.CompletionRequest{Prompt: prompts[i%len(prompts)], Sampling: accel.Sampling{MaxTokens: 8 + i%20, Seed: ptr(uint64(i))}}
 			s, err := e.Complete(ctx, req)
 			if err != nil {
 				t.Error(err)

@@ -1,4 +1,4 @@
-// Package testserver runs the local engine on the tiny synthesized model
+// Package testserver runs the local engine on a tiny synthesized model
 // behind the OpenAI-compatible API on a random loopback port, for tests.
 package testserver
 
@@ -9,16 +9,16 @@ import (
 	"time"
 
 	"github.com/outpost-iot/outpost/accel/engine"
-	"github.com/outpost-iot/outpost/accel/gguf"
 	"github.com/outpost-iot/outpost/accel/internal/testmodel"
 	"github.com/outpost-iot/outpost/accel/openai"
 )
 
-// Start serves the "tiny" model (id "tiny") and returns the engine and the
+// Start serves testmodel.Micro (a cheaper variant of the "tiny" shape) as
+// the model "tiny" and returns the engine and the
 // server's base URL (without /v1). Both stop when the test ends.
 func Start(t testing.TB, cfg engine.Config) (*engine.Engine, string) {
 	t.Helper()
-	m, err := engine.FromFile(testmodel.Tiny(t, gguf.Q8_0), "tiny")
+	m, err := engine.FromFile(testmodel.Micro(t), "tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
