@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/outpost-iot/outpost/accel"
+	"github.com/outpost-iot/outpost/accel/gguf"
 	"github.com/outpost-iot/outpost/accel/internal/testmodel"
 	"github.com/outpost-iot/outpost/accel/llama"
+	"github.com/outpost-iot/outpost/accel/synth"
 )
 
 // tinyModel loads a synthesized model of the "tiny" family (the cheaper
@@ -378,5 +381,35 @@ func TestModelID(t *testing.T) {
 		if got := ModelID(in); got != want {
 			t.Errorf("ModelID(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestLoad maps a model file, reports progress up to its tensor bytes and
+// names the model after the file.
+func TestLoad(t *testing.T) {
+	shape, err := synth.LookupShape("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "my-model.gguf")
+	if err := synth.WriteFile(context.Background(), path, synth.Options{Shape: shape, Quant: gguf.Q8_0, Seed: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var last, total int64
+	m, err := Load(context.Background(), path, func(done, tot int64) { last, total = done, tot })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.ID != "my-model" || total == 0 || last != total || m.Family.String() != "chatml" {
+		t.Errorf("id %q, progress %d/%d, family %v", m.ID, last, total, m.Family)
+	}
+	if _, err := Load(context.Background(), filepath.Join(t.TempDir(), "none.gguf"), nil); err == nil {
+		t.Error("missing file loaded")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Load(ctx, path, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled load: %v", err)
 	}
 }
