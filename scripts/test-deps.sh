@@ -58,3 +58,8 @@ if [ ! -d cmd/outpost/testdata/agentsjs/node_modules/agents ]; then
   # MCP, ...) as peers; the client needs none of them.
   npm ci --prefix cmd/outpost/testdata/agentsjs --legacy-peer-deps --no-audit --no-fund --loglevel=error >/dev/null
 fi
+
+if [ ! -d firmware-examples/js/node_modules/mqtt ] || [ ! -d firmware-examples/js/node_modules/cbor2 ]; then
+  echo "test-deps: installing the JS firmware example's packages (mqtt.js, cbor2)"
+  npm ci --prefix firmware-examples/js --no-audit --no-fund --loglevel=error >/dev/null
+fi
