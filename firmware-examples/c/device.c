@@ -52,6 +52,7 @@ struct options {
 	bool selftest;
 	const char *golden_dir;
 	int timeout_s; /* --once: the whole cycle, reconnects included */
+	long interval_ms; /* --interval: overrides interval_s; 0: use it */
 };
 
 enum phase {
@@ -172,9 +173,38 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: device [--once] [--url URL] [--user U] [--password P] [--name NAME]\n"
-		"              [--timeout SECONDS] [--selftest [--golden DIR]]\n"
+		"              [--interval 200ms|5s] [--timeout SECONDS]\n"
+		"              [--selftest [--golden DIR]]\n"
 		"environment: DEVICE_MQTT_URL (tcp://127.0.0.1:1883), DEVICE_USER,\n"
 		"             DEVICE_PASSWORD, DEVICE_NAME (device-1); flags win\n");
+}
+
+/* parse_interval reads 200ms, 5s or 5 (seconds) into milliseconds. */
+static long parse_interval(const char *v)
+{
+	char *rest;
+	long n = strtol(v, &rest, 10);
+
+	if (n <= 0 || n > 3600000)
+		return -1;
+	if (strcmp(rest, "ms") == 0)
+		return n;
+	if (strcmp(rest, "s") == 0 || *rest == '\0')
+		return n <= 3600 ? n * 1000 : -1;
+	return -1;
+}
+
+/* golden_default is ../../codecs/testdata/golden beside the binary, so
+ * run.sh --selftest works from anywhere. */
+static const char *golden_default(const char *argv0)
+{
+	static char path[512];
+	const char *slash = strrchr(argv0, '/');
+	int n = slash == NULL ? 1 : (int)(slash - argv0);
+
+	snprintf(path, sizeof path, "%.*s/../../codecs/testdata/golden", n,
+		 slash == NULL ? "." : argv0);
+	return path;
 }
 
 /* valid_name refuses names that would change the topic's levels. */
@@ -193,7 +223,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->user = env_or("DEVICE_USER", NULL);
 	o->password = env_or("DEVICE_PASSWORD", NULL);
 	o->name = env_or("DEVICE_NAME", "device-1");
-	o->golden_dir = "../../codecs/testdata/golden";
+	o->golden_dir = golden_default(argv[0]);
 	o->timeout_s = 30;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -225,6 +255,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->golden_dir = v;
 		} else if (strcmp(a, "--timeout") == 0) {
 			o->timeout_s = atoi(v);
+		} else if (strcmp(a, "--interval") == 0) {
+			o->interval_ms = parse_interval(v);
+			if (o->interval_ms < 0) {
+				fprintf(stderr, "device: --interval %s: want 200ms or 5s\n", v);
+				return -1;
+			}
 		} else {
 			fprintf(stderr, "device: %s: unknown flag\n", a);
 			return -1;
@@ -266,6 +302,14 @@ static void schedule_reconnect(struct device *d)
 		d->backoff_ms = BACKOFF_MAX_MS;
 }
 
+/* interval_ms is the time between cycles: --interval, else interval_s. */
+static long long interval_ms(const struct device *d)
+{
+	if (d->opt.interval_ms > 0)
+		return d->opt.interval_ms;
+	return (long long)d->config.interval_s * 1000;
+}
+
 /* step_failed ends a step that went wrong: --once fails the run; in
  * continuous mode the cycle is skipped and the next one comes on time. */
 static void step_failed(struct device *d, const char *why)
@@ -276,7 +320,7 @@ static void step_failed(struct device *d, const char *why)
 		return;
 	}
 	d->phase = PH_IDLE;
-	d->next_cycle_ms = mono_ms() + (long long)d->config.interval_s * 1000;
+	d->next_cycle_ms = mono_ms() + interval_ms(d);
 }
 
 /* connection_lost drops the connection and schedules a reconnect. */
@@ -403,7 +447,7 @@ static void history_reply(struct device *d, const struct frame *f)
 		return;
 	}
 	d->phase = PH_IDLE;
-	d->next_cycle_ms = mono_ms() + (long long)d->config.interval_s * 1000;
+	d->next_cycle_ms = mono_ms() + interval_ms(d);
 }
 
 static void handle_frame(struct device *d, const uint8_t *data, size_t len)

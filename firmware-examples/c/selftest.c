@@ -140,6 +140,7 @@ static void check_widths(void)
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 0.0}, "f90000", "0.0 (half)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = -4.0}, "f9c400", "-4.0 (half)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 65504.0}, "f97bff", "65504.0 (half max)");
+	expect_value((struct value){.kind = VAL_FLOAT, .f = 32768.0}, "f97800", "32768.0 (half)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 100000.0}, "fa47c35000", "100000.0 (single)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 5.960464477539063e-8}, "f90001", "2^-24 (half subnormal)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 70.7}, "fb4051accccccccccd", "70.7 (double)");

@@ -144,12 +144,14 @@ def history_has(result, ts, temp):
 # ---- options -----------------------------------------------------------------
 
 USAGE = """usage: device.py [--once] [--url URL] [--user U] [--password P] [--name NAME]
-                 [--timeout SECONDS] [--selftest [--golden DIR]]
+                 [--interval 200ms|5s] [--timeout SECONDS]
+                 [--selftest [--golden DIR]]
 environment: DEVICE_MQTT_URL (tcp://127.0.0.1:1883), DEVICE_USER,
              DEVICE_PASSWORD, DEVICE_NAME (device-1); flags win"""
 
 FLAGS = {"--url": "url", "--user": "user", "--password": "password",
-         "--name": "name", "--golden": "golden", "--timeout": "timeout"}
+         "--name": "name", "--golden": "golden", "--timeout": "timeout",
+         "--interval": "interval"}
 
 
 def env(name, default):
@@ -180,12 +182,30 @@ def parse_url(url):
     return host, port
 
 
+def parse_interval(v):
+    """200ms, 5s or 5 (seconds) -> seconds; None when not given."""
+    if v is None:
+        return None
+    raw, scale = v, 1.0
+    if v.endswith("ms"):
+        v, scale = v[:-2], 0.001
+    elif v.endswith("s"):
+        v = v[:-1]
+    try:
+        n = int(v) * scale
+    except ValueError:
+        n = 0
+    if n <= 0 or n > 3600:
+        raise ValueError("--interval %s: want 200ms or 5s" % raw)
+    return n
+
+
 def parse_options(argv):
     opts = {"url": env("DEVICE_MQTT_URL", "tcp://127.0.0.1:1883"),
             "user": env("DEVICE_USER", None),
             "password": env("DEVICE_PASSWORD", None),
             "name": env("DEVICE_NAME", "device-1"),
-            "golden": GOLDEN_DIR, "timeout": "30",
+            "golden": GOLDEN_DIR, "timeout": "30", "interval": None,
             "once": False, "selftest": False}
     i = 0
     while i < len(argv):
@@ -205,6 +225,7 @@ def parse_options(argv):
     if not name or len(name) > 128 or "/" in name or "+" in name or "#" in name:
         raise ValueError("name %r: want 1 to 128 bytes without / + #" % name)
     opts["host"], opts["port"] = parse_url(opts["url"])
+    opts["interval"] = parse_interval(opts["interval"])
     opts["timeout"] = float(opts["timeout"])
     if opts["timeout"] <= 0:
         raise ValueError("--timeout: want a positive number of seconds")
@@ -267,6 +288,11 @@ def connection_lost(dev, why):
     schedule_reconnect(dev)
 
 
+def interval_s(dev):
+    """The time between cycles: --interval, else the config's interval_s."""
+    return dev["opts"]["interval"] or dev["config"]["interval_s"]
+
+
 def step_failed(dev, why):
     """--once fails the run; in continuous mode the cycle is skipped and
     the next one comes on time."""
@@ -275,7 +301,7 @@ def step_failed(dev, why):
         dev["failed"] = True
         return
     dev["phase"] = IDLE
-    dev["next_cycle"] = time.monotonic() + dev["config"]["interval_s"]
+    dev["next_cycle"] = time.monotonic() + interval_s(dev)
 
 
 def publish(dev, frame):
@@ -352,7 +378,7 @@ def history_reply(dev, frame):
         dev["done"] = True
         return
     dev["phase"] = IDLE
-    dev["next_cycle"] = time.monotonic() + dev["config"]["interval_s"]
+    dev["next_cycle"] = time.monotonic() + interval_s(dev)
 
 
 def handle_frame(dev, data):
