@@ -63,3 +63,33 @@ if [ ! -d firmware-examples/js/node_modules/mqtt ] || [ ! -d firmware-examples/j
   echo "test-deps: installing the JS firmware example's packages (mqtt.js, cbor2)"
   npm ci --prefix firmware-examples/js --no-audit --no-fund --loglevel=error >/dev/null
 fi
+
+# The C and Python firmware examples (firmware-examples/c, /python): gcc,
+# make, pkg-config, libmosquitto and libcbor headers, python3 with Debian's
+# paho-mqtt and cbor2. Installed as above: non-interactively, with service
+# starts disabled (policy-rc.d) for the time of the install.
+fw_need=()
+for pkg in gcc make pkg-config libmosquitto-dev libcbor-dev python3 python3-paho-mqtt python3-cbor2; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || fw_need+=("$pkg")
+done
+if [ ${#fw_need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "test-deps: missing ${fw_need[*]}; run as root or install them: apt-get install ${fw_need[*]}" >&2
+    exit 1
+  fi
+  echo "test-deps: installing ${fw_need[*]}"
+  fw_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    fw_policy=1
+  fi
+  trap '[ "${created_policy:-0}" = 1 ] || [ "${fw_policy:-0}" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${fw_need[@]}" >/dev/null
+  if [ $fw_policy = 1 ]; then
+    rm -f /usr/sbin/policy-rc.d
+    fw_policy=0
+  fi
+fi
