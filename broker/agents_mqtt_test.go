@@ -192,11 +192,15 @@ func TestRule7_3JoinOnExactOutSubscribe(t *testing.T) {
 	}
 	f.quiet(t, "join")
 
+	firstSink := f.sink(t, first.key)
 	if tok := c.Unsubscribe("agents/echo/a/out"); !tok.WaitTimeout(wait) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 	if e := f.expect(t, "leave"); e.key != first.key || e.agent != first.agent {
 		t.Fatalf("leave %+v, want key %s", e, first.key)
+	}
+	if err := firstSink.Write([]byte("after leave"), true); !errors.Is(err, wire.ErrClosed) {
+		t.Fatalf("write after leave: %v", err)
 	}
 	subscribe(t, c, "agents/echo/a/out", 1, newInbox())
 	second := f.expect(t, "join")
@@ -605,5 +609,29 @@ func TestRule7_5QoS1FrameResentOnResume(t *testing.T) {
 			t.Fatalf("clients: %s", body)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRule7_3JoinOverMQTTWebSocket: clients of MQTT over WebSocket (/mqtt)
+// join and receive agent frames like TCP clients.
+func TestRule7_3JoinOverMQTTWebSocket(t *testing.T) {
+	f := newFakeAgents()
+	s := agentGateway(t, f, nil)
+	c := dial(t, clientOpts("ws://"+s.HTTPAddr().String()+"/mqtt", "ws-device").SetUsername("?codec=json"))
+	in := newInbox()
+	subscribe(t, c, "agents/echo/w/out", 1, in)
+	e := f.expect(t, "join")
+	if e.join.Options.Codec != wire.JSON || e.join.ID != "ws-device" {
+		t.Fatalf("join: %+v", e.join)
+	}
+	if err := f.sink(t, e.key).Write([]byte(`{"type":"x"}`), false); err != nil {
+		t.Fatal(err)
+	}
+	if m := in.waitFor(t, 1)[0]; string(m.Payload()) != `{"type":"x"}` || m.Qos() != 1 {
+		t.Fatalf("frame: %q qos %d", m.Payload(), m.Qos())
+	}
+	publish(t, c, "agents/echo/w/in", 1, false, "up")
+	if r := f.expect(t, "receive").recv; r.Key != e.key || string(r.Data) != "up" {
+		t.Fatalf("receive: %+v", r)
 	}
 }

@@ -52,6 +52,7 @@ type mqttJoin struct {
 	addr  wire.Address
 	topic string
 	qos   atomic.Uint32 // granted QoS of the /out subscription, at most 1
+	left  atomic.Bool   // after Leave its frames are refused and dropped
 }
 
 type outFrame struct {
@@ -149,6 +150,7 @@ func (c *mqttConn) leave(topic string) {
 	delete(c.joins, topic)
 	c.mu.Unlock()
 	if j != nil {
+		j.left.Store(true)
 		c.m.agents.Leave(j.key, j.addr)
 		c.m.srv.metrics.agents.mqttJoins.Dec()
 	}
@@ -168,6 +170,7 @@ func (c *mqttConn) close() {
 	close(c.done)
 	c.mu.Unlock()
 	for _, j := range joins {
+		j.left.Store(true)
 		c.m.agents.Leave(j.key, j.addr)
 		c.m.srv.metrics.agents.mqttJoins.Dec()
 	}
@@ -183,6 +186,9 @@ type mqttSink struct {
 // Write queues a frame without blocking; a full queue (max_queued frames)
 // drops it and returns wire.ErrSlowConsumer.
 func (s *mqttSink) Write(data []byte, _ bool) error {
+	if s.j.left.Load() {
+		return wire.ErrClosed
+	}
 	select {
 	case <-s.c.done:
 		return wire.ErrClosed
@@ -265,7 +271,7 @@ func (c *mqttConn) writeLoop() {
 func (c *mqttConn) send(f outFrame) {
 	cl, srv := c.cl, c.m.srv
 	dropped := srv.metrics.agents.mqtt.dropped
-	if !srv.gate.OnACLCheck(cl, f.j.topic, false) {
+	if f.j.left.Load() || !srv.gate.OnACLCheck(cl, f.j.topic, false) {
 		dropped.Inc()
 		return
 	}
