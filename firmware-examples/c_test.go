@@ -93,7 +93,7 @@ func credentialsCycle(t *testing.T, dir string) {
 	if err == nil {
 		t.Fatalf("%s --once with a wrong password succeeded:\n%s", dir, out)
 	}
-	if !strings.Contains(out, "connection refused") {
+	if !strings.Contains(out, "FAILED: connection refused") {
 		t.Errorf("%s: wrong password: no clear failure message:\n%s", dir, out)
 	}
 	out, err = runExample(t, dir, g.deviceEnv("dev", "DEVICE_USER=dev", "DEVICE_PASSWORD=dev-secret"), "--once")

@@ -85,6 +85,7 @@ struct device {
 	uint32_t cycles_ok;
 	bool done;            /* --once: the cycle succeeded */
 	bool failed;          /* --once: a step failed */
+	char last_error[128]; /* --once: said in the FAILED line */
 	uint8_t tx[TX_MAX];   /* every outgoing frame is encoded here */
 };
 
@@ -302,6 +303,12 @@ static void schedule_reconnect(struct device *d)
 		d->backoff_ms = BACKOFF_MAX_MS;
 }
 
+/* note_error keeps the latest failure for --once's FAILED line. */
+static void note_error(struct device *d, const char *what, const char *why)
+{
+	snprintf(d->last_error, sizeof d->last_error, "%s: %s", what, why);
+}
+
 /* interval_ms is the time between cycles: --interval, else interval_s. */
 static long long interval_ms(const struct device *d)
 {
@@ -315,6 +322,7 @@ static long long interval_ms(const struct device *d)
 static void step_failed(struct device *d, const char *why)
 {
 	fprintf(stderr, "device: cycle %u failed: %s\n", d->cycle, why);
+	note_error(d, "cycle", why);
 	if (d->opt.once) {
 		d->failed = true;
 		return;
@@ -329,6 +337,7 @@ static void connection_lost(struct device *d, const char *why)
 	if (d->phase == PH_OFFLINE)
 		return;
 	fprintf(stderr, "device: connection lost: %s; reconnecting\n", why);
+	note_error(d, "connection lost", why);
 	mosquitto_disconnect(d->mosq);
 	schedule_reconnect(d);
 }
@@ -487,6 +496,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 		if (d->opt.once)
 			d->failed = true;
 		connection_lost(d, "refused");
+		note_error(d, "connection refused", mosquitto_connack_string(rc));
 		return;
 	}
 	d->backoff_ms = BACKOFF_MIN_MS;
@@ -535,12 +545,12 @@ static void on_message(struct mosquitto *m, void *obj,
 static void try_connect(struct device *d)
 {
 	int rc = mosquitto_connect(d->mosq, d->opt.host, d->opt.port, KEEPALIVE_S);
+	const char *why = rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
 
 	if (rc != MOSQ_ERR_SUCCESS) {
 		fprintf(stderr, "device: connect %s:%d: %s; retrying in %d ms\n",
-			d->opt.host, d->opt.port,
-			rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
-			d->backoff_ms);
+			d->opt.host, d->opt.port, why, d->backoff_ms);
+		note_error(d, "connect", why);
 		schedule_reconnect(d);
 		return;
 	}
@@ -582,8 +592,9 @@ static int run(struct device *d)
 		long long now = mono_ms();
 
 		if (d->opt.once && now >= deadline) {
-			fprintf(stderr, "device: no full cycle within %d s\n",
-				d->opt.timeout_s);
+			fprintf(stderr, "FAILED: no full cycle within %d s (%s)\n",
+				d->opt.timeout_s, d->last_error[0] != '\0' ?
+				d->last_error : "no error seen");
 			return 1;
 		}
 		tick(d, now);
@@ -603,8 +614,11 @@ static int run(struct device *d)
 		mosquitto_disconnect(d->mosq);
 		mosquitto_loop(d->mosq, LOOP_TIMEOUT_MS, 1);
 	}
-	if (d->opt.once)
-		return d->done ? 0 : 1;
+	if (d->opt.once && !d->done) {
+		fprintf(stderr, "FAILED: %s\n", d->last_error[0] != '\0' ?
+			d->last_error : "stopped before a full cycle");
+		return 1;
+	}
 	return 0;
 }
 

@@ -257,6 +257,7 @@ def new_device(opts):
         "rpc_id": None,
         "done": False,  # --once: the cycle succeeded
         "failed": False,  # --once: a step failed
+        "last_error": "",  # --once: said in the FAILED line
         "stop": False,
     }
 
@@ -283,6 +284,7 @@ def connection_lost(dev, why):
     if dev["phase"] == OFFLINE:
         return
     log("connection lost: %s; reconnecting" % why)
+    dev["last_error"] = "connection lost: " + why
     dev["phase"] = OFFLINE  # before disconnect(): its callback comes back here
     dev["client"].disconnect()
     schedule_reconnect(dev)
@@ -297,6 +299,7 @@ def step_failed(dev, why):
     """--once fails the run; in continuous mode the cycle is skipped and
     the next one comes on time."""
     log("cycle %d failed: %s" % (dev["cycle"], why))
+    dev["last_error"] = "cycle: " + why
     if dev["opts"]["once"]:
         dev["failed"] = True
         return
@@ -410,6 +413,7 @@ def on_connect(client, dev, flags, rc):
         if dev["opts"]["once"]:
             dev["failed"] = True
         connection_lost(dev, "refused")
+        dev["last_error"] = "connection refused: " + mqtt.connack_string(rc)
         return
     dev["backoff"] = BACKOFF_MIN_S
     result, _ = client.subscribe(dev["topic_out"], qos=1)
@@ -450,6 +454,7 @@ def try_connect(dev):
     except OSError as e:
         log("connect %s:%d: %s; retrying in %g s" % (
             opts["host"], opts["port"], e, dev["backoff"]))
+        dev["last_error"] = "connect: %s" % e
         schedule_reconnect(dev)
         return
     enter(dev, CONNECTING)
@@ -476,7 +481,8 @@ def run(dev):
     while not (dev["stop"] or dev["done"] or dev["failed"]):
         now = time.monotonic()
         if opts["once"] and now >= deadline:
-            log("no full cycle within %g s" % opts["timeout"])
+            sys.stderr.write("FAILED: no full cycle within %g s (%s)\n" % (
+                opts["timeout"], dev["last_error"] or "no error seen"))
             return 1
         tick(dev, now)
         if dev["phase"] == OFFLINE:
@@ -489,8 +495,9 @@ def run(dev):
         dev["phase"] = OFFLINE
         dev["client"].disconnect()
         dev["client"].loop(timeout=LOOP_TIMEOUT_S)
-    if opts["once"]:
-        return 0 if dev["done"] else 1
+    if opts["once"] and not dev["done"]:
+        sys.stderr.write("FAILED: %s\n" % (dev["last_error"] or "stopped before a full cycle"))
+        return 1
     return 0
 
 
