@@ -503,8 +503,11 @@ def run(dev):
 
 def new_client(dev):
     opts = dev["opts"]
+    kwargs = {}
+    if hasattr(mqtt, "CallbackAPIVersion"):  # paho-mqtt 2.x: keep 1.x callbacks
+        kwargs["callback_api_version"] = mqtt.CallbackAPIVersion.VERSION1
     client = mqtt.Client(client_id="outpost-py-" + opts["name"], clean_session=True,
-                         userdata=dev, protocol=mqtt.MQTTv311)
+                         userdata=dev, protocol=mqtt.MQTTv311, **kwargs)
     if opts["user"]:
         client.username_pw_set(opts["user"], opts["password"])
     client.on_connect = on_connect
