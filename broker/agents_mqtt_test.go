@@ -17,6 +17,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/outpost-iot/outpost/broker"
+	"github.com/outpost-iot/outpost/broker/auth"
 	"github.com/outpost-iot/outpost/wire"
 )
 
@@ -634,4 +635,30 @@ func TestRule7_3JoinOverMQTTWebSocket(t *testing.T) {
 	if r := f.expect(t, "receive").recv; r.Key != e.key || string(r.Data) != "up" {
 		t.Fatalf("receive: %+v", r)
 	}
+}
+
+// TestRule7_3FramesFollowReloadedRules: each agent frame is checked against
+// the rules loaded now, as any delivery: after a reload takes the agent
+// away, its frames no longer reach the client.
+func TestRule7_3FramesFollowReloadedRules(t *testing.T) {
+	f := newFakeAgents()
+	s, path := credsGatewayWith(t, false, f)
+	dev := dial(t, clientOpts(mqttURL(s), "dev-client").SetUsername("dev").SetPassword("dev-pw"))
+	in := newInbox()
+	subscribe(t, dev, "agents/twin/dev/out", 0, in)
+	key := f.expect(t, "join").key
+	if err := f.sink(t, key).Write([]byte("before"), true); err != nil {
+		t.Fatal(err)
+	}
+	in.waitFor(t, 1)
+	writeCreds(t, path, func(af *auth.File) {
+		setUser(t, af, "dev", "dev-pw", false, auth.Rule{Topic: "sensors/%c/#", Access: auth.AccessWrite})
+	})
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sink(t, key).Write([]byte("after"), true); err != nil {
+		t.Fatal(err)
+	}
+	in.none(t, 1)
 }

@@ -125,3 +125,29 @@ func FuzzAgentPath(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAgentTopic: rules 7.1 to 7.3, {prefix}/{class}/{name}/{in|out}
+// topics. Whatever is accepted rebuilds the topic exactly, has a class
+// without '/' and no wildcards.
+func FuzzAgentTopic(f *testing.F) {
+	for _, s := range []string{"agents/echo/a/in", "agents/echo/a/b/out", "agents/echo//out", "agents//a/in",
+		"agents/echo/+/out", "agents/#", "$share/g/agents/echo/a/out", "agentsx/echo/a/in", "agents/echo/a/up"} {
+		f.Add(s)
+	}
+	m := &mqttAgents{prefix: "agents"}
+	f.Fuzz(func(t *testing.T, topic string) {
+		addr, dir, ok := m.agentTopic(topic)
+		if !ok {
+			return
+		}
+		if got := "agents/" + addr.Class + "/" + addr.Name + "/" + dir; got != topic {
+			t.Fatalf("%q rebuilt as %q", topic, got)
+		}
+		if addr.Class == "" || addr.Name == "" || strings.Contains(addr.Class, "/") || strings.ContainsAny(topic, "+#") {
+			t.Fatalf("%q: %+v", topic, addr)
+		}
+		if (dir == "out") != m.isOut(topic) {
+			t.Fatalf("%q: isOut disagrees", topic)
+		}
+	})
+}
