@@ -662,3 +662,39 @@ func TestRule7_3FramesFollowReloadedRules(t *testing.T) {
 	}
 	in.none(t, 1)
 }
+
+// TestRule7_5ReceiveMaximum: QoS 1 agent frames respect the client's MQTT
+// 5 Receive Maximum: a frame beyond it waits for a PUBACK.
+func TestRule7_5ReceiveMaximum(t *testing.T) {
+	f := newFakeAgents()
+	s := agentGateway(t, f, nil)
+	one := uint16(1)
+	c, ack, err := connectV5With(t, s, &paho5.Connect{ClientID: "rm", CleanStart: true,
+		Properties: &paho5.ConnectProperties{ReceiveMaximum: &one}},
+		func(cfg *paho5.ClientConfig) { cfg.EnableManualAcknowledgment = true })
+	if err != nil || ack.ReasonCode != 0 {
+		t.Fatalf("connect: %v", err)
+	}
+	c.subscribe(t, "agents/echo/rm/out", 1)
+	sink := f.sink(t, f.expect(t, "join").key)
+	for _, p := range []string{"one", "two"} {
+		if err := sink.Write([]byte(p), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := c.nextPublish(t)
+	if string(first.Payload) != "one" {
+		t.Fatalf("first frame %q", first.Payload)
+	}
+	select {
+	case p := <-c.pubs:
+		t.Fatalf("%q sent beyond the client's Receive Maximum", p.Payload)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := c.Ack(first); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.nextPublish(t); string(p.Payload) != "two" {
+		t.Fatalf("second frame %q", p.Payload)
+	}
+}

@@ -40,12 +40,18 @@ func dialV5(t *testing.T, s *broker.Server, id string, clean bool, expiry uint32
 // end of the test, and the CONNACK.
 func connectV5(t *testing.T, s *broker.Server, cp *paho5.Connect) (*v5Client, *paho5.Connack, error) {
 	t.Helper()
+	return connectV5With(t, s, cp, nil)
+}
+
+// connectV5With is connectV5 with a chance to change the client's config.
+func connectV5With(t *testing.T, s *broker.Server, cp *paho5.Connect, mutate func(*paho5.ClientConfig)) (*v5Client, *paho5.Connack, error) {
+	t.Helper()
 	conn, err := net.Dial("tcp", s.MQTTAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := &v5Client{in: newInbox(), pubs: make(chan *paho5.Publish, 1024), disc: make(chan *paho5.Disconnect, 1)}
-	v.Client = paho5.NewClient(paho5.ClientConfig{
+	cfg := paho5.ClientConfig{
 		ClientID: cp.ClientID,
 		Conn:     conn,
 		OnPublishReceived: []func(paho5.PublishReceived) (bool, error){func(pr paho5.PublishReceived) (bool, error) {
@@ -55,7 +61,11 @@ func connectV5(t *testing.T, s *broker.Server, cp *paho5.Connect) (*v5Client, *p
 		}},
 		OnServerDisconnect: func(d *paho5.Disconnect) { v.disc <- d },
 		OnClientError:      func(error) {},
-	})
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	v.Client = paho5.NewClient(cfg)
 	if cp.Properties == nil {
 		cp.Properties = &paho5.ConnectProperties{}
 	}
