@@ -120,5 +120,15 @@ func exampleSuite(t *testing.T, dir string, need func(*testing.T)) {
 }
 
 // TestC: the C example (libmosquitto, libcbor), built by make with -Wall
-// -Wextra -Werror.
-func TestC(t *testing.T) { exampleSuite(t, "c", needC) }
+// -Wextra -Werror; then its decoder under AddressSanitizer and UBSan over
+// 300,000 mutated golden frames (make fuzz).
+func TestC(t *testing.T) {
+	exampleSuite(t, "c", needC)
+	t.Run("Sanitizers", func(t *testing.T) {
+		cmd := exec.Command("make", "-s", "-C", filepath.Join("firmware-examples", "c"), "fuzz")
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("make fuzz: %v\n%s", err, out)
+		}
+	})
+}

@@ -53,6 +53,7 @@ struct options {
 	const char *golden_dir;
 	int timeout_s; /* --once: the whole cycle, reconnects included */
 	long interval_ms; /* --interval: overrides interval_s; 0: use it */
+	long mutations;   /* --selftest: mutated frames to decode */
 };
 
 enum phase {
@@ -175,7 +176,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: device [--once] [--url URL] [--user U] [--password P] [--name NAME]\n"
 		"              [--interval 200ms|5s] [--timeout SECONDS]\n"
-		"              [--selftest [--golden DIR]]\n"
+		"              [--selftest [--golden DIR] [--mutations N]]\n"
 		"environment: DEVICE_MQTT_URL (tcp://127.0.0.1:1883), DEVICE_USER,\n"
 		"             DEVICE_PASSWORD, DEVICE_NAME (device-1); flags win\n");
 }
@@ -226,6 +227,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->name = env_or("DEVICE_NAME", "device-1");
 	o->golden_dir = golden_default(argv[0]);
 	o->timeout_s = 30;
+	o->mutations = 20000;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -256,6 +258,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->golden_dir = v;
 		} else if (strcmp(a, "--timeout") == 0) {
 			o->timeout_s = atoi(v);
+		} else if (strcmp(a, "--mutations") == 0) {
+			o->mutations = atol(v);
 		} else if (strcmp(a, "--interval") == 0) {
 			o->interval_ms = parse_interval(v);
 			if (o->interval_ms < 0) {
@@ -667,7 +671,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (dev.opt.selftest)
-		return selftest(dev.opt.golden_dir) == 0 ? 0 : 1;
+		return selftest(dev.opt.golden_dir, dev.opt.mutations) == 0 ? 0 : 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	srand((unsigned)getpid() ^ (unsigned)mono_ms());

@@ -6,6 +6,7 @@
 #include "selftest.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frames.h"
@@ -217,12 +218,104 @@ static void check_decoding(const char *dir)
 		      "outpost_error: code");
 }
 
-int selftest(const char *golden_dir)
+/* Mutation test: every golden frame, changed at random, must be decoded
+ * or refused, never read out of bounds (each input is a heap block of its
+ * exact size, so AddressSanitizer sees a one-byte over-read). */
+
+static const char *const mutation_seeds[] = {
+	"twin_desired", "twin_desired_empty", "twin_history_result",
+	"twin_ack", "twin_ack_error", "twin_telemetry", "twin_telemetry_ts",
+	"twin_history_request", "rpc_error", "rpc_success", "outpost_error",
+	"cf_agent_mcp_servers",
+};
+
+#define SEED_COUNT (sizeof mutation_seeds / sizeof mutation_seeds[0])
+
+static uint32_t rng_state = 0x9e3779b9;
+
+static uint32_t rng(void) /* xorshift32: the same inputs on every run */
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 17;
+	rng_state ^= rng_state << 5;
+	return rng_state;
+}
+
+/* mutate changes 1 to 4 bytes of buf (or cuts it) and returns its length. */
+static size_t mutate(uint8_t *buf, size_t n)
+{
+	static const uint8_t headers[] = {
+		0x00, 0x17, 0x18, 0x1b, 0x3b, 0x5f, 0x7f, 0x9f, 0xbf,
+		0xa0, 0x80, 0xc1, 0xf8, 0xf9, 0xfa, 0xfb, 0xff,
+	};
+	int edits = 1 + (int)(rng() % 4);
+
+	for (int i = 0; i < edits && n > 0; i++) {
+		size_t at = rng() % n;
+
+		switch (rng() % 4) {
+		case 0:
+			buf[at] = (uint8_t)rng();
+			break;
+		case 1:
+			buf[at] ^= (uint8_t)(1u << (rng() % 8));
+			break;
+		case 2:
+			buf[at] = headers[rng() % sizeof headers];
+			break;
+		default:
+			n = at;
+			break;
+		}
+	}
+	return n;
+}
+
+static void check_mutations(const char *dir, long rounds)
+{
+	static uint8_t seeds[SEED_COUNT][GOLDEN_MAX];
+	static size_t lens[SEED_COUNT];
+	struct history_probe probe = {.want_ts = 1764000000000ULL, .want_temp = 21.5};
+	long decoded = 0;
+
+	for (size_t i = 0; i < SEED_COUNT; i++)
+		if ((lens[i] = load(dir, mutation_seeds[i], seeds[i], GOLDEN_MAX)) == 0)
+			return;
+	for (long r = 0; r < rounds; r++) {
+		size_t k = (size_t)r % SEED_COUNT;
+		uint8_t tmp[GOLDEN_MAX];
+		size_t n;
+		uint8_t *in;
+		struct frame f;
+		char err[96];
+
+		memcpy(tmp, seeds[k], lens[k]);
+		n = mutate(tmp, lens[k]);
+		in = malloc(n > 0 ? n : 1); /* self-test only: exact-size block */
+		if (in == NULL) {
+			check(false, "mutations: out of memory");
+			return;
+		}
+		memcpy(in, tmp, n);
+		if (decode_frame(in, n, &probe, &f, err, sizeof err) == 0) {
+			decoded++;
+			check(strlen(f.type) < sizeof f.type && strlen(f.id) < sizeof f.id &&
+			      strlen(f.error) < sizeof f.error, "mutations: text fields terminated");
+		} else {
+			check(err[0] != '\0', "mutations: a refusal says why");
+		}
+		free(in);
+	}
+	printf("ok   %ld mutated frames decoded (%ld) or refused\n", rounds, decoded);
+}
+
+int selftest(const char *golden_dir, long mutations)
 {
 	failures = 0;
 	check_encoding(golden_dir);
 	check_widths();
 	check_decoding(golden_dir);
+	check_mutations(golden_dir, mutations);
 	if (failures > 0) {
 		fprintf(stderr, "selftest: %d failures\n", failures);
 		return -1;

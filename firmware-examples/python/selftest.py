@@ -4,6 +4,7 @@ written by codecs/golden_test.go), and the golden frames it receives,
 decoded. python3 device.py --selftest runs it."""
 
 import os
+import random
 
 import device
 
@@ -99,11 +100,64 @@ def check_decoding(golden_dir):
     check(f["type"] == "outpost_error" and f["code"] == "agent_busy", "outpost_error: code")
 
 
+MUTATION_SEEDS = [
+    "twin_desired", "twin_desired_empty", "twin_history_result", "twin_ack",
+    "twin_ack_error", "twin_telemetry", "twin_telemetry_ts",
+    "twin_history_request", "rpc_error", "rpc_success", "outpost_error",
+]
+HEADERS = [0x00, 0x17, 0x18, 0x1b, 0x3b, 0x5f, 0x7f, 0x9f, 0xbf, 0xa0,
+           0x80, 0xc1, 0xf8, 0xf9, 0xfa, 0xfb, 0xff]
+
+
+def mutate(rng, data):
+    """Changes 1 to 4 bytes of data, or cuts it."""
+    buf = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        if not buf:
+            break
+        at = rng.randrange(len(buf))
+        kind = rng.randrange(4)
+        if kind == 0:
+            buf[at] = rng.randrange(256)
+        elif kind == 1:
+            buf[at] ^= 1 << rng.randrange(8)
+        elif kind == 2:
+            buf[at] = rng.choice(HEADERS)
+        else:
+            del buf[at:]
+    return bytes(buf)
+
+
+def check_mutations(golden_dir, rounds):
+    """Every golden frame, changed at random, is decoded or refused with
+    ValueError or a cbor2 error, and what decodes goes through the
+    device's checks (check_config, history_has) without an exception."""
+    rng = random.Random(1)  # the same inputs on every run
+    seeds = [golden(golden_dir, n) for n in MUTATION_SEEDS]
+    decoded = 0
+    for i in range(rounds):
+        data = mutate(rng, seeds[i % len(seeds)])
+        try:
+            frame = device.decode(data)
+        except (ValueError, LookupError, TypeError, EOFError, OverflowError,
+                RecursionError, MemoryError):
+            continue  # cbor2's errors derive from ValueError
+        decoded += 1
+        try:
+            device.check_config(frame.get("config"))
+            device.history_has(frame.get("result"), 1764000000000, 21.5)
+        except Exception as e:
+            check(False, "mutation %s: %r" % (data.hex(), e))
+            return
+    print("ok   %d mutated frames decoded (%d) or refused" % (rounds, decoded))
+
+
 def run(golden_dir):
     del failures[:]
     check_encoding(golden_dir)
     check_widths()
     check_decoding(golden_dir)
+    check_mutations(golden_dir, 20000)
     if failures:
         print("selftest: %d failures" % len(failures))
         return 1
