@@ -610,7 +610,7 @@ static int run(struct device *d)
 		}
 		int rc = mosquitto_loop(d->mosq, LOOP_TIMEOUT_MS, 1);
 
-		if (rc != MOSQ_ERR_SUCCESS)
+		if (rc != MOSQ_ERR_SUCCESS && !stop_requested) /* not EINTR */
 			connection_lost(d, rc == MOSQ_ERR_ERRNO ? strerror(errno) :
 					mosquitto_strerror(rc));
 	}
