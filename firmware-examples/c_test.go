@@ -1,6 +1,7 @@
 package examples_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,9 +104,29 @@ func credentialsCycle(t *testing.T, dir string) {
 	checkCycle(t, g, "dev", v)
 }
 
+// refusedConfig: a desired configuration the device cannot run is
+// refused with an ack of ok=false and the reason, which the twin reports
+// as ack_error; the device keeps its configuration and runs its cycle.
+func refusedConfig(t *testing.T, dir string) {
+	t.Helper()
+	g := startGateway(t)
+	const device = "device-1"
+	v := setDesired(t, g, device, map[string]any{"interval_s": int64(0), "led": true})
+	out, err := runExample(t, dir, g.deviceEnv(device), "--once")
+	if err != nil {
+		t.Fatalf("%s --once: %v\n%s", dir, err, out)
+	}
+	d, _ := twinCall(t, g, device, "desired")["result"].(map[string]any)
+	want := fmt.Sprintf("version %d: interval_s out of range", v)
+	if d["ack_error"] != want || d["acked_version"] != int64(-1) {
+		t.Fatalf("twin desired() = %v, want ack_error %q and acked_version -1", d, want)
+	}
+}
+
 // exampleSuite runs the tests every device example passes, as subtests:
 // Golden (its frames match codecs/testdata/golden byte for byte), Once (a
-// cycle against a real gateway), Credentials (it logs in; a wrong password
+// cycle against a real gateway), Refused (an ack with ok=false for a
+// configuration it cannot run), Credentials (it logs in; a wrong password
 // fails) and Restart (in continuous mode it reconnects with backoff after
 // a gateway restart, acks the configuration set after it and keeps
 // sending telemetry). need skips or fails when the toolchain is missing.
@@ -113,6 +134,7 @@ func exampleSuite(t *testing.T, dir string, need func(*testing.T)) {
 	need(t)
 	t.Run("Golden", func(t *testing.T) { goldenSelftest(t, dir) })
 	t.Run("Once", func(t *testing.T) { onceCycle(t, dir, false) })
+	t.Run("Refused", func(t *testing.T) { refusedConfig(t, dir) })
 	t.Run("Credentials", func(t *testing.T) { credentialsCycle(t, dir) })
 	t.Run("Restart", func(t *testing.T) {
 		restartCycle(t, dir, func(g *gateway) []string { return g.deviceEnv("device-1") })

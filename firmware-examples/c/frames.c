@@ -5,6 +5,7 @@
 #include "frames.h"
 
 #include <cbor.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,38 +122,39 @@ static double half_to_double(uint16_t h)
  * deterministic encoding) asks. The half candidate is decoded back and
  * compared, so a rounding half encoder can never lose precision. NaN is
  * the canonical half f9 7e 00. */
+static void enc_raw(struct enc *e, const uint8_t *p, size_t n)
+{
+	if (enc_room(e) < n) {
+		e->overflow = true;
+		return;
+	}
+	memcpy(enc_at(e), p, n);
+	e->len += n;
+}
+
 static void enc_float(struct enc *e, double d)
 {
 	static const uint8_t nan16[3] = {0xf9, 0x7e, 0x00};
 	uint8_t half[3];
-	float f = (float)d;
+	double back;
 
 	if (isnan(d)) {
-		if (enc_room(e) < sizeof nan16) {
-			e->overflow = true;
-			return;
-		}
-		memcpy(enc_at(e), nan16, sizeof nan16);
-		e->len += sizeof nan16;
+		enc_raw(e, nan16, sizeof nan16);
 		return;
 	}
-	if ((double)f != d) {
+	/* beyond FLT_MAX (but finite) the cast to float would be undefined */
+	if ((fabs(d) > FLT_MAX && !isinf(d)) || (double)(float)d != d) {
 		enc_put(e, cbor_encode_double(d, enc_at(e), enc_room(e)));
 		return;
 	}
-	if (cbor_encode_half(f, half, sizeof half) == sizeof half &&
-	    half_to_double((uint16_t)(half[1] << 8 | half[2])) == d &&
-	    signbit(half_to_double((uint16_t)(half[1] << 8 | half[2]))) ==
-		    signbit(d)) {
-		if (enc_room(e) < sizeof half) {
-			e->overflow = true;
+	if (cbor_encode_half((float)d, half, sizeof half) == sizeof half) {
+		back = half_to_double((uint16_t)(half[1] << 8 | half[2]));
+		if (back == d && signbit(back) == signbit(d)) {
+			enc_raw(e, half, sizeof half);
 			return;
 		}
-		memcpy(enc_at(e), half, sizeof half);
-		e->len += sizeof half;
-		return;
 	}
-	enc_put(e, cbor_encode_single(f, enc_at(e), enc_room(e)));
+	enc_put(e, cbor_encode_single((float)d, enc_at(e), enc_room(e)));
 }
 
 static void enc_value(struct enc *e, const struct value *v)

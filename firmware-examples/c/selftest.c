@@ -5,6 +5,7 @@
  */
 #include "selftest.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,11 +141,14 @@ static void check_widths(void)
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 21.5}, "f94d60", "21.5 (half)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 0.0}, "f90000", "0.0 (half)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = -4.0}, "f9c400", "-4.0 (half)");
+	expect_value((struct value){.kind = VAL_FLOAT, .f = -0.0}, "f98000", "-0.0 (half)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 65504.0}, "f97bff", "65504.0 (half max)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 32768.0}, "f97800", "32768.0 (half)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 100000.0}, "fa47c35000", "100000.0 (single)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 5.960464477539063e-8}, "f90001", "2^-24 (half subnormal)");
 	expect_value((struct value){.kind = VAL_FLOAT, .f = 70.7}, "fb4051accccccccccd", "70.7 (double)");
+	expect_value((struct value){.kind = VAL_FLOAT, .f = 1e300}, "fb7e37e43c8800759c", "1e300 (double)");
+	expect_value((struct value){.kind = VAL_FLOAT, .f = -INFINITY}, "f9fc00", "-Infinity (half)");
 	expect_value((struct value){.kind = VAL_INT, .i = 23}, "17", "23");
 	expect_value((struct value){.kind = VAL_INT, .i = 24}, "1818", "24");
 	expect_value((struct value){.kind = VAL_INT, .i = -500}, "3901f3", "-500");

@@ -44,7 +44,7 @@ def check_encoding(golden_dir):
 
 
 WIDTHS = [  # value, its deterministic encoding
-    (21.5, "f94d60"), (0.0, "f90000"), (-4.0, "f9c400"),
+    (21.5, "f94d60"), (0.0, "f90000"), (-0.0, "f98000"), (-4.0, "f9c400"),
     (65504.0, "f97bff"), (32768.0, "f97800"),  # cbor2's C encoder: fa...
     (100000.0, "fa47c35000"), (5.960464477539063e-8, "f90001"),
     (70.7, "fb4051accccccccccd"), (23, "17"), (24, "1818"),
