@@ -5,7 +5,8 @@
 // NewHandler serves, over any Backend (the local engine or a remote
 // server, both with the same method set):
 //
-//   - GET /v1/models: {"object":"list","data":[{"id","object":"model",...}]}.
+//   - GET /v1/models: {"object":"list","data":[{"id","object":"model",...}]},
+//     and GET /v1/models/{id}: one model, or 404 model_not_found.
 //   - POST /v1/chat/completions: model, messages (content as a string or
 //     text parts; "developer" is taken as "system"), max_tokens or
 //     max_completion_tokens, temperature, top_p, seed, stop (string or

@@ -41,6 +41,7 @@ func NewHandler(b Backend, log *slog.Logger) *Handler {
 	}
 	h := &Handler{b: b, log: log, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET /v1/models", h.models)
+	h.mux.HandleFunc("GET /v1/models/{model...}", h.model)
 	h.mux.HandleFunc("POST /v1/chat/completions", h.chat)
 	h.mux.HandleFunc("POST /v1/completions", h.completions)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -86,6 +87,23 @@ func (h *Handler) models(w http.ResponseWriter, r *http.Request) {
 		out.Data = append(out.Data, Model{ID: m.ID, Object: "model", Created: m.Created, OwnedBy: m.OwnedBy})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) model(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("model")
+	ms, err := h.b.Models(r.Context())
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	for _, m := range ms {
+		if m.ID == id {
+			writeJSON(w, http.StatusOK, Model{ID: m.ID, Object: "model", Created: m.Created, OwnedBy: m.OwnedBy})
+			return
+		}
+	}
+	WriteError(w, &accel.Error{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "model_not_found", Param: "model",
+		Message: fmt.Sprintf("the model %q does not exist", id)})
 }
 
 // DecodeRequest reads a JSON request body into v, turning syntax and type

@@ -27,6 +27,8 @@ const out = {};
 
 const models = await client.models.list();
 check(models.data.some((m) => m.id === model && m.object === "model"), "model listed");
+check((await client.models.retrieve(model)).id === model, "model retrieved");
+await expectError(() => client.models.retrieve("no-such-model"), 404, "model_not_found");
 
 const chat = await client.chat.completions.create({
   model,
