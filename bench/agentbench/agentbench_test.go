@@ -20,8 +20,8 @@ func TestTinyRun(t *testing.T) {
 	defer cancel()
 	var out, errOut bytes.Buffer
 	err := run(ctx, []string{
-		"--agents", "1,3", "--conns", "2", "--inflight", "4",
-		"--warmup", "100ms", "--duration", "300ms", "--drain", "10s",
+		"--agents", "1,3", "--reps", "2", "--conns", "2", "--inflight", "4",
+		"--warmup", "100ms", "--duration", "200ms", "--drain", "10s",
 		"--mem-agents", "4", "--wake-samples", "3", "--wake-conns", "2", "--wake-idle", "300ms",
 		"--dir", t.TempDir(), "--markdown",
 	}, &out, &errOut)

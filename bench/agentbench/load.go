@@ -81,6 +81,47 @@ func measureLoad(ctx context.Context, cfg config, gw *gateway, fl *fleet, res *l
 	return ctx.Err()
 }
 
+// medianResult combines the runs of one class and agent count: the
+// median of each measure, over the runs that worked; errors and missing
+// replies add up.
+func medianResult(rs []loadResult) loadResult {
+	var ok []loadResult
+	var errs, lost int64
+	var lastErr string
+	for _, r := range rs {
+		errs, lost = errs+r.errs, lost+int64(r.lost)
+		if r.lastErr != "" {
+			lastErr = r.lastErr
+		}
+		if r.err == nil {
+			ok = append(ok, r)
+		}
+	}
+	if len(ok) == 0 {
+		return rs[0]
+	}
+	mid := func(f func(loadResult) float64) float64 {
+		v := make([]float64, len(ok))
+		for i, r := range ok {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	out := ok[0]
+	out.rate = mid(func(r loadResult) float64 { return r.rate })
+	out.p50 = time.Duration(mid(func(r loadResult) float64 { return float64(r.p50) }))
+	out.p99 = time.Duration(mid(func(r loadResult) float64 { return float64(r.p99) }))
+	out.setup = time.Duration(mid(func(r loadResult) float64 { return float64(r.setup) }))
+	out.msgs = int64(mid(func(r loadResult) float64 { return float64(r.msgs) }))
+	out.wakes = int64(mid(func(r loadResult) float64 { return float64(r.wakes) }))
+	out.errs, out.lost, out.lastErr = errs, int(lost), lastErr
+	if len(ok) < len(rs) {
+		out.err = fmt.Errorf("%d of %d runs failed", len(rs)-len(ok), len(rs))
+	}
+	return out
+}
+
 // percentile is the nearest-rank q-quantile of ns (sorted in place).
 func percentile(ns []int64, q float64) time.Duration {
 	if len(ns) == 0 {

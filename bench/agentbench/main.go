@@ -19,6 +19,7 @@ import (
 
 type config struct {
 	agentCounts                []int
+	reps                       int
 	conns, inflight            int
 	warmup, duration, drain    time.Duration
 	idle, idleCrowded          time.Duration
@@ -46,6 +47,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("agentbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.agentsFlag, "agents", "1,100,10000", "comma-separated agent counts, one throughput run per count and class")
+	fs.IntVar(&c.reps, "reps", 1, "throughput runs per agent count and class, the classes alternating; the tables show medians")
 	fs.IntVar(&c.conns, "conns", 100, "most MQTT connections per run; with more agents, each connection joins and feeds several")
 	fs.IntVar(&c.inflight, "inflight", 100, "readings in flight end to end per run, split evenly over the connections (at least 1 each)")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before each measurement")
@@ -93,8 +95,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.agentCounts = append(c.agentCounts, n)
 	}
 	switch {
-	case c.conns < 1 || c.inflight < 1 || c.memAgents < 1 || c.wakeSamples < 1 || c.wakeConns < 1:
-		return c, errors.New("--conns, --inflight, --mem-agents, --wake-samples and --wake-conns must be at least 1")
+	case c.reps < 1 || c.conns < 1 || c.inflight < 1 || c.memAgents < 1 || c.wakeSamples < 1 || c.wakeConns < 1:
+		return c, errors.New("--reps, --conns, --inflight, --mem-agents, --wake-samples and --wake-conns must be at least 1")
 	case c.duration < 100*time.Millisecond || c.warmup < 0 || c.drain < 0:
 		return c, errors.New("--duration must be at least 100ms; --warmup and --drain not negative")
 	case c.idle <= 0 || c.idleCrowded <= 0 || c.wakeIdle <= 0:
@@ -152,25 +154,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	failed, total := 0, 0
 	if !cfg.skipLoad {
 		for _, n := range cfg.agentCounts {
-			row := loadRow{agents: n}
-			for _, class := range []string{classCounter, classStateless} {
-				fmt.Fprintf(stderr, "agentbench: %s, %d agents ...\n", class, n)
-				r := runLoad(ctx, cfg, class, n)
-				if r.err != nil {
-					failed++
-					fmt.Fprintf(stderr, "agentbench: %s, %d agents: %v\n", class, n, r.err)
+			byClass := map[string][]loadResult{}
+			for rep := range cfg.reps {
+				classes := []string{classCounter, classStateless}
+				if rep%2 == 1 {
+					classes[0], classes[1] = classes[1], classes[0]
 				}
-				total++
-				if class == classCounter {
-					row.stateful = r
-				} else {
-					row.stateless = r
-				}
-				if ctx.Err() != nil {
-					return ctx.Err()
+				for _, class := range classes {
+					fmt.Fprintf(stderr, "agentbench: %s, %d agents, run %d of %d ...\n", class, n, rep+1, cfg.reps)
+					r := runLoad(ctx, cfg, class, n)
+					if r.err != nil {
+						failed++
+						fmt.Fprintf(stderr, "agentbench: %s, %d agents: %v\n", class, n, r.err)
+					}
+					total++
+					byClass[class] = append(byClass[class], r)
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
 				}
 			}
-			rows = append(rows, row)
+			rows = append(rows, loadRow{agents: n, stateful: medianResult(byClass[classCounter]), stateless: medianResult(byClass[classStateless])})
 		}
 		printLoad(stdout, cfg, rows)
 	}

@@ -25,8 +25,8 @@ func printHeader(w io.Writer, cfg config, at time.Time) {
 		{"go", runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH},
 		{"cpu", cpuName()},
 		{"data", cfg.dir + " (agent databases on this file system)"},
-		{"settings", fmt.Sprintf("MQTT 3.1.1, CBOR, QoS 1 both ways; %d readings in flight per run over at most %d connections; warm-up %s + %s measured; idle timeout %s (%s above %d agents: open-file limit %d, %d per awake agent); GOMAXPROCS %d",
-			cfg.inflight, cfg.conns, cfg.warmup, cfg.duration, cfg.idle, cfg.idleCrowded, cfg.maxAwake, cfg.fdLimit, fdsPerAgent, runtime.GOMAXPROCS(0))},
+		{"settings", fmt.Sprintf("MQTT 3.1.1, CBOR, QoS 1 both ways; %d readings in flight per run over at most %d connections; warm-up %s + %s measured, median of %d run(s); idle timeout %s (%s above %d agents: open-file limit %d, %d per awake agent); stateless database: %s; GOMAXPROCS %d",
+			cfg.inflight, cfg.conns, cfg.warmup, cfg.duration, cfg.reps, cfg.idle, cfg.idleCrowded, cfg.maxAwake, cfg.fdLimit, fdsPerAgent, cfg.statelessDB, runtime.GOMAXPROCS(0))},
 	}
 	for _, l := range lines {
 		if cfg.markdown {
@@ -133,8 +133,8 @@ func wakesPerMsg(r loadResult) string {
 }
 
 func printWake(w io.Writer, cfg config, r wakeResult) {
-	fmt.Fprintf(w, "\nHibernation (%s): %d agents over %d connections, idle timeout %s; all hibernated %s after the last reading; wake latency over %d agents, one at a time.\n\n",
-		classCounter, r.agents, r.conns, r.idle, fmtDuration(r.hibernateWait+r.idle), r.samples)
+	fmt.Fprintf(w, "\nHibernation (%s): %d agents over %d connections, idle timeout %s; all hibernated %s after the awake measurement; wake latency over %d agents, one at a time.\n\n",
+		classCounter, r.agents, r.conns, r.idle, fmtDuration(r.hibernateWait), r.samples)
 	if r.err != nil {
 		fmt.Fprintf(w, "ERR: %v\n", r.err)
 		return
