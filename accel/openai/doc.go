@@ -24,6 +24,8 @@
 // token: chat chunks start with a role delta, the last content chunk
 // carries finish_reason, an empty-choices chunk with usage follows when
 // stream_options.include_usage is set, and "data: [DONE]" ends the stream.
+// A stream that stays quiet (a long prefill on a slow CPU) gets an SSE
+// comment line, ": keep-alive", every Handler.KeepAlive (15s).
 // A failure before the first byte is an HTTP error with OpenAI's error
 // object, {"error":{"message","type","param","code"}} (param and code null
 // when empty), with the status of the *accel.Error (400 invalid values and

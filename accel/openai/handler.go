@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/outpost-iot/outpost/accel"
@@ -29,6 +30,10 @@ const MaxBodyBytes = 4 << 20
 
 // Handler serves /v1/models, /v1/chat/completions and /v1/completions.
 type Handler struct {
+	// KeepAlive is how long a stream may stay silent before a comment line
+	// (": keep-alive") is sent. NewHandler sets 15s; set it before serving.
+	KeepAlive time.Duration
+
 	b   Backend
 	log *slog.Logger
 	mux *http.ServeMux
@@ -39,7 +44,7 @@ func NewHandler(b Backend, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{b: b, log: log, mux: http.NewServeMux()}
+	h := &Handler{KeepAlive: 15 * time.Second, b: b, log: log, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET /v1/models", h.models)
 	h.mux.HandleFunc("GET /v1/models/{model...}", h.model)
 	h.mux.HandleFunc("POST /v1/chat/completions", h.chat)
@@ -190,7 +195,8 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *accel.Strea
 		return
 	}
 
-	sse := newSSEWriter(w)
+	sse := newSSEWriter(w, h.KeepAlive)
+	defer sse.close()
 	chunk := Chunk{ID: newID("chatcmpl-"), Object: "chat.completion.chunk", Created: created, Model: model}
 	if !chat {
 		chunk.ID, chunk.Object = newID("cmpl-"), "text_completion"
@@ -239,30 +245,77 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *accel.Strea
 					return
 				}
 			}
-			sse.done()
+			sse.end()
 			return
 		}
 	}
 }
 
-// sseWriter writes server-sent events: "data: <json>\n\n", flushed.
+// sseWriter writes server-sent events: "data: <json>\n\n", flushed. While
+// a stream is quiet (a long prefill) it sends a comment line every
+// keepAlive so that proxies and clients do not time the connection out.
 type sseWriter struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	buf strings.Builder
-	ok  bool
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	mu   sync.Mutex // one writer at a time: the handler or the keep-alive
+	buf  strings.Builder
+	ok   bool
+	last time.Time
+	stop chan struct{}
+	done sync.WaitGroup
 }
 
-func newSSEWriter(w http.ResponseWriter) *sseWriter {
+func newSSEWriter(w http.ResponseWriter, keepAlive time.Duration) *sseWriter {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	return &sseWriter{w: w, rc: http.NewResponseController(w), ok: true}
+	s := &sseWriter{w: w, rc: http.NewResponseController(w), ok: true, last: time.Now(), stop: make(chan struct{})}
+	s.done.Add(1)
+	go s.keepAlive(keepAlive)
+	return s
+}
+
+func (s *sseWriter) keepAlive(every time.Duration) {
+	defer s.done.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.mu.Lock()
+			if s.ok && time.Since(s.last) >= every {
+				s.writeLocked(": keep-alive\n\n")
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// close stops the keep-alive; the writer must not be used afterwards.
+func (s *sseWriter) close() {
+	close(s.stop)
+	s.done.Wait()
+}
+
+func (s *sseWriter) writeLocked(text string) bool {
+	if _, err := io.WriteString(s.w, text); err != nil {
+		s.ok = false
+		return false
+	}
+	if err := s.rc.Flush(); err != nil {
+		s.ok = false
+	}
+	s.last = time.Now()
+	return s.ok
 }
 
 func (s *sseWriter) write(data []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.ok {
 		return false
 	}
@@ -270,14 +323,7 @@ func (s *sseWriter) write(data []byte) bool {
 	s.buf.WriteString("data: ")
 	s.buf.Write(data)
 	s.buf.WriteString("\n\n")
-	if _, err := io.WriteString(s.w, s.buf.String()); err != nil {
-		s.ok = false
-		return false
-	}
-	if err := s.rc.Flush(); err != nil {
-		s.ok = false
-	}
-	return s.ok
+	return s.writeLocked(s.buf.String())
 }
 
 func (s *sseWriter) event(v any) bool {
@@ -288,4 +334,4 @@ func (s *sseWriter) event(v any) bool {
 	return s.write(b)
 }
 
-func (s *sseWriter) done() { s.write([]byte("[DONE]")) }
+func (s *sseWriter) end() { s.write([]byte("[DONE]")) }

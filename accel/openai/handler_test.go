@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outpost-iot/outpost/accel"
 	"github.com/outpost-iot/outpost/accel/engine"
 	"github.com/outpost-iot/outpost/accel/internal/testserver"
 	"github.com/outpost-iot/outpost/accel/openai"
@@ -195,3 +197,43 @@ var (
 	_ openai.Backend = (*engine.Engine)(nil)
 	_ openai.Backend = (*remote.Client)(nil)
 )
+
+// slow answers after a pause, like a long prefill.
+type slow struct{ pause time.Duration }
+
+func (s slow) Models(context.Context) ([]accel.ModelInfo, error) { return nil, nil }
+func (s slow) Chat(ctx context.Context, _ accel.ChatRequest) (*accel.Stream, error) {
+	return s.Complete(ctx, accel.CompletionRequest{})
+}
+func (s slow) Complete(context.Context, accel.CompletionRequest) (*accel.Stream, error) {
+	ch := make(chan accel.Event, 1)
+	go func() {
+		time.Sleep(s.pause)
+		ch <- accel.Event{Chunk: accel.Chunk{Text: "done", FinishReason: accel.FinishStop, Usage: &accel.Usage{}}}
+		close(ch)
+	}()
+	return accel.NewStream(ch, func() {}), nil
+}
+
+// TestKeepAlive: a quiet stream gets comment lines, which clients ignore.
+func TestKeepAlive(t *testing.T) {
+	h := openai.NewHandler(slow{200 * time.Millisecond}, nil)
+	h.KeepAlive = 20 * time.Millisecond
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, b := post(t, srv.URL+"/v1/completions", `{"model":"m","prompt":"x","stream":true}`)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), ": keep-alive\n\n") || !strings.HasSuffix(string(b), "data: [DONE]\n\n") {
+		t.Errorf("stream %q", b)
+	}
+	c, err := remote.New(remote.Config{BaseURL: srv.URL + "/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Complete(context.Background(), accel.CompletionRequest{Model: "m", Prompt: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := accel.Collect(s); err != nil || res.Text != "done" {
+		t.Errorf("remote through keep-alives: %+v %v", res, err)
+	}
+}
