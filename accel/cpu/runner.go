@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/outpost-iot/outpost/accel/llama"
 )
@@ -42,6 +43,7 @@ type Runner struct {
 	cfg   Config
 	k     Kernels
 	freqs []float64
+	abort atomic.Bool
 	// K and V are per layer pools of NumBlocks*BlockTokens*NEmbdKV values.
 	K, V [][]float32
 
@@ -153,10 +155,17 @@ func (r *Runner) matMul(out []float32, w llama.Tensor, x []float32, n int) {
 	})
 }
 
+// Abort makes the running Forward, and every later one, stop at the next
+// layer and return nil. It is the one method safe to call from another
+// goroutine: an engine that is closing uses it so that a long prefill does
+// not hold up shutdown.
+func (r *Runner) Abort() { r.abort.Store(true) }
+
 // Forward runs one step for the batch and returns, per sequence, its logits
 // (VocabSize values) when it asked for them, else nil. The logits are owned
-// by the Runner and overwritten by the next Forward. It panics on a batch
-// that does not fit the pool or the model (the engine checks first).
+// by the Runner and overwritten by the next Forward. It returns nil after
+// Abort (the pool's contents are then undefined). It panics on a batch that
+// does not fit the pool or the model (the engine checks first).
 func (r *Runner) Forward(batch []Seq) [][]float32 {
 	c := r.m.Config
 	bt := r.cfg.BlockTokens
@@ -210,6 +219,9 @@ func (r *Runner) Forward(batch []Seq) [][]float32 {
 	}
 
 	for li := range r.m.Layers {
+		if r.abort.Load() {
+			return nil
+		}
 		l := &r.m.Layers[li]
 		for t := 0; t < T; t++ {
 			r.k.RMSNorm(r.xb[t*E:(t+1)*E], r.x[t*E:(t+1)*E], l.AttnNorm, c.RMSEps)

@@ -220,3 +220,15 @@ func TestForwardPanicsOnBadBatch(t *testing.T) {
 		}()
 	}
 }
+
+func TestAbort(t *testing.T) {
+	m := tinyModel(t, gguf.Q8_0)
+	r, _ := New(m, Config{NumBlocks: 2})
+	if out := r.Forward([]Seq{{Blocks: []int{0}, Tokens: []int32{1}, Logits: true}}); out[0] == nil {
+		t.Fatal("no logits")
+	}
+	r.Abort()
+	if out := r.Forward([]Seq{{Blocks: []int{0}, Tokens: []int32{1}, Logits: true}}); out != nil {
+		t.Fatal("logits after Abort")
+	}
+}

@@ -182,8 +182,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the scheduler: every request still queued or running ends
-// with accel.ErrClosed and its blocks are freed. It waits for the
+// Close stops the scheduler: a forward pass in progress is abandoned at
+// the next layer, and every request still queued or running ends with
+// accel.ErrClosed and its blocks are freed. It waits for the
 // scheduler to stop or ctx to end, and is idempotent. It does not close
 // the Model.
 func (e *Engine) Close(ctx context.Context) error {
@@ -194,6 +195,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Unlock()
 	if first {
 		close(e.quit)
+		e.runner.Abort() // do not wait for a long forward pass
 	}
 	if !started {
 		return nil

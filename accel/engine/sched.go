@@ -247,6 +247,9 @@ func (e *Engine) step() {
 	t1 := time.Now()
 	logits := e.runner.Forward(batch)
 	fwd := time.Since(t1)
+	if logits == nil { // aborted by Close; shutdown frees everything
+		return
+	}
 
 	tokens := 0
 	generated := 0

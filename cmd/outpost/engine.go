@@ -23,6 +23,7 @@ import (
 type inference struct {
 	handler http.Handler
 	close   func(context.Context) error
+	log     *slog.Logger
 }
 
 // openInference loads the model (with a progress bar on a terminal) and
@@ -60,13 +61,15 @@ func openLocal(ctx context.Context, path string, log *slog.Logger) (*inference, 
 		"context", c.ContextLength, "kv_blocks", c.KVBlocks, "max_seqs", c.MaxSeqs, "threads", c.Threads, "chat_template", m.Family.String(),
 		"elapsed", time.Since(start).Round(time.Millisecond))
 	return &inference{
+		log:     log,
 		handler: openai.NewHandler(e, log),
 		close: func(ctx context.Context) error {
-			err := e.Close(ctx)
-			if cerr := m.Close(); err == nil {
-				err = cerr
+			if err := e.Close(ctx); err != nil {
+				// A forward pass is still running (a long prefill on a
+				// slow CPU): keep the weights mapped; the process exits.
+				return err
 			}
-			return err
+			return m.Close()
 		},
 	}, nil
 }
@@ -122,5 +125,7 @@ func (i *inference) Close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	_ = i.close(ctx)
+	if err := i.close(ctx); err != nil {
+		i.log.Warn("inference engine did not stop in time", "error", err)
+	}
 }
