@@ -43,8 +43,9 @@
 // counters must come back as 1, 2, 3 …; anything else, an error reply or a
 // reply still missing after the drain counts as an error.
 //
-// An awake agent holds three files open (database, -wal, -shm). When N
-// agents would need more than the process's open-file limit allows, the
+// An awake agent holds three files open (database, -wal, -shm), four with
+// the stateless baseline (main.go, fdsPerAgent). When N agents would need
+// more than the process's open-file limit allows, the
 // run sets the host's idle timeout to --idle-crowded (1s) instead of
 // --idle (1m, the host default), so that only recently active agents stay
 // awake; the table's wakes/msg column shows how often a reading then found

@@ -98,7 +98,7 @@ func printLoad(w io.Writer, cfg config, rows []loadRow) {
 			}
 		}
 		if sf.idle != cfg.idle {
-			notes = append(notes, fmt.Sprintf("%d agents: idle timeout %s, since %d awake agents would need %d open files (limit %d)",
+			notes = append(notes, fmt.Sprintf("%d agents: idle timeout %s, since %d awake agents would need about %d open files (limit %d)",
 				r.agents, sf.idle, r.agents, r.agents*fdsPerAgent, cfg.fdLimit))
 		}
 	}
