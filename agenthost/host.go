@@ -93,6 +93,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Inference is what Context.Inference gives agents; nil when the
+	// gateway has no engine.
+	Inference Inference
 }
 
 // Host runs agents: one instance per address, each on its own goroutine
@@ -107,7 +110,8 @@ type Host struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // instance goroutines and the janitor
 
-	wake *wakeups // set by Start
+	wake      *wakeups // set by Start
+	inference Inference
 
 	mu      sync.Mutex
 	classes map[string]Class
@@ -131,7 +135,7 @@ func New(cfg Config, opts Options) (*Host, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Host{
-		cfg: cfg.withDefaults(), log: opts.Logger, now: opts.Now, ctx: ctx, cancel: cancel,
+		cfg: cfg.withDefaults(), log: opts.Logger, now: opts.Now, ctx: ctx, cancel: cancel, inference: opts.Inference,
 		classes: map[string]Class{}, agents: map[wire.Address]*instance{}, counts: map[string]int{},
 	}, nil
 }

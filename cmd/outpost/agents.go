@@ -19,8 +19,8 @@ var builtinClasses = []agenthost.Class{echo.Class, twin.Class}
 
 // newAgents builds the agent host with the built-in classes and the
 // protocol layer in front of it, which the broker hands agent traffic to.
-func newAgents(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*agenthost.Host, *protocol.Layer, error) {
-	host, err := agenthost.New(cfg.agentsConfig(), agenthost.Options{Logger: log.With("component", "agents")})
+func newAgents(cfg Config, log *slog.Logger, reg prometheus.Registerer, inf agenthost.Inference) (*agenthost.Host, *protocol.Layer, error) {
+	host, err := agenthost.New(cfg.agentsConfig(), agenthost.Options{Logger: log.With("component", "agents"), Inference: inf})
 	if err != nil {
 		return nil, nil, err
 	}

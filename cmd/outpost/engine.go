@@ -14,6 +14,7 @@ import (
 	"github.com/outpost-iot/outpost/accel/engine"
 	"github.com/outpost-iot/outpost/accel/openai"
 	"github.com/outpost-iot/outpost/accel/remote"
+	"github.com/outpost-iot/outpost/agenthost"
 	"github.com/outpost-iot/outpost/broker"
 )
 
@@ -21,6 +22,7 @@ import (
 // (--inference-url), and the OpenAI-compatible API over it. Without either
 // it is empty: /v1 keeps answering 501.
 type inference struct {
+	backend agenthost.Inference // what agents call; nil without an engine
 	handler http.Handler
 	close   func(context.Context) error
 	log     *slog.Logger
@@ -62,6 +64,7 @@ func openLocal(ctx context.Context, path string, log *slog.Logger) (*inference, 
 		"elapsed", time.Since(start).Round(time.Millisecond))
 	return &inference{
 		log:     log,
+		backend: e,
 		handler: openai.NewHandler(e, log),
 		close: func(ctx context.Context) error {
 			if err := e.Close(ctx); err != nil {
@@ -107,7 +110,7 @@ func openRemote(cfg Config, log *slog.Logger) (*inference, error) {
 		return nil, err
 	}
 	log.Info("remote inference backend", "url", cfg.InferenceURL)
-	return &inference{handler: openai.NewHandler(c, log)}, nil
+	return &inference{backend: c, handler: openai.NewHandler(c, log)}, nil
 }
 
 // mount serves the API under /v1/ on the gateway's HTTP port, behind its
@@ -129,3 +132,9 @@ func (i *inference) Close() {
 		i.log.Warn("inference engine did not stop in time", "error", err)
 	}
 }
+
+// Both backends are what agents call (agenthost.Inference).
+var (
+	_ agenthost.Inference = (*engine.Engine)(nil)
+	_ agenthost.Inference = (*remote.Client)(nil)
+)

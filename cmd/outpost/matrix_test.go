@@ -39,7 +39,7 @@ func startInProcess(t *testing.T, mutate func(*Config)) *inProcess {
 		mutate(&cfg)
 	}
 	log := slog.New(slog.DiscardHandler)
-	host, layer, err := newAgents(cfg, log, nil)
+	host, layer, err := newAgents(cfg, log, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	agents, layer, err := newAgents(cfg, log, reg)
+	agents, layer, err := newAgents(cfg, log, reg, inf.backend)
 	if err != nil {
 		return usageError{err}
 	}
