@@ -49,8 +49,10 @@ func runVersion(w io.Writer) error {
 
 // commandHelp is each subcommand's description with examples.
 var commandHelp = map[string]string{
-	"serve": `Run the gateway: the MQTT broker (default 127.0.0.1:1883) and the HTTP port
-(default 127.0.0.1:8080: /mqtt, /metrics, /healthz, /admin/...). This is also
+	"serve": `Run the gateway: the MQTT broker (default 127.0.0.1:1883), the HTTP port
+(default 127.0.0.1:8080: /agents/..., /mqtt, /v1/..., /metrics, /healthz,
+/admin/...), the agents and, with --model or --inference-url, the inference
+API. This is also
 what 'outpost' with no command does. Every flag is also an OUTPOST_* variable
 and a key of the --config file. SIGHUP reloads credentials and certificates;
 SIGINT or SIGTERM shuts down cleanly (a second one forces exit).
@@ -61,7 +63,9 @@ examples:
   outpost serve --listen 0.0.0.0 --credentials /etc/outpost/credentials.yaml
   outpost serve --listen 0.0.0.0 --allow-anonymous   # deliberately open to the network
   outpost serve --tls-cert gw.crt --tls-key gw.key --credentials creds.yaml
-  OUTPOST_MQTT_PORT=1884 outpost serve --config outpost.yaml`,
+  OUTPOST_MQTT_PORT=1884 outpost serve --config outpost.yaml
+  outpost serve --model models/tinyllama-1.1b.gguf      # local engine at /v1
+  outpost serve --inference-url http://gpu-box:8000/v1  # /v1 from vLLM, llama.cpp or Ollama`,
 	"config": `Print the effective configuration (defaults, then --config file, then OUTPOST_*
 variables, then flags) as a commented YAML file that --config accepts.
 
@@ -115,6 +119,21 @@ without .gguf.
 examples:
   outpost model synth --shape tiny --quant q8_0 tiny.gguf
   outpost model synth --shape tinyllama-1.1b --quant q8_0 models/tinyllama-1.1b.gguf`,
+	"sim": `Run a fleet of simulated devices against a gateway, for load: each device is
+its own MQTT 5 connection to the device twin agents/twin/PREFIXi, acknowledges
+its desired configuration, publishes CBOR telemetry at QoS 1 (temperature and
+humidity random walks, now and then a door event) --rate times a second, and
+calls the twin's latest() every --rpc-every frames. Lost connections are
+retried with backoff. At the end it reports the frames sent and delivered
+(PUBACKed: the twin stored them), the errors, and latency percentiles of
+publish -> PUBACK and of the rpc round trip; it exits 1 if there were errors.
+On a gateway with credentials every device logs in as --user, which needs
+the twins, e.g. outpost passwd add sim --agent 'twin/sim-*'.
+
+examples:
+  outpost sim --devices 100 --rate 2 --duration 1m --progress
+  outpost sim --url tcp://gw.local:1883 --user sim --password s3cret --devices 1000 --rate 0.2
+  outpost sim --devices 10 --messages 100 --json | jq .publish_latency`,
 	"version": `Print the version, the Go version and the platform.
 
 example:
@@ -132,6 +151,7 @@ var commandSummary = map[string]string{
 	"agents":  "list, inspect and destroy agents of a running gateway",
 	"detect":  "print the hardware the inference engine sees and its plan",
 	"model":   "write a random-weight test model (model synth)",
+	"sim":     "run simulated twin devices against a gateway and report latency",
 	"version": "print the version",
 	"help":    "show help for a command",
 }
