@@ -52,10 +52,10 @@ var commandHelp = map[string]string{
 	"serve": `Run the gateway: the MQTT broker (default 127.0.0.1:1883), the HTTP port
 (default 127.0.0.1:8080: /agents/..., /mqtt, /v1/..., /metrics, /healthz,
 /admin/...), the agents and, with --model or --inference-url, the inference
-API. This is also
-what 'outpost' with no command does. Every flag is also an OUTPOST_* variable
-and a key of the --config file. SIGHUP reloads credentials and certificates;
-SIGINT or SIGTERM shuts down cleanly (a second one forces exit).
+API. This is also what 'outpost' with no command does. Every flag is also an
+OUTPOST_* variable and a key of the --config file. SIGHUP reloads credentials
+and certificates; SIGINT or SIGTERM shuts down cleanly (a second one forces
+exit).
 
 examples:
   outpost                                      # loopback only, anyone may connect
