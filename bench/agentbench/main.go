@@ -171,6 +171,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					if r.err != nil {
 						failed++
 						fmt.Fprintf(stderr, "agentbench: %s, %d agents: %v\n", class, n, r.err)
+					} else {
+						fmt.Fprintf(stderr, "agentbench: %s, %d agents: %s msg/s, p50 %s, p99 %s, first contact %s\n",
+							class, n, fmtCount(r.rate), fmtDuration(r.p50), fmtDuration(r.p99), fmtDuration(r.setup))
 					}
 					total++
 					byClass[class] = append(byClass[class], r)
