@@ -436,6 +436,32 @@ func twinCallErr(g *gateway, device, method string, args ...any) (map[string]any
 	}
 }
 
+// addUser runs `outpost passwd add NAME --password-stdin --credentials
+// FILE ARGS...` with password on standard input.
+func addUser(t *testing.T, file, name, password string, args ...string) {
+	t.Helper()
+	args = append([]string{"passwd", "add", name, "--password-stdin", "--credentials", file}, args...)
+	cmd := exec.Command(outpostBin, args...)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("outpost %v: %v\n%s", args, err, out)
+	}
+}
+
+// credentialsGateway starts a gateway with a credentials file holding the
+// device user dev (password dev-secret, access rules devRules, e.g.
+// "--agent", "twin/%u") and the admin ops (ops-secret), whom twinCall
+// uses.
+func credentialsGateway(t *testing.T, devRules ...string) *gateway {
+	t.Helper()
+	creds := filepath.Join(t.TempDir(), "credentials.yaml")
+	addUser(t, creds, "dev", "dev-secret", devRules...)
+	addUser(t, creds, "ops", "ops-secret", "--admin")
+	g := startGateway(t, "--credentials", creds)
+	g.callUser, g.callPassword = "ops", "ops-secret"
+	return g
+}
+
 // setDesired sets the twin's desired configuration and returns its new
 // version.
 func setDesired(t *testing.T, g *gateway, device string, config map[string]any) int64 {

@@ -2,8 +2,6 @@ package examples_test
 
 import (
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,37 +34,39 @@ func TestGoPaho3Once(t *testing.T) { onceCycle(t, "go/paho3", false) }
 // TestGoPaho5Once: the paho.golang (MQTT 5, response topic) example's cycle.
 func TestGoPaho5Once(t *testing.T) { onceCycle(t, "go/paho5", false) }
 
-// TestGoPaho3Credentials: with a credentials file, the device logs in as
-// dev (an ACL rule that gives it twin/dev only) and runs its cycle; a wrong
-// password makes --once fail with a non-zero exit.
-func TestGoPaho3Credentials(t *testing.T) {
-	creds := filepath.Join(t.TempDir(), "credentials.yaml")
-	passwd := func(stdin string, args ...string) {
-		t.Helper()
-		cmd := exec.Command(outpostBin, append([]string{"passwd", "add"}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin + "\n")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("outpost passwd add %v: %v\n%s", args, err, out)
-		}
-	}
-	passwd("dev-secret", "dev", "--password-stdin", "--agent", "twin/%u", "--credentials", creds)
-	passwd("ops-secret", "ops", "--password-stdin", "--admin", "--credentials", creds)
-	g := startGateway(t, "--credentials", creds)
-	g.callUser, g.callPassword = "ops", "ops-secret"
+// goCredentialsCycle runs a Go example on a gateway with a credentials
+// file (credentialsGateway): a wrong password makes --once fail with a
+// FAILED line; the right one runs the cycle.
+func goCredentialsCycle(t *testing.T, dir string, devRules ...string) {
+	t.Helper()
+	g := credentialsGateway(t, devRules...)
 	v := setDesired(t, g, "dev", desiredConfig)
 
-	out, err := runExample(t, "go/paho3", g.deviceEnv("dev", "DEVICE_USER=dev", "DEVICE_PASSWORD=wrong"), "--once")
+	out, err := runExample(t, dir, g.deviceEnv("dev", "DEVICE_USER=dev", "DEVICE_PASSWORD=wrong"), "--once")
 	if err == nil {
 		t.Fatalf("--once with a wrong password succeeded:\n%s", out)
 	}
 	if !strings.Contains(out, "FAILED") {
 		t.Errorf("wrong password: no clear failure message:\n%s", out)
 	}
-	out, err = runExample(t, "go/paho3", g.deviceEnv("dev", "DEVICE_USER=dev", "DEVICE_PASSWORD=dev-secret"), "--once")
+	out, err = runExample(t, dir, g.deviceEnv("dev", "DEVICE_USER=dev", "DEVICE_PASSWORD=dev-secret"), "--once")
 	if err != nil {
 		t.Fatalf("--once as dev: %v\n%s", err, out)
 	}
 	checkCycle(t, g, "dev", v)
+}
+
+// TestGoPaho3Credentials: paho3 as user dev, whose only rule is the agent
+// twin/%u.
+func TestGoPaho3Credentials(t *testing.T) {
+	goCredentialsCycle(t, "go/paho3", "--agent", "twin/%u")
+}
+
+// TestGoPaho5Credentials: paho5 as user dev, who also needs its response
+// topic replies/%u (the gateway takes a response topic only if the client
+// may subscribe to it).
+func TestGoPaho5Credentials(t *testing.T) {
+	goCredentialsCycle(t, "go/paho5", "--agent", "twin/%u", "--topic", "replies/%u")
 }
 
 // restartCycle runs an example in continuous mode, restarts the gateway
@@ -109,3 +109,11 @@ func TestGoPaho3Restart(t *testing.T) {
 func TestGoPaho5Restart(t *testing.T) {
 	restartCycle(t, "go/paho5", func(g *gateway) []string { return g.deviceEnv("device-1") })
 }
+
+// TestGoPaho3Refused: a configuration paho3 cannot run (interval_s 0) is
+// acked with ok=false and the reason; the cycle still succeeds
+// (refusedConfig, c_test.go).
+func TestGoPaho3Refused(t *testing.T) { refusedConfig(t, "go/paho3") }
+
+// TestGoPaho5Refused: the same for paho5.
+func TestGoPaho5Refused(t *testing.T) { refusedConfig(t, "go/paho5") }

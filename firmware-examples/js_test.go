@@ -44,3 +44,10 @@ func TestJSRestart(t *testing.T) {
 	needJS(t)
 	restartCycle(t, "js", func(g *gateway) []string { return g.wsDeviceEnv("device-1") })
 }
+
+// TestJSRefused: a configuration the JS device cannot run (interval_s 0)
+// is acked with ok=false and the reason (refusedConfig, c_test.go).
+func TestJSRefused(t *testing.T) {
+	needJS(t)
+	refusedConfig(t, "js")
+}

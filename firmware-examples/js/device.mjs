@@ -17,7 +17,7 @@
 // (default device-1).
 import mqtt from 'mqtt';
 import { parseArgs } from 'node:util';
-import { decodeFrame, encodeAck, encodeRpc, encodeTelemetry } from './frames.mjs';
+import { decodeFrame, encodeAck, encodeAckError, encodeRpc, encodeTelemetry } from './frames.mjs';
 
 const STEP_MS = 10_000; // each step of a cycle: connect, a frame, a PUBACK, a reply
 const BACKOFF_MIN_MS = 500;
@@ -30,13 +30,14 @@ const { values: cfg } = parseArgs({
     password: { type: 'string', default: process.env.DEVICE_PASSWORD || '' },
     name: { type: 'string', default: process.env.DEVICE_NAME || 'device-1' },
     once: { type: 'boolean', default: false },
-    interval: { type: 'string', default: '5s' }, // 500ms, 5s, or ms as a bare number
+    // 500ms, 5s, or ms as a bare number; 0: the configuration's interval_s
+    interval: { type: 'string', default: '0' },
   },
 });
 const m = /^(\d+)(ms|s)?$/.exec(cfg.interval);
 const intervalMs = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
-if (!cfg.name || !(intervalMs > 0)) {
-  console.error('js: need a device name and a positive --interval (e.g. 500ms, 5s)');
+if (!cfg.name || !(intervalMs >= 0)) {
+  console.error('js: need a device name and an --interval such as 500ms or 5s (0: the configuration\'s)');
   process.exit(2);
 }
 const topicIn = `agents/twin/${cfg.name}/in`;
@@ -44,7 +45,34 @@ const topicOut = `agents/twin/${cfg.name}/out`;
 const log = (msg) => console.log(`js: ${new Date().toISOString().slice(11, 23)} ${msg}`);
 
 // The device's state: the applied configuration and the sensors' random walks.
-const state = { version: -1, settings: {}, calls: 0, temp: 21.5, hum: 40 };
+const state = { version: -1, settings: { interval_s: 30, led: false, unit: 'C' }, calls: 0, temp: 21.5, hum: 40 };
+
+/**
+ * The settings this device runs from a desired configuration (the whole
+ * configuration, not a patch: keys left out take their defaults, unknown
+ * keys are ignored), or the reason it cannot run it.
+ */
+function checkConfig(desired) {
+  const settings = { interval_s: 30, led: false, unit: 'C' };
+  if (desired === null || typeof desired !== 'object') return { reason: 'config is not a map' };
+  if ('interval_s' in desired) {
+    const v = desired.interval_s;
+    if (!Number.isInteger(v) || v < 1 || v > 3600) return { reason: 'interval_s out of range' };
+    settings.interval_s = v;
+  }
+  if ('led' in desired) {
+    if (typeof desired.led !== 'boolean') return { reason: 'led is not a bool' };
+    settings.led = desired.led;
+  }
+  if ('unit' in desired) {
+    if (desired.unit !== 'C' && desired.unit !== 'F') return { reason: 'unit is not "C" or "F"' };
+    settings.unit = desired.unit;
+  }
+  return { settings };
+}
+
+/** The time between telemetry frames: --interval, else the configuration's interval_s. */
+const periodMs = () => intervalMs || state.settings.interval_s * 1000;
 
 function reading() {
   state.temp = Math.round((state.temp + Math.random() * 0.5 - 0.25) * 100) / 100;
@@ -76,12 +104,21 @@ async function publish(frame) {
   await withTimeout(client.publishAsync(topicIn, Buffer.from(frame), { qos: 1 }), 'PUBACK');
 }
 
-/** Applies a desired configuration and acknowledges it. */
+/**
+ * Applies a desired configuration and acks it, or keeps the settings it
+ * has and acks with ok=false and the reason (the twin's ack_error).
+ */
 async function apply(f) {
-  state.version = f.version;
-  state.settings = f.config;
-  log(`desired version ${f.version}: ${JSON.stringify(f.config)}`);
-  await publish(encodeAck(f.version));
+  const { settings, reason } = checkConfig(f.config);
+  if (reason) {
+    log(`desired version ${f.version} refused: ${reason}`);
+    await publish(encodeAckError(f.version, reason));
+  } else {
+    state.version = f.version;
+    state.settings = settings;
+    log(`desired version ${f.version}: ${JSON.stringify(settings)}`);
+    await publish(encodeAck(f.version));
+  }
   log(`acked version ${f.version}`);
 }
 
@@ -187,17 +224,20 @@ function continuous() {
     });
   });
   let sent = 0;
-  setInterval(async () => {
-    if (!client.connected) return;
-    try {
-      const values = reading();
-      await publish(encodeTelemetry(Date.now(), values));
-      log(`telemetry ${JSON.stringify(values)}`);
-      if (++sent % 10 === 0) await call('history', [null, null, 'temp']);
-    } catch (err) {
-      log(`telemetry: ${err.message}`);
+  const tick = async () => {
+    if (client.connected) {
+      try {
+        const values = reading();
+        await publish(encodeTelemetry(Date.now(), values));
+        log(`telemetry ${JSON.stringify(values)}`);
+        if (++sent % 10 === 0) await call('history', [null, null, 'temp']);
+      } catch (err) {
+        log(`telemetry: ${err.message}`);
+      }
     }
-  }, intervalMs);
+    setTimeout(tick, periodMs()); // a new interval_s takes effect from the next frame
+  };
+  setTimeout(tick, periodMs());
 }
 
 for (const sig of ['SIGINT', 'SIGTERM']) {

@@ -72,12 +72,12 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.password, "password", os.Getenv("DEVICE_PASSWORD"), "password (DEVICE_PASSWORD)")
 	fs.StringVar(&c.name, "name", env("DEVICE_NAME", "device-1"), "device name: the twin agents/twin/NAME (DEVICE_NAME)")
 	fs.BoolVar(&c.once, "once", false, "run one cycle and exit: 0 only if every step succeeded")
-	fs.DurationVar(&c.interval, "interval", 5*time.Second, "time between telemetry frames without --once")
+	fs.DurationVar(&c.interval, "interval", 0, "time between telemetry frames without --once (0: the configuration's interval_s, default 30 s)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	if c.name == "" || c.interval <= 0 {
-		return c, errors.New("need a device name and a positive --interval")
+	if c.name == "" || c.interval < 0 {
+		return c, errors.New("need a device name and a --interval of 0 or more")
 	}
 	return c, nil
 }
@@ -88,10 +88,10 @@ type device struct {
 	cfg      config
 	in, out  string // topics
 	client   mqtt.Client
-	frames   chan []byte // from the paho callback to the main loop
-	joins    chan error  // each (re)join's outcome
-	version  int64       // the applied configuration's version
-	settings map[string]any
+	frames   chan []byte    // from the paho callback to the main loop
+	joins    chan error     // each (re)join's outcome
+	version  int64          // the applied configuration's version
+	settings map[string]any // the configuration it runs (checkConfig)
 	calls    int
 	temp     float64 // random walks
 	hum      int64
@@ -203,7 +203,7 @@ func (d *device) cycle(ctx context.Context) error {
 // as they come, a history call every tenth frame; connection failures are
 // logged and paho reconnects.
 func (d *device) loop(ctx context.Context) error {
-	tick := time.NewTicker(d.cfg.interval)
+	tick := time.NewTicker(d.period())
 	defer tick.Stop()
 	sent := 0
 	for {
@@ -216,6 +216,8 @@ func (d *device) loop(ctx context.Context) error {
 		case data := <-d.frames:
 			if f, err := d.handle(data); err != nil {
 				log.Print(err)
+			} else if f.Type == "desired" {
+				tick.Reset(d.period())
 			} else if f.Type == "rpc" {
 				if h, err := decodeHistory(f.Result); err == nil {
 					log.Printf("history %s: %d rows", f.ID, len(h.Rows))
@@ -258,13 +260,19 @@ func (d *device) handle(data []byte) (inFrame, error) {
 	return f, nil
 }
 
-// apply takes a desired configuration and acknowledges it. A real device
-// would check and use the settings here (and ack with encodeAckError if it
-// cannot).
+// apply takes a desired configuration: it checks it (checkConfig), then
+// uses it and acks, or keeps the settings it has and acks with ok=false
+// and the reason (the twin reports it as ack_error).
 func (d *device) apply(f inFrame) error {
-	d.version, d.settings = f.Version, f.Config
-	log.Printf("desired version %d: %v", f.Version, f.Config)
+	settings, reason := checkConfig(f.Config)
 	ack, err := encodeAck(f.Version)
+	if reason != "" {
+		log.Printf("desired version %d refused: %s", f.Version, reason)
+		ack, err = encodeAckError(f.Version, reason)
+	} else {
+		d.version, d.settings = f.Version, settings
+		log.Printf("desired version %d: %v", f.Version, settings)
+	}
 	if err != nil {
 		return err
 	}
@@ -342,6 +350,46 @@ func (d *device) publish(data []byte) error {
 		return fmt.Errorf("no PUBACK within %v", stepTimeout)
 	}
 	return tok.Error()
+}
+
+// period is the time between telemetry frames: --interval, else the
+// configuration's interval_s.
+func (d *device) period() time.Duration {
+	if d.cfg.interval > 0 {
+		return d.cfg.interval
+	}
+	if n, ok := d.settings["interval_s"].(int64); ok {
+		return time.Duration(n) * time.Second
+	}
+	return 30 * time.Second
+}
+
+// checkConfig returns the settings this device runs from a desired
+// configuration (the whole configuration, not a patch: keys left out take
+// their defaults, unknown keys are ignored), or why it cannot run it.
+func checkConfig(desired map[string]any) (map[string]any, string) {
+	settings := map[string]any{"interval_s": int64(30), "led": false, "unit": "C"}
+	if v, ok := desired["interval_s"]; ok {
+		n, isInt := v.(int64)
+		if !isInt || n < 1 || n > 3600 {
+			return nil, "interval_s out of range"
+		}
+		settings["interval_s"] = n
+	}
+	if v, ok := desired["led"]; ok {
+		b, isBool := v.(bool)
+		if !isBool {
+			return nil, "led is not a bool"
+		}
+		settings["led"] = b
+	}
+	if v, ok := desired["unit"]; ok {
+		if v != "C" && v != "F" {
+			return nil, `unit is not "C" or "F"`
+		}
+		settings["unit"] = v
+	}
+	return settings, ""
 }
 
 // reading is the next simulated measurement: temperature (°C, a float)

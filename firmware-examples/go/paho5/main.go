@@ -32,7 +32,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -80,12 +79,12 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.password, "password", os.Getenv("DEVICE_PASSWORD"), "password (DEVICE_PASSWORD)")
 	fs.StringVar(&c.name, "name", env("DEVICE_NAME", "device-1"), "device name: the twin agents/twin/NAME (DEVICE_NAME)")
 	fs.BoolVar(&c.once, "once", false, "run one cycle and exit: 0 only if every step succeeded")
-	fs.DurationVar(&c.interval, "interval", 5*time.Second, "time between telemetry frames without --once")
+	fs.DurationVar(&c.interval, "interval", 0, "time between telemetry frames without --once (0: the configuration's interval_s, default 30 s)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	if c.name == "" || c.interval <= 0 {
-		return c, errors.New("need a device name and a positive --interval")
+	if c.name == "" || c.interval < 0 {
+		return c, errors.New("need a device name and a --interval of 0 or more")
 	}
 	return c, nil
 }
@@ -103,16 +102,14 @@ type device struct {
 	cfg            config
 	in, out, reply string // topics
 	cm             *autopaho.ConnectionManager
-	frames         chan message // from paho to the main loop
-	joins          chan error   // each (re)join's outcome
-	version        int64        // the applied configuration's version
-	settings       map[string]any
+	frames         chan message   // from paho to the main loop
+	joins          chan error     // each (re)join's outcome
+	connFailed     chan error     // a failed connection attempt (--once gives up)
+	version        int64          // the applied configuration's version
+	settings       map[string]any // the configuration it runs (checkConfig)
 	calls          int
 	temp           float64 // random walks
 	hum            int64
-
-	mu          sync.Mutex
-	lastConnErr error // the latest failed connection attempt
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -121,13 +118,14 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("broker URL: %w", err)
 	}
 	d := &device{
-		cfg:    cfg,
-		in:     "agents/twin/" + cfg.name + "/in",
-		out:    "agents/twin/" + cfg.name + "/out",
-		reply:  "replies/" + cfg.name,
-		frames: make(chan message, 64),
-		joins:  make(chan error, 1),
-		temp:   21.5, hum: 40,
+		cfg:        cfg,
+		in:         "agents/twin/" + cfg.name + "/in",
+		out:        "agents/twin/" + cfg.name + "/out",
+		reply:      "replies/" + cfg.name,
+		frames:     make(chan message, 64),
+		joins:      make(chan error, 1),
+		connFailed: make(chan error, 1),
+		temp:       21.5, hum: 40,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -155,10 +153,13 @@ func run(ctx context.Context, cfg config) error {
 			return !cfg.once
 		},
 		OnConnectError: func(err error) {
-			d.mu.Lock()
-			d.lastConnErr = err
-			d.mu.Unlock()
-			log.Printf("connect to %s: %v", cfg.url, err)
+			select {
+			case d.connFailed <- err:
+			default:
+			}
+			if !cfg.once {
+				log.Printf("connect to %s: %v; retrying", cfg.url, err)
+			}
 		},
 		ClientConfig: paho.ClientConfig{
 			ClientID: "paho5-" + cfg.name,
@@ -223,12 +224,9 @@ func (d *device) cycle(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+	case err := <-d.connFailed:
+		return fmt.Errorf("connect to %s: %w", d.cfg.url, err)
 	case <-time.After(stepTimeout):
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if d.lastConnErr != nil {
-			return fmt.Errorf("connect to %s: %w", d.cfg.url, d.lastConnErr)
-		}
 		return fmt.Errorf("connect to %s: not joined within %v", d.cfg.url, stepTimeout)
 	case <-ctx.Done():
 		return ctx.Err()
@@ -259,7 +257,7 @@ func (d *device) cycle(ctx context.Context) error {
 // loop is continuous mode: telemetry every interval, configurations acked
 // as they come, a history call every tenth frame; autopaho reconnects.
 func (d *device) loop(ctx context.Context) error {
-	tick := time.NewTicker(d.cfg.interval)
+	tick := time.NewTicker(d.period())
 	defer tick.Stop()
 	sent := 0
 	for {
@@ -271,6 +269,8 @@ func (d *device) loop(ctx context.Context) error {
 		case m := <-d.frames:
 			if f, err := d.handle(ctx, m); err != nil {
 				log.Print(err)
+			} else if f.Type == "desired" {
+				tick.Reset(d.period())
 			} else if f.Type == "rpc" {
 				if h, err := decodeHistory(f.Result); err == nil {
 					log.Printf("history %s: %d rows", f.ID, len(h.Rows))
@@ -310,13 +310,19 @@ func (d *device) handle(ctx context.Context, m message) (inFrame, error) {
 	return f, nil
 }
 
-// apply takes a desired configuration and acknowledges it. A real device
-// would check and use the settings here (and ack with encodeAckError if it
-// cannot).
+// apply takes a desired configuration: it checks it (checkConfig), then
+// uses it and acks, or keeps the settings it has and acks with ok=false
+// and the reason (the twin reports it as ack_error).
 func (d *device) apply(ctx context.Context, f inFrame) error {
-	d.version, d.settings = f.Version, f.Config
-	log.Printf("desired version %d: %v", f.Version, f.Config)
+	settings, reason := checkConfig(f.Config)
 	ack, err := encodeAck(f.Version)
+	if reason != "" {
+		log.Printf("desired version %d refused: %s", f.Version, reason)
+		ack, err = encodeAckError(f.Version, reason)
+	} else {
+		d.version, d.settings = f.Version, settings
+		log.Printf("desired version %d: %v", f.Version, settings)
+	}
 	if err != nil {
 		return err
 	}
@@ -409,6 +415,46 @@ func (d *device) publish(ctx context.Context, data []byte, props *paho.PublishPr
 		return fmt.Errorf("refused: reason code %#x %s", r.ReasonCode, reason)
 	}
 	return nil
+}
+
+// period is the time between telemetry frames: --interval, else the
+// configuration's interval_s.
+func (d *device) period() time.Duration {
+	if d.cfg.interval > 0 {
+		return d.cfg.interval
+	}
+	if n, ok := d.settings["interval_s"].(int64); ok {
+		return time.Duration(n) * time.Second
+	}
+	return 30 * time.Second
+}
+
+// checkConfig returns the settings this device runs from a desired
+// configuration (the whole configuration, not a patch: keys left out take
+// their defaults, unknown keys are ignored), or why it cannot run it.
+func checkConfig(desired map[string]any) (map[string]any, string) {
+	settings := map[string]any{"interval_s": int64(30), "led": false, "unit": "C"}
+	if v, ok := desired["interval_s"]; ok {
+		n, isInt := v.(int64)
+		if !isInt || n < 1 || n > 3600 {
+			return nil, "interval_s out of range"
+		}
+		settings["interval_s"] = n
+	}
+	if v, ok := desired["led"]; ok {
+		b, isBool := v.(bool)
+		if !isBool {
+			return nil, "led is not a bool"
+		}
+		settings["led"] = b
+	}
+	if v, ok := desired["unit"]; ok {
+		if v != "C" && v != "F" {
+			return nil, `unit is not "C" or "F"`
+		}
+		settings["unit"] = v
+	}
+	return settings, ""
 }
 
 // reading is the next simulated measurement: temperature (°C, a float)
