@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/outpost-iot/outpost/broker"
+	"github.com/outpost-iot/outpost/broker/auth"
 	"github.com/outpost-iot/outpost/internal/units"
 	"github.com/outpost-iot/outpost/wire"
 )
@@ -329,5 +330,32 @@ func TestRule8_6ShutdownClosesEverything(t *testing.T) {
 		if strings.Contains(stacks, fn) {
 			t.Fatalf("goroutine of %s still running after Close:\n%s", fn, stacks)
 		}
+	}
+}
+
+// TestRule8_1TokenInQuery: a browser, which cannot set headers on a
+// WebSocket, authenticates with ?token=; the token never reaches the agent.
+func TestRule8_1TokenInQuery(t *testing.T) {
+	f := newFakeAgents()
+	s, path := credsGatewayWith(t, false, f)
+	var token string
+	writeCreds(t, path, func(file *auth.File) {
+		var err error
+		if token, err = file.AddToken("dev", "browser"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, code := dialAgent(t, agentWSURL(s, "/agents/twin/dev?token=wrong"), nil); code != http.StatusUnauthorized {
+		t.Errorf("wrong token: %d", code)
+	}
+	if _, code := dialAgent(t, agentWSURL(s, "/agents/twin/dev?_pk=p1&token="+token), nil); code != http.StatusSwitchingProtocols {
+		t.Fatalf("token in query: %d", code)
+	}
+	j := f.expect(t, "join").join
+	if j.User != "dev" || j.ID != "p1" || j.Request.URL.Query().Has("token") {
+		t.Errorf("join: user %q id %q query %q", j.User, j.ID, j.Request.URL.RawQuery)
 	}
 }
