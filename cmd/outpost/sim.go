@@ -265,16 +265,22 @@ func (d *simDevice) session(ctx, stop context.Context) (bool, error) {
 	}()
 
 	// The frames the twin sends: desired configurations (acked) and rpc
-	// replies (timed). One goroutine, owned by this session.
+	// replies (timed). One goroutine, owned by this session; it closes
+	// configured once the first configuration is acked.
+	configured := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		acked := false
 		for {
 			select {
 			case <-down:
 				return
 			case data := <-frames:
-				d.frame(ctx, c, data)
+				if d.frame(ctx, c, data) && !acked {
+					acked = true
+					close(configured)
+				}
 			}
 		}
 	}()
@@ -285,6 +291,18 @@ func (d *simDevice) session(ctx, stop context.Context) (bool, error) {
 	}
 	if len(sa.Reasons) != 1 || sa.Reasons[0] >= 0x80 {
 		return true, fmt.Errorf("join %s refused: %v", out, sa.Reasons)
+	}
+	// As a device does: apply the configuration the twin sends on join
+	// before reporting.
+	select {
+	case <-configured:
+	case <-down:
+		return true, errors.New("connection lost")
+	case <-stop.Done():
+		return true, nil
+	case <-time.After(simStepTimeout):
+		d.errFrame.Add(1)
+		d.logErr("%s: no desired configuration within %v of joining", d.name, simStepTimeout)
 	}
 
 	interval := time.Duration(float64(time.Second) / d.cfg.rate)
@@ -392,20 +410,22 @@ func (d *simDevice) call(ctx context.Context, c *paho5.Client) error {
 	return nil
 }
 
-// frame handles one frame from /out.
-func (d *simDevice) frame(ctx context.Context, c *paho5.Client, data []byte) {
+// frame handles one frame from /out; it reports whether it acked a
+// configuration.
+func (d *simDevice) frame(ctx context.Context, c *paho5.Client, data []byte) bool {
 	v, err := d.cbor.Unmarshal(data)
 	f, _ := v.(map[string]any)
 	if err != nil || f == nil {
 		d.errFrame.Add(1)
 		d.logErr("%s: frame %x is not a CBOR map: %v", d.name, data, err)
-		return
+		return false
 	}
 	switch f["type"] {
 	case "desired":
 		ack, err := d.cbor.Marshal(map[string]any{"type": "ack", "version": f["version"]})
 		if err == nil && d.publish(ctx, c, ack, nil) == nil {
 			d.acks.Add(1)
+			return true
 		}
 	case "rpc":
 		id, _ := f["id"].(string)
@@ -428,6 +448,7 @@ func (d *simDevice) frame(ctx context.Context, c *paho5.Client, data []byte) {
 		d.errFrame.Add(1)
 		d.logErr("%s: unexpected frame %v", d.name, f)
 	}
+	return false
 }
 
 // drain waits for the replies of outstanding rpc calls, within
