@@ -53,7 +53,7 @@
 //
 // # Hibernation
 //
-// wake.go: a gateway with a short idle timeout (--wake-idle, 3s) and
+// wake.go: a gateway with a short idle timeout (--wake-idle, 10s) and
 // --mem-agents bench-counter agents (1,000). Memory before joining, with
 // every agent awake, and once all hibernated (the bench counts agent
 // values the host released and the garbage collector freed), per agent; then

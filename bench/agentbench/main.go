@@ -64,7 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.memAgents, "mem-agents", 1000, "agents of the hibernation run (memory per agent, wake latency)")
 	fs.IntVar(&c.wakeSamples, "wake-samples", 500, "agents woken one at a time for the wake latency")
 	fs.IntVar(&c.wakeConns, "wake-conns", 10, "MQTT connections of the hibernation run")
-	fs.DurationVar(&c.wakeIdle, "wake-idle", 3*time.Second, "agent idle timeout in the hibernation run")
+	fs.DurationVar(&c.wakeIdle, "wake-idle", 10*time.Second, "agent idle timeout in the hibernation run")
 	fs.StringVar(&c.statelessDB, "stateless-db", "agent", "database of the stateless baseline: agent (the agent's own file, which the host holds open) or separate (a file only the message opens: every close checkpoints)")
 	fs.BoolVar(&c.skipLoad, "no-load", false, "skip the throughput runs")
 	fs.BoolVar(&c.skipWake, "no-wake", false, "skip the hibernation run")
