@@ -72,11 +72,18 @@ func TestGoPaho5Credentials(t *testing.T) {
 // restartCycle runs an example in continuous mode, restarts the gateway
 // under it, and checks that the device joins again (it acks a
 // configuration set after the restart) and that telemetry keeps arriving.
+// A --once run first builds the example (run.sh may compile for minutes
+// on a cold cache, within runExample's timeout rather than a poll's).
 func restartCycle(t *testing.T, dir string, env func(*gateway) []string) {
 	t.Helper()
 	g := startGateway(t)
 	const device = "device-1"
 	v := setDesired(t, g, device, desiredConfig)
+	if out, err := runExample(t, dir, env(g), "--once"); err != nil {
+		t.Fatalf("%s --once: %v\n%s", dir, err, out)
+	}
+	checkCycle(t, g, device, v)
+
 	e := startExample(t, dir, env(g), "--interval", "200ms")
 	waitSamples := func(min int64) int64 {
 		t.Helper()
@@ -90,9 +97,7 @@ func restartCycle(t *testing.T, dir string, env func(*gateway) []string) {
 		}, func() string { return fmt.Sprintf("%d samples, want %d\n%s", n, min, e.output()) })
 		return n
 	}
-	// Let the first build and join happen; run.sh may take a while.
-	checkCycle(t, g, device, v)
-	before := waitSamples(4)
+	before := waitSamples(telemetryCount(t, g, device) + 4)
 
 	g.restart(t)
 	v2 := setDesired(t, g, device, map[string]any{"interval_s": int64(10)})

@@ -4,8 +4,8 @@
 # repository root: firmware-examples/go/paho5/run.sh --once
 set -eu
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/outpost-examples
-mkdir -p "$cache"
+cache=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/outpost-examples
+mkdir -p "$cache" 2>/dev/null || { cache=${TMPDIR:-/tmp}/outpost-examples-$(id -u); mkdir -p "$cache"; }
 bin=$cache/paho5
 # Build to a private name, then rename: runs in parallel never see half a file.
 (cd "$root" && go build -o "$bin.$$" ./firmware-examples/go/paho5)
