@@ -34,7 +34,7 @@ import (
 
 // wait bounds every wait in these tests; generous because -race and a
 // loaded 2-core CI machine are slow, never a performance assertion.
-const wait = 10 * time.Second
+const wait = 30 * time.Second
 
 func testLogger(t *testing.T) *slog.Logger {
 	if testing.Verbose() {
