@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"fmt"
 	"sync/atomic"
 
 	"github.com/outpost-iot/outpost/codecs"
@@ -86,8 +87,12 @@ func (c *conn) Send(f wire.Frame) error {
 	}
 	data, binary := f.Raw, f.Binary
 	if data == nil {
-		var err error
-		if data, err = c.codec.Marshal(f.Value); err != nil {
+		v, err := c.unnest(f.Value)
+		if err != nil {
+			c.l.metrics.encodeErrors.Inc()
+			return err
+		}
+		if data, err = c.codec.Marshal(v); err != nil {
 			c.l.metrics.encodeErrors.Inc()
 			return err
 		}
@@ -107,4 +112,39 @@ func (c *conn) Close(code int, reason string) error {
 		return nil
 	}
 	return c.out.Close(code, reason)
+}
+
+// unnest replaces the wire.Nested values of a frame's top-level map: JSON
+// text on JSON connections, the value itself on CBOR ones (rule 9.1).
+func (c *conn) unnest(v any) (any, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v, nil
+	}
+	var out map[string]any
+	for k, x := range m {
+		n, ok := x.(wire.Nested)
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(m))
+			for k2, x2 := range m {
+				out[k2] = x2
+			}
+		}
+		if c.codec.Name() == wire.CBOR {
+			out[k] = n.Value
+			continue
+		}
+		text, err := c.l.codecs[c.join.Transport][wire.JSON].Marshal(n.Value)
+		if err != nil {
+			return nil, fmt.Errorf("encode nested %q: %w", k, err)
+		}
+		out[k] = string(text)
+	}
+	if out == nil {
+		return v, nil
+	}
+	return out, nil
 }

@@ -336,3 +336,24 @@ func TestWaitReturnsHandlerError(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// Rule 9.1: a nested value is JSON text on JSON connections and the value
+// itself on CBOR ones.
+func TestRule9_1Nested(t *testing.T) {
+	l, a := newLayer(t, Config{})
+	js, _ := join(t, l, "j", wire.WebSocket, wire.JSON, true)
+	cb, _ := join(t, l, "c", wire.MQTT, wire.CBOR, false)
+	body := map[string]any{"type": "text-delta", "id": "t0", "delta": "Hi"}
+	f := wire.Frame{Kind: wire.Chat, Value: map[string]any{"type": "cf_agent_use_chat_response", "id": "r1", "body": wire.Nested{Value: body}, "done": false}}
+	for _, c := range a.connected {
+		if err := c.Send(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := decode(t, wire.JSON, js.got()[0])["body"]; got != `{"delta":"Hi","id":"t0","type":"text-delta"}` {
+		t.Errorf("JSON body %v", got)
+	}
+	if got, ok := decode(t, wire.CBOR, cb.got()[0])["body"].(map[string]any); !ok || got["delta"] != "Hi" {
+		t.Errorf("CBOR body %v", got)
+	}
+}

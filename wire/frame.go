@@ -205,3 +205,12 @@ type Inbound struct {
 	Value     any
 	DecodeErr error
 }
+
+// Nested is a value that the Agents SDK carries as JSON text inside a frame
+// (a chat chunk's "body", a chat request's "init.body"). In a frame's
+// top-level map, the choke point writes it as a JSON string on JSON
+// connections and as the value itself on CBOR connections, so a CBOR device
+// never parses JSON (DESIGN.md "Frames", docs/protocol.md rule 9.1).
+type Nested struct {
+	Value any
+}
