@@ -7,7 +7,7 @@ PKGS     ?= ./...
 MQTTJS   := broker/testdata/mqttjs
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-deps vet lint fuzz bench bench-broker bench-inference bench-agents cross clean
+.PHONY: all build test test-deps test-arm64 vet lint fuzz bench bench-broker bench-inference bench-agents cross clean
 
 all: build
 
@@ -20,8 +20,15 @@ build:
 test-deps:
 	@./scripts/test-deps.sh
 
+# The inference kernels have arm64 (NEON) assembly: vet it from any host.
 vet:
 	$(GO) vet $(PKGS)
+	GOARCH=arm64 $(GO) vet ./accel/...
+
+# test-arm64 runs only the arm64 kernel tests under qemu-user (part of
+# `make test` through accel/cpu's TestNEONKernelsUnderQemu).
+test-arm64: test-deps
+	$(GO) test -count=1 -run '^TestNEONKernelsUnderQemu$$' -v ./accel/cpu
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

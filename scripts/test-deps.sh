@@ -93,3 +93,35 @@ if [ ${#fw_need[@]} -gt 0 ]; then
     fw_policy=0
   fi
 fi
+
+# The arm64 (NEON) inference kernels' tests run under qemu-user on amd64
+# machines (accel/cpu TestNEONKernelsUnderQemu): Debian's qemu-user-static,
+# and binfmt-support so arm64 binaries can also run directly where the
+# kernel allows it. Installed as above.
+if [ "$(uname -m)" = x86_64 ]; then
+  qemu_need=()
+  for pkg in qemu-user-static binfmt-support; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || qemu_need+=("$pkg")
+  done
+  if [ ${#qemu_need[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "test-deps: missing ${qemu_need[*]}; run as root or install them: apt-get install ${qemu_need[*]}" >&2
+      exit 1
+    fi
+    echo "test-deps: installing ${qemu_need[*]}"
+    qemu_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      qemu_policy=1
+    fi
+    trap '[ "${created_policy:-0}" = 1 ] || [ "${fw_policy:-0}" = 1 ] || [ "${qemu_policy:-0}" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${qemu_need[@]}" >/dev/null
+    if [ $qemu_policy = 1 ]; then
+      rm -f /usr/sbin/policy-rc.d
+      qemu_policy=0
+    fi
+  fi
+fi

@@ -25,12 +25,26 @@
 //
 // # Kernels
 //
-// Each operation is a field of Kernels; Scalar returns the reference set,
+// Each operation is a field of Kernels. Scalar returns the reference set,
 // whose arithmetic is the same as accel/llama's (float64 accumulation in the
 // same order), so a batched paged forward gives the same logits bit for bit
-// as the reference for every batch composition. Faster kernels (SIMD, issue
-// 6) replace fields one by one and are tested against Scalar. The runner
-// splits matmul rows and attention tokens across Threads goroutines.
+// as the reference for every batch composition. Best returns the fastest
+// set the CPU runs, chosen at run time from its features: on amd64 with
+// AVX2, FMA and F16C, and on arm64 (NEON, always present), Go assembly
+// primitives (simd_amd64.s, simd_arm64.s) under float32 kernels: Q8_0,
+// F16 and F32 matrix-vector dots, RMSNorm, SwiGLU (a float32 exp),
+// attention with an online softmax over the paged blocks, and RoPE with
+// each angle's sine and cosine computed once for all heads. Elsewhere, and
+// with the purego build tag, Best is Scalar. Q8_0 matmuls keep the
+// activations in float32 (Q8_0 × F32); a set that quantizes them to int8
+// blocks once per matmul (llama.cpp's q8_0 × q8_0) exists for the batched
+// kernels, tested and benchmarked but not chosen: at batch 1 it is no
+// faster here and it moves the logits enough to change greedy tokens of
+// random-weight test models. Every fast primitive and kernel is tested
+// against the Go or scalar reference with a bound on float32 rounding
+// (simd_test.go). The runner splits matmul rows and attention tokens across
+// Threads goroutines; each (row, token) result is computed the same way
+// whatever the batch, so batching never changes a sequence's tokens.
 //
 // A Runner is not safe for concurrent use: the engine's scheduler goroutine
 // owns it.

@@ -10,14 +10,23 @@ import (
 )
 
 // Kernels are the runner's operations. Each may be replaced by a faster
-// implementation with the same contract; Scalar is the reference.
+// implementation with the same contract; Scalar is the reference and Best
+// the fastest set this CPU runs.
 type Kernels struct {
+	// Name says which set this is ("scalar", "avx2", "neon"), for logs.
+	Name string
+	// Prepare fills the forms of the activations in that MatMul reads
+	// (in.X is set: n rows of w.Cols values), once per matmul, before the
+	// row ranges run: float64 for the scalar kernel, int8 blocks for the
+	// fast Q8_0 one. It reuses in's buffers. Prepare and MatMul come as a
+	// pair.
+	Prepare func(in *MatMulInput, w llama.Tensor, n int)
 	// MatMul computes rows [lo, hi) of w times n activation rows:
-	// out[t*w.Rows+r] = dot(row r of w, x[t*w.Cols:(t+1)*w.Cols]) for
-	// t < n, r in [lo, hi). x64 holds the same activations as float64
-	// (the scalar kernel's input; faster kernels may ignore it). Calls for
-	// disjoint row ranges run concurrently.
-	MatMul func(out []float32, w llama.Tensor, x []float32, x64 []float64, n, lo, hi int)
+	// out[t*w.Rows+r] = dot(row r of w, row t of in) for t < n, r in
+	// [lo, hi). Calls for disjoint row ranges run concurrently. The value
+	// computed for one row and token does not depend on n, lo or hi, so
+	// batching never changes a sequence's results.
+	MatMul func(out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int)
 	// RMSNorm sets out = x / sqrt(mean(x²)+eps) × weight for one row; out
 	// may alias x.
 	RMSNorm func(out, x, weight []float32, eps float32)
@@ -28,6 +37,19 @@ type Kernels struct {
 	SwiGLU func(gate, up []float32)
 	// Attention computes one token's attention over a paged cache.
 	Attention func(a *AttnArgs)
+}
+
+// MatMulInput holds the n activation rows of one matmul in the forms the
+// kernels read. The runner sets X; Kernels.Prepare fills the others it
+// needs. Buffers are kept across matmuls.
+type MatMulInput struct {
+	X   []float32 // n rows of Cols values
+	X64 []float64 // X as float64 (scalar kernels)
+	// Q and QD are X quantized to Q8_0-style blocks of 32 values (fast
+	// kernels, Q8_0 weights only): value i ≈ QD[i/32] × Q[i], with
+	// QD = max|x|/127 per block kept in float32.
+	Q  []int8
+	QD []float32
 }
 
 // AttnArgs are the inputs of one token's attention: its query heads, the
@@ -48,11 +70,22 @@ type AttnArgs struct {
 // Scalar returns the reference kernels.
 func Scalar() Kernels {
 	return Kernels{
+		Name:      "scalar",
+		Prepare:   prepareScalar,
 		MatMul:    matMulScalar,
 		RMSNorm:   rmsNormScalar,
 		RoPE:      ropeScalar,
 		SwiGLU:    swiGLUScalar,
 		Attention: attentionScalar,
+	}
+}
+
+// prepareScalar widens the activations to float64, the scalar matmul's
+// input.
+func prepareScalar(in *MatMulInput, w llama.Tensor, n int) {
+	in.X64 = grow(in.X64, n*w.Cols)
+	for i, v := range in.X[:n*w.Cols] {
+		in.X64[i] = float64(v)
 	}
 }
 
@@ -142,8 +175,8 @@ func attentionScalar(a *AttnArgs) {
 // CPU's pipelines without changing any sum's order it computes a tile of
 // four independent sums at once: four tokens of one row, or, for a single
 // token, four rows.
-func matMulScalar(out []float32, w llama.Tensor, x []float32, x64 []float64, n, lo, hi int) {
-	cols, rows := w.Cols, w.Rows
+func matMulScalar(out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int) {
+	cols, rows, x64 := w.Cols, w.Rows, in.X64
 	if w.Type != gguf.Q8_0 {
 		row := make([]float32, cols)
 		for r := lo; r < hi; r++ {

@@ -26,14 +26,14 @@ func q8Matrix(rows, cols int) llama.Tensor {
 func TestMatMulTiles(t *testing.T) {
 	w := q8Matrix(13, 96)
 	for _, n := range []int{1, 3, 4, 9} {
-		x := make([]float32, n*w.Cols)
-		x64 := make([]float64, len(x))
-		for i := range x {
-			x[i] = float32(i%17) - 8
-			x64[i] = float64(x[i])
+		in := MatMulInput{X: make([]float32, n*w.Cols)}
+		for i := range in.X {
+			in.X[i] = float32(i%17) - 8
 		}
+		prepareScalar(&in, w, n)
+		x64 := in.X64
 		got := make([]float32, n*w.Rows)
-		matMulScalar(got, w, x, x64, n, 0, w.Rows)
+		matMulScalar(got, w, &in, n, 0, w.Rows)
 		for tok := range n {
 			for r := range w.Rows {
 				want := float32(q8Dot(w.Data[r*w.RowBytes():(r+1)*w.RowBytes()], x64[tok*w.Cols:(tok+1)*w.Cols]))
@@ -45,18 +45,27 @@ func TestMatMulTiles(t *testing.T) {
 	}
 }
 
-func benchMatMul(b *testing.B, n int) {
+func benchMatMul(b *testing.B, k Kernels, n int) {
 	w := q8Matrix(256, 2048)
-	x := make([]float32, n*w.Cols)
-	x64 := make([]float64, len(x))
+	in := MatMulInput{X: make([]float32, n*w.Cols)}
+	for i := range in.X {
+		in.X[i] = float32(i%17) - 8
+	}
 	out := make([]float32, n*w.Rows)
 	b.SetBytes(int64(len(w.Data)))
 	for b.Loop() {
-		matMulScalar(out, w, x, x64, n, 0, w.Rows)
+		k.Prepare(&in, w, n) // once per matmul, as the runner does
+		k.MatMul(out, w, &in, n, 0, w.Rows)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n*w.Rows*w.Cols), "ns/MAC")
 }
 
-func BenchmarkMatMulQ8Tokens1(b *testing.B) { benchMatMul(b, 1) }
-func BenchmarkMatMulQ8Tokens4(b *testing.B) { benchMatMul(b, 4) }
-func BenchmarkMatMulQ8Tokens8(b *testing.B) { benchMatMul(b, 8) }
+func BenchmarkMatMulQ8Tokens1(b *testing.B) {
+	benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMul(b, k, 1) })
+}
+func BenchmarkMatMulQ8Tokens4(b *testing.B) {
+	benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMul(b, k, 4) })
+}
+func BenchmarkMatMulQ8Tokens8(b *testing.B) {
+	benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMul(b, k, 8) })
+}

@@ -19,7 +19,8 @@ type Config struct {
 	// Threads is the number of goroutines a step uses. Default
 	// runtime.GOMAXPROCS(0).
 	Threads int
-	// Kernels are the operations; zero fields are filled from Scalar().
+	// Kernels are the operations; zero fields are filled from Best() (the
+	// fastest set this CPU runs). Pass Scalar() for the reference.
 	Kernels Kernels
 }
 
@@ -49,7 +50,7 @@ type Runner struct {
 
 	// scratch, grown to the largest batch seen
 	x, xb, xb2, q, kx, vx, hb, hb2 []float32
-	x64                            []float64
+	in                             MatMulInput
 	att                            [][]float32 // per thread
 	logits                         []float32
 	pos                            []int
@@ -70,10 +71,19 @@ func New(m *llama.Model, cfg Config) (*Runner, error) {
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.GOMAXPROCS(0)
 	}
-	def := Scalar()
+	def := Best()
 	k := cfg.Kernels
+	if k.Name == "" {
+		k.Name = "custom"
+		if k.MatMul == nil && k.RMSNorm == nil && k.RoPE == nil && k.SwiGLU == nil && k.Attention == nil {
+			k.Name = def.Name
+		}
+	}
+	if (k.MatMul == nil) != (k.Prepare == nil) {
+		return nil, fmt.Errorf("cpu: kernels %q: MatMul and Prepare must be set together", k.Name)
+	}
 	if k.MatMul == nil {
-		k.MatMul = def.MatMul
+		k.MatMul, k.Prepare = def.MatMul, def.Prepare
 	}
 	if k.RMSNorm == nil {
 		k.RMSNorm = def.RMSNorm
@@ -100,6 +110,9 @@ func New(m *llama.Model, cfg Config) (*Runner, error) {
 	}
 	return r, nil
 }
+
+// Kernels returns the operations in use, zero fields filled in.
+func (r *Runner) Kernels() Kernels { return r.k }
 
 // Model returns the model the runner computes.
 func (r *Runner) Model() *llama.Model { return r.m }
@@ -145,13 +158,10 @@ func (r *Runner) parallel(n, grain int, fn func(worker, lo, hi int)) {
 // matMul computes out = w · x for n rows of x, rows split across threads.
 func (r *Runner) matMul(out []float32, w llama.Tensor, x []float32, n int) {
 	checkMatMul(out, w, x, n)
-	x64 := grow(r.x64, n*w.Cols)
-	r.x64 = x64
-	for i, v := range x[:n*w.Cols] {
-		x64[i] = float64(v)
-	}
+	r.in.X = x[:n*w.Cols]
+	r.k.Prepare(&r.in, w, n)
 	r.parallel(w.Rows, 16, func(_, lo, hi int) {
-		r.k.MatMul(out, w, x, x64, n, lo, hi)
+		r.k.MatMul(out, w, &r.in, n, lo, hi)
 	})
 }
 

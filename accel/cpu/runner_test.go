@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/outpost-iot/outpost/accel/gguf"
@@ -48,8 +49,41 @@ func maxAbsDiff(a, b []float32) float64 {
 }
 
 // tolerance for logits: the scalar kernels repeat the reference's
-// arithmetic, so the results agree to float32 rounding.
+// arithmetic, so the results agree to float32 rounding; the fast kernels
+// (Best) sum in float32 in another order, which moves the tiny model's
+// logits (|logit| < 1) by about 2e-7, well inside it.
 const tolerance = 1e-5
+
+// q8ActTolerance is for kernels that quantize activations to int8 blocks:
+// each matmul input moves by up to half a quantization step (max|x|/254
+// per block of 32, about 0.2% of the block's largest value), which through
+// the tiny model's two layers moves its logits (|logit| < 1) by about 6e-3;
+// the bound leaves a factor of five.
+const q8ActTolerance = 3e-2
+
+type kernelSet struct {
+	k   Kernels
+	tol float64
+}
+
+// kernelSets are the kernel sets the runner tests run, each with its
+// logits tolerance against accel/llama: the scalar reference and this
+// CPU's assembly ones (the portable Go primitives are their references,
+// compared kernel by kernel in simd_test.go).
+func kernelSets() []kernelSet {
+	sets := []kernelSet{{Scalar(), tolerance}}
+	for _, k := range fastSets() {
+		if strings.HasPrefix(k.Name, "go") {
+			continue
+		}
+		tol := tolerance
+		if strings.HasSuffix(k.Name, "-q8act") {
+			tol = q8ActTolerance
+		}
+		sets = append(sets, kernelSet{k, tol})
+	}
+	return sets
+}
 
 // blockTables hands out disjoint, shuffled blocks to each sequence.
 func blockTables(rng *rand.Rand, numBlocks, bt int, lens []int) [][]int {
@@ -69,7 +103,15 @@ func blockTables(rng *rand.Rand, numBlocks, bt int, lens []int) [][]int {
 func TestBatchedPagedMatchesReference(t *testing.T) {
 	// F32 takes the same generic path as F16.
 	for _, q := range []gguf.Type{gguf.Q8_0, gguf.F16} {
-		t.Run(q.String(), func(t *testing.T) {
+		for _, set := range kernelSets() {
+			t.Run(q.String()+"/"+set.k.Name, func(t *testing.T) { checkBatchedPaged(t, q, set.k, set.tol) })
+		}
+	}
+}
+
+func checkBatchedPaged(t *testing.T, q gguf.Type, k Kernels, tol float64) {
+	{
+		{
 			m := tinyModel(t, q)
 			rng := rand.New(rand.NewPCG(1, uint64(q)))
 			lens := []int{1, 7, 16, 17, 40}
@@ -80,7 +122,7 @@ func TestBatchedPagedMatchesReference(t *testing.T) {
 				want[i] = refLogits(m, seqs[i])
 			}
 			const bt = 16
-			r, err := New(m, Config{NumBlocks: 32, BlockTokens: bt, Threads: 3})
+			r, err := New(m, Config{NumBlocks: 32, BlockTokens: bt, Threads: 3, Kernels: k})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,13 +145,13 @@ func TestBatchedPagedMatchesReference(t *testing.T) {
 				logits := r.Forward(batch)
 				for j, i := range idx {
 					end := done[i] + len(batch[j].Tokens)
-					if d := maxAbsDiff(logits[j], want[i][end-1]); d > tolerance {
+					if d := maxAbsDiff(logits[j], want[i][end-1]); d > tol {
 						t.Fatalf("step %d seq %d pos %d: logits differ by %g", step, i, end-1, d)
 					}
 					done[i] = end
 				}
 			}
-		})
+		}
 	}
 }
 
@@ -178,6 +220,56 @@ func TestGreedyBatchedEqualsUnbatched(t *testing.T) {
 		if !slices.Equal(one[i], ref) || !slices.Equal(all[i], ref) {
 			t.Errorf("prompt %d: unbatched %v, batched %v, reference %v", i, one[i], all[i], ref)
 		}
+	}
+}
+
+// TestFastGreedyMatchesReference: with the fast kernels (Best, float32
+// activations) greedy decoding picks the reference's tokens for four dozen
+// tokens, batched and not. The kernels that quantize activations move the
+// logits enough to change near-ties of the random-weight model, so for
+// them only batched = unbatched is required (their results do not depend
+// on the batch). With -short (the arm64 run under qemu) only Best runs,
+// for two dozen tokens.
+func TestFastGreedyMatchesReference(t *testing.T) {
+	m := tinyModel(t, gguf.Q8_0)
+	rng := rand.New(rand.NewPCG(8, 8))
+	prompts := [][]int32{randTokens(rng, 3, m.VocabSize), randTokens(rng, 17, m.VocabSize), randTokens(rng, 8, m.VocabSize)}
+	n := 48
+	sets := fastSets()
+	if best := Best(); !slices.ContainsFunc(sets, func(k Kernels) bool { return k.Name == best.Name }) {
+		sets = append(sets, best) // Scalar, in purego builds
+	}
+	if testing.Short() {
+		n, sets = 24, []Kernels{Best()}
+	}
+	for _, k := range sets {
+		t.Run(k.Name, func(t *testing.T) {
+			n := n
+			if strings.HasPrefix(k.Name, "go") {
+				n = min(n, 12)
+			}
+			r, err := New(m, Config{NumBlocks: 16, Kernels: k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			one := greedy(t, r, prompts, n, false)
+			all := greedy(t, r, prompts, n, true)
+			for i, p := range prompts {
+				if !slices.Equal(one[i], all[i]) {
+					t.Errorf("prompt %d: unbatched %v, batched %v", i, one[i], all[i])
+				}
+				if strings.HasSuffix(k.Name, "-q8act") {
+					continue
+				}
+				ref, err := llama.Generate(m, p, n, len(p)+n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(one[i], ref) {
+					t.Errorf("prompt %d: %v, reference %v", i, one[i], ref)
+				}
+			}
+		})
 	}
 }
 

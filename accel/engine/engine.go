@@ -45,7 +45,9 @@ type Config struct {
 	// Threads is the number of goroutines the runner uses per step.
 	// Default GOMAXPROCS.
 	Threads int
-	// Kernels replaces runner operations (zero fields: scalar).
+	// Kernels replaces runner operations. Zero fields: cpu.Best(), the
+	// fastest set this CPU runs (AVX2 on amd64, NEON on arm64, else
+	// scalar); Config reports the set in use, its Name for logs.
 	Kernels cpu.Kernels
 }
 
@@ -149,6 +151,7 @@ func New(m *Model, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Kernels = r.Kernels()
 	e := &Engine{
 		m: m, cfg: cfg, runner: r,
 		kv:     kvcache.New(cfg.KVBlocks, cfg.BlockTokens),

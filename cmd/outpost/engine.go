@@ -60,7 +60,7 @@ func openLocal(ctx context.Context, path string, log *slog.Logger) (*inference, 
 	}
 	c := e.Config()
 	log.Info("model loaded", "model", m.ID, "path", path, "bytes", m.File.Size, "layers", m.LM.NLayer,
-		"context", c.ContextLength, "kv_blocks", c.KVBlocks, "max_seqs", c.MaxSeqs, "threads", c.Threads, "chat_template", m.Family.String(),
+		"context", c.ContextLength, "kv_blocks", c.KVBlocks, "max_seqs", c.MaxSeqs, "threads", c.Threads, "kernels", c.Kernels.Name, "chat_template", m.Family.String(),
 		"elapsed", time.Since(start).Round(time.Millisecond))
 	return &inference{
 		log:     log,

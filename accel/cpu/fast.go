@@ -1,0 +1,306 @@
+package cpu
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/outpost-iot/outpost/accel/gguf"
+	"github.com/outpost-iot/outpost/accel/llama"
+)
+
+const (
+	q8Size  = gguf.Q8_0BlockSize
+	q8Bytes = gguf.Q8_0BlockBytes
+)
+
+// simdOps are one instruction set's primitives; fastKernels builds the
+// kernels from them. portableOps is the same arithmetic in plain Go, the
+// reference the assembly is tested against.
+type simdOps struct {
+	name string
+	// dotQ8 is Σ_b f16(w_b.d)·xd[b] · Σ_j w_b.q[j]·xq[32b+j] over the
+	// len(xd) Q8_0 blocks of w, the int8 sums exact, the rest float32.
+	dotQ8 func(w []byte, xq []int8, xd []float32) float32
+	// dotQ8F32 is Σ_b f16(w_b.d) · Σ_j w_b.q[j]·x[32b+j] over the
+	// len(x)/32 Q8_0 blocks of w, float32.
+	dotQ8F32 func(w []byte, x []float32) float32
+	// dotF32 is Σ a[i]·b[i] over len(a), float32.
+	dotF32 func(a, b []float32) float32
+	// dotF16 is Σ f16(w[i])·x[i] over len(x) (w little-endian halves).
+	dotF16 func(w []byte, x []float32) float32
+	// axpy sets y[i] += a·x[i] over len(y).
+	axpy func(y []float32, a float32, x []float32)
+}
+
+var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
+
+// Best returns the fastest kernels this CPU runs: AVX2+FMA+F16C on amd64,
+// NEON on arm64, else (and in builds with the purego tag) Scalar.
+func Best() Kernels {
+	if ops, ok := archOps(); ok {
+		return fastKernels(ops, false)
+	}
+	return Scalar()
+}
+
+// fastKernels are the kernels built on ops: Q8_0 matmuls on activations
+// quantized once per matmul to int8 blocks (as llama.cpp's q8_0 × q8_0
+// dot), F16 and F32 matmuls and the other operations in float32.
+func fastKernels(ops simdOps, quantize bool) Kernels {
+	name, prepare := ops.name, func(*MatMulInput, llama.Tensor, int) {}
+	if quantize {
+		name, prepare = ops.name+"-q8act", prepareQ8
+	}
+	return Kernels{
+		Name:    name,
+		Prepare: prepare,
+		MatMul: func(out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int) {
+			matMulFast(ops, quantize, out, w, in, n, lo, hi)
+		},
+		RMSNorm: func(out, x, weight []float32, eps float32) {
+			rmsNormFast(ops, out, x, weight, eps)
+		},
+		RoPE:   ropeFast,
+		SwiGLU: swiGLUFast,
+		Attention: func(a *AttnArgs) {
+			attentionFast(ops, a)
+		},
+	}
+}
+
+// prepareQ8 quantizes the activations of a Q8_0 matmul; other weight
+// types read in.X as it is.
+func prepareQ8(in *MatMulInput, w llama.Tensor, n int) {
+	if w.Type != gguf.Q8_0 {
+		return
+	}
+	m := n * w.Cols
+	in.Q = grow(in.Q, m)
+	in.QD = grow(in.QD, m/q8Size)
+	quantizeQ8(in.Q, in.QD, in.X[:m])
+}
+
+// quantizeQ8 is gguf.QuantizeQ8_0 with the scale kept in float32 (the
+// activations are not stored, so there is no reason to round it to f16):
+// per block of 32, d = max|x|/127 and q = round(x/d), halves away from
+// zero, so |q| ≤ 127. len(x) must be a multiple of 32.
+func quantizeQ8(q []int8, d []float32, x []float32) {
+	for b := range len(x) / q8Size {
+		xs := x[b*q8Size : (b+1)*q8Size]
+		qs := q[b*q8Size : (b+1)*q8Size]
+		var amax float32
+		for _, v := range xs {
+			amax = max(amax, math.Float32frombits(math.Float32bits(v)&^(1<<31)))
+		}
+		s := amax / 127
+		var id float32
+		if s != 0 {
+			id = 1 / s
+		}
+		d[b] = s
+		for j, v := range xs {
+			f := float64(v * id)
+			if f < 0 {
+				f -= 0.5
+			} else {
+				f += 0.5
+			}
+			qs[j] = int8(int32(f))
+		}
+	}
+}
+
+// matMulFast computes each (row, token) with one call of the row's dot
+// primitive, in the same way whatever n, lo and hi are.
+func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int) {
+	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
+	switch {
+	case w.Type == gguf.Q8_0 && !quantize:
+		for r := lo; r < hi; r++ {
+			row := w.Data[r*rb : (r+1)*rb]
+			for t := range n {
+				out[t*rows+r] = ops.dotQ8F32(row, in.X[t*cols:(t+1)*cols])
+			}
+		}
+	case w.Type == gguf.Q8_0:
+		nb := cols / q8Size
+		for r := lo; r < hi; r++ {
+			row := w.Data[r*rb : (r+1)*rb]
+			for t := range n {
+				out[t*rows+r] = ops.dotQ8(row, in.Q[t*cols:(t+1)*cols], in.QD[t*nb:(t+1)*nb])
+			}
+		}
+	case w.Type == gguf.F16:
+		for r := lo; r < hi; r++ {
+			row := w.Data[r*rb : (r+1)*rb]
+			for t := range n {
+				out[t*rows+r] = ops.dotF16(row, in.X[t*cols:(t+1)*cols])
+			}
+		}
+	default: // F32: decoded in chunks (the file's bytes need not be aligned)
+		var buf [256]float32
+		for r := lo; r < hi; r++ {
+			row := w.Data[r*rb : (r+1)*rb]
+			for t := range n {
+				x := in.X[t*cols : (t+1)*cols]
+				var s float32
+				for c := 0; c < cols; c += len(buf) {
+					k := min(len(buf), cols-c)
+					for i := range k {
+						buf[i] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*(c+i):]))
+					}
+					s += ops.dotF32(buf[:k], x[c:c+k])
+				}
+				out[t*rows+r] = s
+			}
+		}
+	}
+}
+
+func rmsNormFast(ops simdOps, out, x, weight []float32, eps float32) {
+	ss := ops.dotF32(x, x)
+	scale := float32(1 / math.Sqrt(float64(ss)/float64(len(x))+float64(eps)))
+	weight = weight[:len(x)]
+	out = out[:len(x)]
+	for i, v := range x {
+		out[i] = v * scale * weight[i]
+	}
+}
+
+// ropeFast is ropeScalar with each angle's sine and cosine computed once
+// for all heads instead of once per head: the same arithmetic, so the
+// same bits.
+func ropeFast(x []float32, freqs []float64, pos int) {
+	var sc [2 * 128]float64
+	if len(freqs) > len(sc)/2 {
+		ropeScalar(x, freqs, pos)
+		return
+	}
+	for i, f := range freqs {
+		sc[2*i], sc[2*i+1] = math.Sincos(float64(pos) * f)
+	}
+	hd := 2 * len(freqs)
+	for h := 0; h+hd <= len(x); h += hd {
+		head := x[h : h+hd]
+		for i := range freqs {
+			sin, cos := sc[2*i], sc[2*i+1]
+			a, b := float64(head[2*i]), float64(head[2*i+1])
+			head[2*i] = float32(a*cos - b*sin)
+			head[2*i+1] = float32(a*sin + b*cos)
+		}
+	}
+}
+
+func swiGLUFast(gate, up []float32) {
+	up = up[:len(gate)]
+	for i, g := range gate {
+		gate[i] = g / (1 + expf(-g)) * up[i]
+	}
+}
+
+// expf is e^x in float32: Cephes' expf (range reduction by ln 2 in two
+// parts, degree-6 polynomial), within 2 ulp; math.Exp outside the range
+// where 2^n is a normal float32.
+func expf(x float32) float32 {
+	if !(x > -87 && x < 88) { // NaN included
+		return float32(math.Exp(float64(x)))
+	}
+	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
+	r := x - n*0.693359375 + n*2.12194440e-4
+	p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
+	p = p*r*r + r + 1
+	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
+
+// attentionFast is attention with an online softmax (one pass over the
+// sequence's blocks: a running maximum, the running sum of exponentials
+// and the output accumulated and rescaled when the maximum grows), in
+// float32.
+func attentionFast(ops simdOps, a *AttnArgs) {
+	hd, bt := a.HeadDim, a.BlockTokens
+	kvDim := a.NHeadKV * hd
+	group := a.NHead / a.NHeadKV
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	for h := 0; h < a.NHead; h++ {
+		q := a.Q[h*hd : (h+1)*hd]
+		out := a.Out[h*hd : (h+1)*hd]
+		clear(out)
+		kvOff := (h / group) * hd
+		m := float32(math.Inf(-1))
+		var l float32
+		for t := 0; t < a.N; t++ {
+			base := (a.Blocks[t/bt]*bt+t%bt)*kvDim + kvOff
+			s := ops.dotF32(q, a.K[base:base+hd]) * scale
+			if s > m {
+				c := expf(m - s)
+				for i := range out {
+					out[i] *= c
+				}
+				l *= c
+				m = s
+			}
+			p := expf(s - m)
+			l += p
+			ops.axpy(out, p, a.V[base:base+hd])
+		}
+		inv := 1 / l
+		for i := range out {
+			out[i] *= inv
+		}
+	}
+}
+
+func f16At(w []byte, i int) float32 {
+	return gguf.F16ToFloat32(binary.LittleEndian.Uint16(w[2*i:]))
+}
+
+func dotQ8Go(w []byte, xq []int8, xd []float32) float32 {
+	var s float32
+	for b, dx := range xd {
+		blk := w[b*q8Bytes : (b+1)*q8Bytes]
+		qs := xq[b*q8Size : (b+1)*q8Size]
+		var is int32
+		for j, v := range qs {
+			is += int32(int8(blk[2+j])) * int32(v)
+		}
+		s += float32(is) * (f16At(blk, 0) * dx)
+	}
+	return s
+}
+
+func dotQ8F32Go(w []byte, x []float32) float32 {
+	var s float32
+	for b := range len(x) / q8Size {
+		blk := w[b*q8Bytes : (b+1)*q8Bytes]
+		var bs float32
+		for j, v := range x[b*q8Size : (b+1)*q8Size] {
+			bs += float32(int8(blk[2+j])) * v
+		}
+		s += f16At(blk, 0) * bs
+	}
+	return s
+}
+
+func dotF32Go(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s float32
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
+
+func dotF16Go(w []byte, x []float32) float32 {
+	var s float32
+	for i, v := range x {
+		s += f16At(w, i) * v
+	}
+	return s
+}
+
+func axpyGo(y []float32, a float32, x []float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += a * x[i]
+	}
+}

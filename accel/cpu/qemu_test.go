@@ -1,0 +1,51 @@
+package cpu
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/outpost-iot/outpost/internal/testutil"
+)
+
+// kernelTests are the tests the arm64 run repeats: the primitives and
+// kernels, and greedy decoding of the tiny model with Best (-short: two
+// dozen tokens); the other runner tests are slow under emulation and
+// exercise the same kernels.
+const kernelTests = "^(TestQuantizeQ8MatchesGGUF|TestDotPrimitives|TestQ8ExtremeQuants|TestMatMulFast|TestElementwiseFast|TestExpf|TestAttentionFast|TestFastGreedyMatchesReference)$"
+
+// TestNEONKernelsUnderQemu cross-compiles this package's tests for arm64
+// and runs the kernel tests under qemu-user, so the NEON assembly is
+// checked on every amd64 machine. `make test` installs qemu
+// (scripts/test-deps.sh); without it the test skips, or fails under
+// CI=true.
+func TestNEONKernelsUnderQemu(t *testing.T) {
+	if runtime.GOARCH != "amd64" || runtime.GOOS != "linux" {
+		t.Skip("cross-runs arm64 tests from linux/amd64 only (arm64 runs them natively)")
+	}
+	qemu, err := exec.LookPath("qemu-aarch64-static")
+	if err != nil {
+		qemu = testutil.NeedTool(t, "qemu-aarch64")
+	}
+	goTool := testutil.NeedTool(t, "go")
+	bin := filepath.Join(t.TempDir(), "cpu.test")
+	build := exec.Command(goTool, "test", "-c", "-o", bin, ".")
+	build.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("cross-compile: %v\n%s", err, out)
+	}
+	run := exec.Command(qemu, bin, "-test.count=1", "-test.short", "-test.v", "-test.run", kernelTests)
+	run.Env = append(os.Environ(), "CI=") // no nested qemu run to insist on
+	out, err := run.CombinedOutput()
+	if err != nil {
+		t.Fatalf("arm64 kernel tests under %s: %v\n%s", filepath.Base(qemu), err, out)
+	}
+	// The NEON subtests must have run, not only the portable ones.
+	if !bytes.Contains(out, []byte("--- PASS: TestMatMulFast/neon ")) || !bytes.Contains(out, []byte("--- PASS: TestFastGreedyMatchesReference/neon ")) {
+		t.Fatalf("no NEON subtests in the arm64 run:\n%s", out)
+	}
+	t.Logf("arm64 kernel tests passed under %s", filepath.Base(qemu))
+}

@@ -1,0 +1,43 @@
+//go:build !purego
+
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func dotQ8AVX2(w *byte, x *int8, xd *float32, nb int) float32
+
+//go:noescape
+func dotQ8F32AVX2(w *byte, x *float32, nb int) float32
+
+//go:noescape
+func dotF32AVX2(a, b *float32, n int) float32
+
+//go:noescape
+func dotF16AVX2(w *uint16, x *float32, n int) float32
+
+//go:noescape
+func axpyAVX2(y *float32, a float32, x *float32, n int)
+
+// archOps returns the AVX2 primitives when the CPU has AVX2, FMA and F16C
+// (every AVX2 CPU made has the other two; checked anyway).
+func archOps() (simdOps, bool) {
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasF16C {
+		return simdOps{}, false
+	}
+	return simdOps{
+		name: "avx2",
+		dotQ8: func(w []byte, xq []int8, xd []float32) float32 {
+			nb := len(xd)
+			if nb == 0 {
+				return 0
+			}
+			_, _ = w[nb*q8Bytes-1], xq[nb*q8Size-1]
+			return dotQ8AVX2(&w[0], &xq[0], &xd[0], nb)
+		},
+		dotQ8F32: dotQ8F32Asm(dotQ8F32AVX2),
+		dotF32:   dotF32Asm(dotF32AVX2, 8),
+		dotF16:   dotF16Asm(dotF16AVX2, 8),
+		axpy:     axpyAsm(axpyAVX2, 8),
+	}, true
+}

@@ -1,0 +1,228 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// AVX2 + FMA + F16C primitives of the fast kernels (simd_amd64.go).
+
+// HSUM_Y0 adds the eight float32 lanes of Y0 into X0's lowest one and
+// leaves the upper halves clean (VZEROUPPER).
+#define HSUM_Y0 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS X1, X0, X0 \
+	VPERMILPS $0x4E, X0, X1 \
+	VADDPS X1, X0, X0 \
+	VPERMILPS $0xB1, X0, X1 \
+	VADDSS X1, X0, X0 \
+	VZEROUPPER
+
+// func dotQ8AVX2(w *byte, x *int8, xd *float32, nb int) float32
+//
+// Sum over nb blocks of f16(w scale) × xd[b] × Σ w.q[j]·x[j]. The int8
+// products use VPMADDUBSW with |w| as the unsigned operand and x·sign(w)
+// as the signed one: |w| ≤ 128 and |x| ≤ 127 (activation quants), so a
+// pair of products never saturates int16 (2·128·127 < 32767).
+TEXT ·dotQ8AVX2(SB), NOSPLIT, $0-36
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ xd+16(FP), DX
+	MOVQ nb+24(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y10, Y10, Y10
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW $15, Y15, Y15 // int16 ones
+
+q8pair:
+	CMPQ CX, $2
+	JLT q8single
+	MOVWLZX (SI), AX
+	VMOVD AX, X1
+	VCVTPH2PS X1, X1
+	VMULSS (DX), X1, X1
+	VBROADCASTSS X1, Y1
+	VMOVDQU 2(SI), Y2
+	VMOVDQU (DI), Y3
+	VPSIGNB Y2, Y2, Y4
+	VPSIGNB Y2, Y3, Y5
+	VPMADDUBSW Y5, Y4, Y6
+	VPMADDWD Y15, Y6, Y6
+	VCVTDQ2PS Y6, Y6
+	VFMADD231PS Y6, Y1, Y0
+
+	MOVWLZX 34(SI), AX
+	VMOVD AX, X11
+	VCVTPH2PS X11, X11
+	VMULSS 4(DX), X11, X11
+	VBROADCASTSS X11, Y11
+	VMOVDQU 36(SI), Y12
+	VMOVDQU 32(DI), Y13
+	VPSIGNB Y12, Y12, Y14
+	VPSIGNB Y12, Y13, Y9
+	VPMADDUBSW Y9, Y14, Y8
+	VPMADDWD Y15, Y8, Y8
+	VCVTDQ2PS Y8, Y8
+	VFMADD231PS Y8, Y11, Y10
+
+	ADDQ $68, SI
+	ADDQ $64, DI
+	ADDQ $8, DX
+	SUBQ $2, CX
+	JMP q8pair
+
+q8single:
+	TESTQ CX, CX
+	JZ q8done
+	MOVWLZX (SI), AX
+	VMOVD AX, X1
+	VCVTPH2PS X1, X1
+	VMULSS (DX), X1, X1
+	VBROADCASTSS X1, Y1
+	VMOVDQU 2(SI), Y2
+	VMOVDQU (DI), Y3
+	VPSIGNB Y2, Y2, Y4
+	VPSIGNB Y2, Y3, Y5
+	VPMADDUBSW Y5, Y4, Y6
+	VPMADDWD Y15, Y6, Y6
+	VCVTDQ2PS Y6, Y6
+	VFMADD231PS Y6, Y1, Y0
+
+q8done:
+	VADDPS Y10, Y0, Y0
+	HSUM_Y0
+	MOVSS X0, ret+32(FP)
+	RET
+
+// func dotQ8F32AVX2(w *byte, x *float32, nb int) float32
+//
+// Sum over nb blocks of f16(w scale) × Σ w.q[j]·x[j], the quants widened
+// to float32 (VPMOVSXBD, VCVTDQ2PS): float32 activations, no quantizing.
+TEXT ·dotQ8F32AVX2(SB), NOSPLIT, $0-28
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ nb+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y10, Y10, Y10
+
+qfloop:
+	TESTQ CX, CX
+	JZ qfdone
+	MOVWLZX (SI), AX
+	VMOVD AX, X1
+	VCVTPH2PS X1, X1
+	VBROADCASTSS X1, Y1
+	VPMOVSXBD 2(SI), Y2
+	VPMOVSXBD 10(SI), Y3
+	VPMOVSXBD 18(SI), Y6
+	VPMOVSXBD 26(SI), Y7
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VCVTDQ2PS Y6, Y6
+	VCVTDQ2PS Y7, Y7
+	VMULPS (DI), Y2, Y4
+	VMULPS 32(DI), Y3, Y5
+	VFMADD231PS 64(DI), Y6, Y4
+	VFMADD231PS 96(DI), Y7, Y5
+	VADDPS Y5, Y4, Y4
+	VFMADD231PS Y4, Y1, Y0
+	ADDQ $34, SI
+	ADDQ $128, DI
+	DECQ CX
+	JMP qfloop
+
+qfdone:
+	VADDPS Y10, Y0, Y0
+	HSUM_Y0
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func dotF32AVX2(a, b *float32, n int) float32
+//
+// Σ a[i]·b[i] for n a multiple of 8, in eight float32 lanes (two
+// accumulators when n allows).
+TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+f32pair:
+	CMPQ CX, $16
+	JLT f32single
+	VMOVUPS (SI), Y2
+	VMOVUPS 32(SI), Y3
+	VFMADD231PS (DI), Y2, Y0
+	VFMADD231PS 32(DI), Y3, Y1
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP f32pair
+
+f32single:
+	CMPQ CX, $8
+	JLT f32done
+	VMOVUPS (SI), Y2
+	VFMADD231PS (DI), Y2, Y0
+
+f32done:
+	VADDPS Y1, Y0, Y0
+	HSUM_Y0
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func dotF16AVX2(w *uint16, x *float32, n int) float32
+//
+// Σ f16(w[i])·x[i] for n a multiple of 8 (VCVTPH2PS widens 8 halves).
+TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+f16pair:
+	CMPQ CX, $16
+	JLT f16single
+	VCVTPH2PS (SI), Y2
+	VCVTPH2PS 16(SI), Y3
+	VFMADD231PS (DI), Y2, Y0
+	VFMADD231PS 32(DI), Y3, Y1
+	ADDQ $32, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP f16pair
+
+f16single:
+	CMPQ CX, $8
+	JLT f16done
+	VCVTPH2PS (SI), Y2
+	VFMADD231PS (DI), Y2, Y0
+
+f16done:
+	VADDPS Y1, Y0, Y0
+	HSUM_Y0
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func axpyAVX2(y *float32, a float32, x *float32, n int)
+//
+// y[i] += a·x[i] for n a multiple of 8.
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	VBROADCASTSS a+8(FP), Y0
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+
+axpyloop:
+	CMPQ CX, $8
+	JLT axpydone
+	VMOVUPS (DI), Y1
+	VFMADD231PS (SI), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP axpyloop
+
+axpydone:
+	VZEROUPPER
+	RET

@@ -1,0 +1,477 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/outpost-iot/outpost/accel/gguf"
+	"github.com/outpost-iot/outpost/accel/llama"
+)
+
+// Tolerances. u is float32's unit roundoff. A float32 sum of k products,
+// accumulated in any order (the assembly keeps 8 or 4 lanes and adds them
+// at the end; the Go primitives add in index order), is within
+// γ(k) × Σ|products| of the exact sum, γ(k) = k·u/(1−k·u) (Higham, §3.1);
+// the tests use (k+4)·u, which covers the horizontal sums and the rounding
+// of each product and of each Q8_0 block's scale product.
+const u = 1.0 / (1 << 24)
+
+func sumBound(k int, absSum float64) float64 { return float64(k+4) * u * absSum }
+
+// opsUnderTest: the portable Go primitives everywhere, plus this build's
+// assembly when the CPU runs it.
+func opsUnderTest() []simdOps {
+	ops := []simdOps{portableOps}
+	if a, ok := archOps(); ok {
+		ops = append(ops, a)
+	}
+	return ops
+}
+
+// fastSets are the fast kernel sets under test, activations in float32
+// and quantized.
+func fastSets() []Kernels {
+	var ks []Kernels
+	for _, ops := range opsUnderTest() {
+		ks = append(ks, fastKernels(ops, false), fastKernels(ops, true))
+	}
+	return ks
+}
+
+func randF32(rng *rand.Rand, n int, scale float32) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = (rng.Float32()*2 - 1) * scale
+	}
+	return x
+}
+
+// randQ8 is a Q8_0 tensor with every quant byte random (-128 included, which
+// quantizing never produces but a file may hold) and random f16 scales.
+func randQ8(rng *rand.Rand, rows, cols int) llama.Tensor {
+	t := llama.Tensor{Name: "w", Type: gguf.Q8_0, Cols: cols, Rows: rows}
+	t.Data = make([]byte, rows*t.RowBytes())
+	for i := range t.Data {
+		t.Data[i] = byte(rng.IntN(256))
+	}
+	for off := 0; off < len(t.Data); off += q8Bytes {
+		h := gguf.Float32ToF16((rng.Float32()*2 - 1) / 64)
+		t.Data[off], t.Data[off+1] = byte(h), byte(h>>8)
+	}
+	return t
+}
+
+func randF16(rng *rand.Rand, rows, cols int) llama.Tensor {
+	t := llama.Tensor{Name: "w", Type: gguf.F16, Cols: cols, Rows: rows}
+	t.Data = make([]byte, rows*t.RowBytes())
+	for i := 0; i < len(t.Data); i += 2 {
+		h := gguf.Float32ToF16(rng.Float32()*2 - 1)
+		t.Data[i], t.Data[i+1] = byte(h), byte(h>>8)
+	}
+	return t
+}
+
+func randF32Tensor(rng *rand.Rand, rows, cols int) llama.Tensor {
+	t := llama.Tensor{Name: "w", Type: gguf.F32, Cols: cols, Rows: rows}
+	t.Data = make([]byte, rows*t.RowBytes())
+	for i := 0; i < len(t.Data); i += 4 {
+		b := math.Float32bits(rng.Float32()*2 - 1)
+		t.Data[i], t.Data[i+1], t.Data[i+2], t.Data[i+3] = byte(b), byte(b>>8), byte(b>>16), byte(b>>24)
+	}
+	return t
+}
+
+// TestQuantizeQ8MatchesGGUF: the activation quantizer gives gguf's
+// reference quants, and its float32 scale rounds to gguf's f16 one.
+func TestQuantizeQ8MatchesGGUF(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := randF32(rng, 32*9, 3)
+	x[5], x[40], x[64+7] = 0, -3, 3 // zeros, extremes
+	for i := 96; i < 128; i++ {
+		x[i] = 0 // an all-zero block
+	}
+	q := make([]int8, len(x))
+	d := make([]float32, len(x)/32)
+	quantizeQ8(q, d, x)
+	ref := make([]byte, len(x)/32*q8Bytes)
+	if err := gguf.QuantizeQ8_0(ref, x); err != nil {
+		t.Fatal(err)
+	}
+	for b := range d {
+		blk := ref[b*q8Bytes:]
+		if h := gguf.Float32ToF16(d[b]); h != uint16(blk[0])|uint16(blk[1])<<8 {
+			t.Errorf("block %d: scale %v", b, d[b])
+		}
+		for j := range 32 {
+			if q[b*32+j] != int8(blk[2+j]) {
+				t.Errorf("block %d value %d: %d, gguf %d", b, j, q[b*32+j], int8(blk[2+j]))
+			}
+		}
+	}
+}
+
+var oddSizes = []int{0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257, 2048 + 5}
+
+func TestDotPrimitives(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, ops := range opsUnderTest() {
+		t.Run(ops.name, func(t *testing.T) {
+			for _, n := range oddSizes {
+				a, b := randF32(rng, n, 2), randF32(rng, n, 2)
+				var want, abs float64
+				for i := range a {
+					want += float64(a[i]) * float64(b[i])
+					abs += math.Abs(float64(a[i]) * float64(b[i]))
+				}
+				if got := ops.dotF32(a, b); math.Abs(float64(got)-want) > sumBound(n, abs) {
+					t.Errorf("dotF32 n=%d: %v, want %v", n, got, want)
+				}
+				w := randF16(rng, 1, n)
+				want, abs = 0, 0
+				for i := range b {
+					p := float64(f16At(w.Data, i)) * float64(b[i])
+					want += p
+					abs += math.Abs(p)
+				}
+				if got := ops.dotF16(w.Data, b); math.Abs(float64(got)-want) > sumBound(n, abs) {
+					t.Errorf("dotF16 n=%d: %v, want %v", n, got, want)
+				}
+				y := randF32(rng, n, 1)
+				y0 := slices.Clone(y)
+				ops.axpy(y, 0.37, a)
+				for i := range y {
+					// one multiply and one add, each rounded (or one FMA)
+					if e := float64(y0[i]) + 0.37*float64(a[i]); math.Abs(float64(y[i])-e) > 2*u*(math.Abs(e)+math.Abs(0.37*float64(a[i]))) {
+						t.Errorf("axpy n=%d [%d]: %v, want %v", n, i, y[i], e)
+					}
+				}
+			}
+			for _, nb := range []int{0, 1, 2, 3, 5, 64, 67} {
+				w := randQ8(rng, 1, nb*32)
+				xq := make([]int8, nb*32)
+				xd := make([]float32, nb)
+				quantizeQ8(xq, xd, randF32(rng, nb*32, 4))
+				var want, abs float64
+				for b := range nb {
+					d := float64(f16At(w.Data[b*q8Bytes:], 0) * xd[b])
+					for j := range 32 {
+						p := d * float64(int8(w.Data[b*q8Bytes+2+j])) * float64(xq[b*32+j])
+						want += p
+						abs += math.Abs(p)
+					}
+				}
+				if got := ops.dotQ8(w.Data, xq, xd); math.Abs(float64(got)-want) > sumBound(nb, abs) {
+					t.Errorf("dotQ8 %d blocks: %v, want %v", nb, got, want)
+				}
+				x := randF32(rng, nb*32, 4)
+				want, abs = 0, 0
+				for i, v := range x {
+					p := float64(f16At(w.Data[i/32*q8Bytes:], 0)) * float64(int8(w.Data[i/32*q8Bytes+2+i%32])) * float64(v)
+					want += p
+					abs += math.Abs(p)
+				}
+				// 32 products per block, then nb scaled block sums
+				if got := ops.dotQ8F32(w.Data, x); math.Abs(float64(got)-want) > sumBound(32+nb, abs) {
+					t.Errorf("dotQ8F32 %d blocks: %v, want %v", nb, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestQ8ExtremeQuants: weights of -128 and ±127 against activations of
+// ±127 (VPMADDUBSW saturates int16 if a pair of products reaches 32768).
+func TestQ8ExtremeQuants(t *testing.T) {
+	for _, ops := range opsUnderTest() {
+		for _, wq := range []int8{-128, -127, 127} {
+			for _, xq := range []int8{-127, 127} {
+				w := make([]byte, 2*q8Bytes)
+				xs := make([]int8, 64)
+				for b := range 2 {
+					w[b*q8Bytes+1] = 0x3c // f16 1.0
+					for j := range 32 {
+						w[b*q8Bytes+2+j] = byte(wq)
+						xs[b*32+j] = xq
+					}
+				}
+				want := float32(64 * int(wq) * int(xq))
+				if got := ops.dotQ8(w, xs, []float32{1, 1}); got != want {
+					t.Errorf("%s: w %d x %d: %v, want %v", ops.name, wq, xq, got, want)
+				}
+			}
+		}
+	}
+}
+
+// matMulCase runs k's matmul over w for n tokens in row ranges split at
+// odd places and returns the output.
+func runMatMul(k Kernels, w llama.Tensor, x []float32, n int) []float32 {
+	in := MatMulInput{X: x}
+	k.Prepare(&in, w, n)
+	out := make([]float32, n*w.Rows)
+	cuts := []int{0, w.Rows / 3, w.Rows/3 + 1, w.Rows}
+	for i := 0; i+1 < len(cuts); i++ {
+		k.MatMul(out, w, &in, n, cuts[i], cuts[i+1])
+	}
+	return out
+}
+
+// TestMatMulFast compares each fast matmul with the scalar one. For Q8_0
+// the reference is the scalar kernel on the same quantized activations
+// (dequantized: Q×QD exactly, in float64), so only the float32 summation
+// differs and sumBound applies; the quantization itself is bounded
+// separately: each activation moves by at most half a step, QD/2, so a
+// row's result moves by at most Σ|w|·QD/2 from the unquantized one.
+// Results must not depend on the batch: token t of n is bit-identical to
+// the same token alone.
+func TestMatMulFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, k := range fastSets() {
+		t.Run(k.Name, func(t *testing.T) {
+			quantized := strings.HasSuffix(k.Name, "-q8act")
+			for _, shape := range [][2]int{{1, 32}, {13, 96}, {67, 160}, {5, 2048}} {
+				rows, cols := shape[0], shape[1]
+				for _, typ := range []gguf.Type{gguf.Q8_0, gguf.F16, gguf.F32} {
+					if typ != gguf.Q8_0 {
+						cols += 3 // a tail the formats allow
+					}
+					var w llama.Tensor
+					switch typ {
+					case gguf.Q8_0:
+						w = randQ8(rng, rows, cols)
+					case gguf.F16:
+						w = randF16(rng, rows, cols)
+					default:
+						w = randF32Tensor(rng, rows, cols)
+					}
+					for _, n := range []int{1, 3, 4, 9} {
+						x := randF32(rng, n*cols, 3)
+						got := runMatMul(k, w, x, n)
+						refX := x
+						var in MatMulInput
+						if typ == gguf.Q8_0 && quantized {
+							in.X = x
+							k.Prepare(&in, w, n)
+							refX = make([]float32, len(x))
+							for i, q := range in.Q {
+								refX[i] = float32(q) * in.QD[i/32] // exact: |q| ≤ 127
+							}
+						}
+						want := runMatMul(Scalar(), w, refX, n)
+						exact := runMatMul(Scalar(), w, x, n)
+						row := make([]float32, cols)
+						for tok := range n {
+							alone := runMatMul(k, w, x[tok*cols:(tok+1)*cols], 1)
+							for r := range rows {
+								w.Row(row, r)
+								var abs, wabs, quant float64
+								for i, v := range row {
+									xv := float64(refX[tok*cols+i])
+									abs += math.Abs(float64(v) * xv)
+									if typ == gguf.Q8_0 && quantized {
+										quant += math.Abs(float64(v)) * float64(in.QD[(tok*cols+i)/32]) / 2
+									}
+									wabs += math.Abs(float64(v))
+								}
+								g := got[tok*rows+r]
+								if d := math.Abs(float64(g) - float64(want[tok*rows+r])); d > sumBound(cols, abs)+u*math.Abs(float64(want[tok*rows+r])) {
+									t.Fatalf("%v %dx%d n=%d token %d row %d: %v, reference %v", typ, rows, cols, n, tok, r, g, want[tok*rows+r])
+								}
+								if d := math.Abs(float64(g) - float64(exact[tok*rows+r])); d > quant+sumBound(cols, abs)+1e-6*wabs {
+									t.Fatalf("%v %dx%d n=%d token %d row %d: %v, unquantized %v, bound %g", typ, rows, cols, n, tok, r, g, exact[tok*rows+r], quant)
+								}
+								if alone[r] != g {
+									t.Fatalf("%v n=%d token %d row %d: %v batched, %v alone", typ, n, tok, r, g, alone[r])
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// relClose reports |got-want| ≤ rel·|want| + abs.
+func relClose(got, want float32, rel, abs float64) bool {
+	return math.Abs(float64(got)-float64(want)) <= rel*math.Abs(float64(want))+abs
+}
+
+// TestElementwiseFast: RMSNorm sums squares in float32 (sumBound on the
+// mean square, half of it after the square root, plus the two float32
+// multiplies); SwiGLU's expf is within 2 ulp of e^x, and the divide and
+// multiply add an ulp each; RoPE is the same arithmetic as the scalar
+// kernel, so the same bits.
+func TestElementwiseFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, ops := range opsUnderTest() {
+		k := fastKernels(ops, false)
+		for _, n := range oddSizes[1:] {
+			x, wt := randF32(rng, n, 4), randF32(rng, n, 1)
+			got, want := make([]float32, n), make([]float32, n)
+			k.RMSNorm(got, x, wt, 1e-5)
+			rmsNormScalar(want, x, wt, 1e-5)
+			for i := range got {
+				if !relClose(got[i], want[i], float64(n+8)*u, 0) {
+					t.Fatalf("%s RMSNorm n=%d [%d]: %v, want %v", ops.name, n, i, got[i], want[i])
+				}
+			}
+			g := randF32(rng, n, 20)
+			up := randF32(rng, n, 2)
+			g[0] = -100 // e^100 overflows float32: silu → -0
+			gs := slices.Clone(g)
+			k.SwiGLU(g, up)
+			swiGLUScalar(gs, up)
+			for i := range g {
+				if !relClose(g[i], gs[i], 6*u, 1e-37) {
+					t.Fatalf("%s SwiGLU n=%d [%d]: %v, want %v", ops.name, n, i, g[i], gs[i])
+				}
+			}
+		}
+		for _, hd := range []int{2, 8, 64, 128} {
+			freqs := make([]float64, hd/2)
+			for i := range freqs {
+				freqs[i] = math.Pow(10000, -float64(2*i)/float64(hd))
+			}
+			x := randF32(rng, 3*hd, 2)
+			y := slices.Clone(x)
+			k.RoPE(x, freqs, 37)
+			ropeScalar(y, freqs, 37)
+			if !slices.Equal(x, y) {
+				t.Fatalf("%s RoPE hd=%d differs", ops.name, hd)
+			}
+		}
+	}
+}
+
+func TestExpf(t *testing.T) {
+	for x := float32(-104); x < 88.7; x += 0.01137 {
+		want := math.Exp(float64(x))
+		if got := expf(x); !relClose(got, float32(want), 3*u, 1e-44) {
+			t.Fatalf("expf(%v) = %v, want %v", x, got, want)
+		}
+	}
+	if expf(float32(math.Inf(-1))) != 0 || !math.IsInf(float64(expf(100)), 1) {
+		t.Fatal("expf at the ends")
+	}
+}
+
+// TestAttentionFast: online softmax in float32 against the scalar
+// two-pass float64 one, over shuffled blocks, with positions that end
+// inside a block, grouped-query heads and head widths that leave tails.
+// The output is a convex combination of values: scores carry sumBound(hd)
+// relative error, each exponential and the running rescales a few ulp,
+// the sum of N weights N·u; 1e-5 of max|V| covers N ≤ 100 with margin.
+func TestAttentionFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, ops := range opsUnderTest() {
+		k := fastKernels(ops, false)
+		for _, c := range []struct{ nHead, nKV, hd, n, bt int }{
+			{1, 1, 8, 1, 16}, {4, 2, 12, 17, 16}, {4, 1, 64, 40, 16}, {6, 3, 100, 33, 4}, {32, 4, 64, 99, 16},
+		} {
+			kvDim := c.nKV * c.hd
+			nb := (c.n + c.bt - 1) / c.bt
+			pool := 2*nb + 1
+			blocks := rng.Perm(pool)[:nb]
+			K := randF32(rng, pool*c.bt*kvDim, 2)
+			V := randF32(rng, pool*c.bt*kvDim, 1)
+			q := randF32(rng, c.nHead*c.hd, 2)
+			a := AttnArgs{Q: q, K: K, V: V, Blocks: blocks, N: c.n, BlockTokens: c.bt, NHead: c.nHead, NHeadKV: c.nKV, HeadDim: c.hd, Scratch: make([]float32, c.n)}
+			a.Out = make([]float32, c.nHead*c.hd)
+			k.Attention(&a)
+			got := a.Out
+			a.Out = make([]float32, c.nHead*c.hd)
+			attentionScalar(&a)
+			for i := range got {
+				if math.Abs(float64(got[i]-a.Out[i])) > 1e-5 {
+					t.Fatalf("%s %+v [%d]: %v, want %v", ops.name, c, i, got[i], a.Out[i])
+				}
+			}
+		}
+	}
+}
+
+// benchKernelSets runs fn for the scalar kernels, the portable Go fast
+// kernels and this CPU's assembly ones, as sub-benchmarks side by side.
+func benchKernelSets(b *testing.B, fn func(*testing.B, Kernels)) {
+	sets := []Kernels{Scalar()}
+	for _, ops := range opsUnderTest() {
+		sets = append(sets, fastKernels(ops, false), fastKernels(ops, true))
+	}
+	for _, k := range sets {
+		b.Run(k.Name, func(b *testing.B) { fn(b, k) })
+	}
+}
+
+func BenchmarkMatMulF16(b *testing.B) {
+	w := randF16(rand.New(rand.NewPCG(1, 1)), 256, 2048)
+	benchKernelSets(b, func(b *testing.B, k Kernels) {
+		in := MatMulInput{X: make([]float32, w.Cols)}
+		out := make([]float32, w.Rows)
+		b.SetBytes(int64(len(w.Data)))
+		for b.Loop() {
+			k.Prepare(&in, w, 1)
+			k.MatMul(out, w, &in, 1, 0, w.Rows)
+		}
+	})
+}
+
+func BenchmarkRMSNorm(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, w := randF32(rng, 2048, 1), randF32(rng, 2048, 1)
+	out := make([]float32, len(x))
+	benchKernelSets(b, func(b *testing.B, k Kernels) {
+		for b.Loop() {
+			k.RMSNorm(out, x, w, 1e-5)
+		}
+	})
+}
+
+func BenchmarkSwiGLU(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	g, up := randF32(rng, 5632, 4), randF32(rng, 5632, 1)
+	benchKernelSets(b, func(b *testing.B, k Kernels) {
+		gg := slices.Clone(g)
+		for b.Loop() {
+			copy(gg, g)
+			k.SwiGLU(gg, up)
+		}
+	})
+}
+
+func BenchmarkRoPE(b *testing.B) {
+	freqs := make([]float64, 32)
+	for i := range freqs {
+		freqs[i] = math.Pow(10000, -float64(2*i)/64)
+	}
+	x := randF32(rand.New(rand.NewPCG(1, 1)), 2048, 1)
+	benchKernelSets(b, func(b *testing.B, k Kernels) {
+		for b.Loop() {
+			k.RoPE(x, freqs, 100)
+		}
+	})
+}
+
+// BenchmarkAttention: one TinyLlama-shaped token (32 heads, 4 KV heads,
+// 64 wide) attending to 256 positions.
+func BenchmarkAttention(b *testing.B) {
+	for _, n := range []int{64, 256} {
+		b.Run(fmt.Sprint("N", n), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			const nHead, nKV, hd, bt = 32, 4, 64, 16
+			nb := n / bt
+			a := AttnArgs{Q: randF32(rng, nHead*hd, 1), Out: make([]float32, nHead*hd),
+				K: randF32(rng, nb*bt*nKV*hd, 1), V: randF32(rng, nb*bt*nKV*hd, 1),
+				Blocks: rng.Perm(nb), N: n, BlockTokens: bt, NHead: nHead, NHeadKV: nKV, HeadDim: hd, Scratch: make([]float32, n)}
+			benchKernelSets(b, func(b *testing.B, k Kernels) {
+				for b.Loop() {
+					k.Attention(&a)
+				}
+			})
+		})
+	}
+}
