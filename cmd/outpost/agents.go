@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/outpost-iot/outpost/agenthost"
+	"github.com/outpost-iot/outpost/agenthost/chat"
 	"github.com/outpost-iot/outpost/agenthost/echo"
 	"github.com/outpost-iot/outpost/agenthost/twin"
 	"github.com/outpost-iot/outpost/protocol"
@@ -15,7 +16,7 @@ import (
 
 // builtinClasses are the agent classes every gateway has (DESIGN.md
 // "Built-in agents").
-var builtinClasses = []agenthost.Class{echo.Class, twin.Class}
+var builtinClasses = []agenthost.Class{echo.Class, twin.Class, chat.Class}
 
 // newAgents builds the agent host with the built-in classes and the
 // protocol layer in front of it, which the broker hands agent traffic to.

@@ -1,0 +1,315 @@
+// Package chat is the chat agent: the AIChatAgent of the Agents SDK
+// (@cloudflare/ai-chat) on Outpost's agent host, answering with the
+// gateway's inference engine (the local model of --model, or a remote
+// OpenAI-compatible server). docs/chat.md is the reference for clients.
+//
+// # Main flow
+//
+// A client sends cf_agent_use_chat_request {id, init: {method: "POST",
+// body: {messages: UIMessage[], ...}}}. The agent (Agent.OnMessage, on the
+// agent's goroutine) stores the messages in cf_ai_chat_agent_messages,
+// syncs them to the other connections (cf_agent_chat_messages), records a
+// stream as "streaming", sends the start chunk and spawns a host-owned
+// goroutine (agenthost.Context.Spawn) that opens the model stream and reads
+// it token by token. Each token comes back to the agent's goroutine as an
+// event of its own, which stores the chunk (cf_ai_chat_stream_chunks),
+// applies it to the assistant message being built and broadcasts it as
+// cf_agent_use_chat_response. The model's finish stores the assistant
+// message, then the terminal {done: true} frame is broadcast, so a client
+// that reads the history after done always finds the reply. Because the
+// agent never waits on the model, a cf_agent_chat_request_cancel or
+// cf_agent_chat_clear is handled mid-stream.
+//
+// The state of the turn that is streaming lives in a registry keyed by the
+// host and the agent's address, not in the Agent value, because the host
+// may hibernate the agent between two tokens and build a new value.
+// A stream recorded as streaming with no turn in the registry was cut off
+// by a gateway restart: OnStart closes it, keeping the partial assistant
+// message rebuilt from its stored chunks, and clients that connect in the
+// next minutes get its terminal frame.
+//
+// # Files
+//
+//   - chat.go: Config, the class and the agent's hooks.
+//   - turn.go: one chat turn, from the request to the terminal frame.
+//   - message.go: UI messages and their conversion to the model's turns.
+//   - chunks.go: applying UI-message-stream chunks to a message.
+//   - frames.go: decoding requests, building response frames.
+//   - store.go: the SQLite tables (the SDK's names and columns).
+package chat
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/outpost-iot/outpost/accel"
+	"github.com/outpost-iot/outpost/agenthost"
+	"github.com/outpost-iot/outpost/wire"
+)
+
+// ClassName is the built-in chat agent's name in topics and paths.
+const ClassName = "chat"
+
+// Defaults of Config.
+const (
+	// DefaultMaxTokens bounds a reply when neither the request nor the
+	// agent says otherwise.
+	DefaultMaxTokens = 512
+	// InterruptedNotice is how long after a restart closed a cut-off
+	// stream a connecting client is sent that stream's terminal frame.
+	InterruptedNotice = 5 * time.Minute
+	// StreamRetention is how long finished streams' chunks are kept.
+	StreamRetention = 24 * time.Hour
+)
+
+// Config configures a chat class. Zero fields take the defaults.
+type Config struct {
+	// SystemPrompt is sent to the model before the conversation; empty
+	// sends none.
+	SystemPrompt string
+	// Model is the model id to ask; empty asks the first model the
+	// inference backend lists.
+	Model string
+	// MaxTokens bounds each reply, in tokens, unless the request's body
+	// has maxTokens (or max_tokens). Default 512.
+	MaxTokens int
+	// MaxPersistedMessages bounds the stored messages: after each store
+	// the oldest beyond it are deleted (this bounds storage, and so the
+	// history the model sees). Default 0: no bound.
+	MaxPersistedMessages int
+	// Temperature is the sampling temperature; nil is the backend's
+	// default.
+	Temperature *float32
+	// Prompt, when set, builds the model's conversation from the stored
+	// history instead of SystemPrompt followed by ModelMessages(history).
+	Prompt func(ctx *agenthost.Context, history []Message) []accel.Message
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.MaxTokens < 0 || c.MaxPersistedMessages < 0 {
+		return errors.New("chat: negative limit")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxTokens == 0 {
+		c.MaxTokens = DefaultMaxTokens
+	}
+	return c
+}
+
+// NewClass is a chat class named name (kebab-case) with cfg. It panics
+// on a negative limit (a programming error).
+func NewClass(name string, cfg Config) agenthost.Class {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	cfg = cfg.withDefaults()
+	return agenthost.Class{
+		Name:       name,
+		New:        func(*agenthost.Context) agenthost.Agent { return &Agent{cfg: cfg} },
+		Migrations: Migrations,
+	}
+}
+
+// Class is the built-in chat class: no system prompt, the backend's first
+// model, replies of at most 512 tokens.
+var Class = NewClass(ClassName, Config{})
+
+// New returns a chat agent with cfg, for a class of one's own that embeds
+// it (its Migrations must include this package's Migrations).
+func New(cfg Config) *Agent {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	return &Agent{cfg: cfg.withDefaults()}
+}
+
+// Agent is one chat agent. It keeps no state of its own between events:
+// the messages are in its database, the streaming turn in the registry.
+type Agent struct {
+	cfg Config
+}
+
+// Interface guards.
+var (
+	_ agenthost.StartHook   = (*Agent)(nil)
+	_ agenthost.ConnectHook = (*Agent)(nil)
+	_ agenthost.CloseHook   = (*Agent)(nil)
+	_ agenthost.MessageHook = (*Agent)(nil)
+	_ agenthost.RequestHook = (*Agent)(nil)
+)
+
+// Messages returns the stored conversation, in order.
+func (a *Agent) Messages(ctx *agenthost.Context) ([]Message, error) { return loadMessages(ctx) }
+
+// OnStart closes the streams a gateway restart cut off (see the package
+// doc) and prunes old finished ones.
+func (a *Agent) OnStart(ctx *agenthost.Context) error {
+	streams, err := streamsWithStatus(ctx, statusStreaming)
+	if err != nil {
+		return err
+	}
+	t := liveTurn(ctx)
+	for _, s := range streams {
+		if t != nil && t.streamID == s.id {
+			continue // still streaming: the agent only hibernated
+		}
+		if err := a.closeOrphan(ctx, s); err != nil {
+			return err
+		}
+	}
+	return pruneStreams(ctx, ctx.Now().Add(-StreamRetention).UnixMilli())
+}
+
+// closeOrphan ends a stream that has no producer: the assistant message
+// rebuilt from its stored chunks is kept, and the stream marked errored.
+func (a *Agent) closeOrphan(ctx *agenthost.Context, s streamRecord) error {
+	chunks, err := streamChunks(ctx, s.id)
+	if err != nil {
+		return err
+	}
+	b := newBuilder("")
+	for _, c := range chunks {
+		b.apply(c)
+	}
+	b.closeTexts()
+	if msg := b.message(); msg.ID != "" && len(msg.Parts) > 0 {
+		if err := upsertMessages(ctx, []Message{msg}, a.cfg.MaxPersistedMessages); err != nil {
+			return err
+		}
+	}
+	ctx.Logger().Info("chat: closed a stream cut off by a restart", "request", s.requestID, "chunks", len(chunks))
+	return endStream(ctx, s.id, statusError)
+}
+
+// OnConnect tells a connecting client about the turn that is streaming
+// (cf_agent_stream_resuming: it gets the chunks once it acknowledges) and
+// sends the terminal frame of streams a restart cut off recently, so that
+// a client still waiting for one stops waiting.
+func (a *Agent) OnConnect(ctx *agenthost.Context, c wire.Conn) error {
+	if t := liveTurn(ctx); t != nil {
+		return t.offerResume(c)
+	}
+	streams, err := streamsWithStatus(ctx, statusError)
+	if err != nil {
+		return err
+	}
+	since := ctx.Now().Add(-InterruptedNotice).UnixMilli()
+	for _, s := range streams {
+		if s.completedAt >= since {
+			if err := c.Send(doneFrame(s.requestID)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// OnClose forgets a connection that was waiting to resume.
+func (a *Agent) OnClose(ctx *agenthost.Context, c wire.Conn) {
+	if t := liveTurn(ctx); t != nil {
+		delete(t.pending, c.Key())
+	}
+}
+
+// OnMessage handles the chat frames. A frame that is not one, or is
+// malformed, gets an error back (an outpost_error, or an error response
+// when it names a request id) and an error that wraps wire.ErrMalformed.
+func (a *Agent) OnMessage(ctx *agenthost.Context, c wire.Conn, m wire.Inbound) error {
+	frame, _ := m.Value.(map[string]any)
+	typ, _ := frame["type"].(string)
+	var err error
+	switch typ {
+	case TypeUseChatRequest:
+		return a.request(ctx, c, frame)
+	case TypeChatMessages:
+		err = a.syncMessages(ctx, c, frame)
+	case TypeChatClear:
+		err = a.clear(ctx, c)
+	case TypeRequestCancel:
+		id, _ := frame["id"].(string)
+		err = a.cancel(ctx, id)
+	case TypeResumeRequest:
+		err = a.resumeRequest(ctx, c)
+	case TypeResumeAck:
+		id, _ := frame["id"].(string)
+		err = a.resumeAck(ctx, c, id)
+	default:
+		err = fmt.Errorf("%w: type %q: %w", ErrBadFrame, typ, errNotChat)
+	}
+	if err != nil {
+		if serr := c.Send(wire.ErrorFrame(wire.ErrorCode(err), err.Error())); serr != nil {
+			ctx.Logger().Debug("chat: error frame not sent", "conn", c.ID(), "error", serr)
+		}
+	}
+	return err
+}
+
+// syncMessages stores the messages a client sends (upsert, no deletion,
+// as the SDK does) and syncs the list to the other connections.
+func (a *Agent) syncMessages(ctx *agenthost.Context, c wire.Conn, frame map[string]any) error {
+	msgs, err := ParseMessages(frame["messages"])
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadFrame, err)
+	}
+	return a.persist(ctx, msgs, c.Key())
+}
+
+// persist stores msgs and sends the whole list to every connection but
+// those excluded.
+func (a *Agent) persist(ctx *agenthost.Context, msgs []Message, exceptKeys ...string) error {
+	if err := upsertMessages(ctx, msgs, a.cfg.MaxPersistedMessages); err != nil {
+		return err
+	}
+	all, err := loadMessages(ctx)
+	if err != nil {
+		return err
+	}
+	ctx.Broadcast(messagesFrame(all), exceptKeys...)
+	return nil
+}
+
+// clear ends the streaming turn without storing it, deletes the messages
+// and the streams, and tells the other connections.
+func (a *Agent) clear(ctx *agenthost.Context, c wire.Conn) error {
+	if t := liveTurn(ctx); t != nil {
+		t.abort(ctx)
+	}
+	if err := clearAll(ctx); err != nil {
+		return err
+	}
+	ctx.Broadcast(clearFrame(), c.Key())
+	return nil
+}
+
+// OnRequest answers GET .../get-messages (any path that ends so) with the
+// JSON array of the stored messages; anything else is 404.
+func (a *Agent) OnRequest(ctx *agenthost.Context, w http.ResponseWriter, r *http.Request) {
+	if !strings.HasSuffix(r.URL.Path, "/get-messages") {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	msgs, err := loadMessages(ctx)
+	var body []byte
+	if err == nil {
+		body, err = httpCodec.Marshal(messageValues(msgs))
+	}
+	if err != nil {
+		ctx.Logger().Warn("chat: get-messages", "error", err)
+		http.Error(w, "cannot read the messages", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,427 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/outpost-iot/outpost/wire"
+)
+
+// TestTurn: a chat turn streams start, text-start, text-delta..., text-end,
+// finish (messageMetadata.finishReason) to every connection, then done;
+// the assistant message is in the table when done is sent; the other
+// connection gets the synced messages; get-messages returns the history.
+func TestTurn(t *testing.T) {
+	dir := t.TempDir()
+	h := startHost(t, dir, greedy, microEngine(t))
+	a, b := newConn("a"), newConn("b")
+	db := openDB(t, dir)
+	var storedAtDone []string
+	a.onSend = func(f map[string]any) {
+		if f["type"] == TypeUseChatResponse && f["done"] == true {
+			rows, err := db.Query(`SELECT message FROM cf_ai_chat_agent_messages ORDER BY created_at, rowid`)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var s string
+				_ = rows.Scan(&s)
+				storedAtDone = append(storedAtDone, s)
+			}
+		}
+	}
+	connect(t, h, a)
+	connect(t, h, b)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hello")}, "maxTokens": 4})); err != nil {
+		t.Fatal(err)
+	}
+	done := a.waitDone(t, "r1")
+	if done["body"] != "" || done["error"] != nil {
+		t.Errorf("done frame %v", done)
+	}
+	b.waitDone(t, "r1")
+
+	chunks := a.chunks("r1")
+	var types []string
+	for _, c := range chunks {
+		types = append(types, c["type"].(string))
+	}
+	got := strings.Join(types, " ")
+	if !strings.HasPrefix(got, "start text-start text-delta") || !strings.HasSuffix(got, "text-delta text-end finish") {
+		t.Fatalf("chunk types: %s", got)
+	}
+	msgID, _ := chunks[0]["messageId"].(string)
+	if !strings.HasPrefix(msgID, "assistant_") {
+		t.Errorf("start chunk %v", chunks[0])
+	}
+	fin := chunks[len(chunks)-1]["messageMetadata"].(map[string]any)
+	if fin["finishReason"] != "length" && fin["finishReason"] != "stop" {
+		t.Errorf("finish chunk %v", chunks[len(chunks)-1])
+	}
+	if n := strings.Count(got, "text-delta"); n < 1 || n > 4 {
+		t.Errorf("%d deltas for maxTokens 4", n)
+	}
+	frames := a.all()
+	if last := frames[len(frames)-1]; last["done"] != true {
+		t.Errorf("last frame is not done: %v", last)
+	}
+	if len(storedAtDone) != 2 || !strings.Contains(storedAtDone[1], msgID) {
+		t.Fatalf("stored when done was sent: %v", storedAtDone)
+	}
+	if bc := b.chunks("r1"); len(bc) != len(chunks) {
+		t.Errorf("other connection got %d chunks, requester %d", len(bc), len(chunks))
+	}
+	// b got the messages after each store; a, the requester, none.
+	syncs := b.ofType(TypeChatMessages)
+	if len(syncs) != 2 || len(a.ofType(TypeChatMessages)) != 0 {
+		t.Fatalf("messages syncs: b %d, a %d", len(syncs), len(a.ofType(TypeChatMessages)))
+	}
+	if msgs := syncs[1]["messages"].([]any); len(msgs) != 2 || msgs[1].(map[string]any)["id"] != msgID {
+		t.Errorf("last sync %v", syncs[1])
+	}
+
+	hist := getMessages(t, h)
+	if len(hist) != 2 || hist[0]["id"] != "u1" || hist[1]["id"] != msgID || hist[1]["role"] != "assistant" {
+		t.Fatalf("history %v", hist)
+	}
+	if textOf(hist[1]) != deltas(chunks) {
+		t.Errorf("stored text %q, streamed %q", textOf(hist[1]), deltas(chunks))
+	}
+	if md := hist[1]["metadata"].(map[string]any); md["finishReason"] != fin["finishReason"] {
+		t.Errorf("stored metadata %v", md)
+	}
+	var status string
+	if err := db.QueryRow(`SELECT status FROM cf_ai_chat_stream_metadata WHERE request_id = 'r1'`).Scan(&status); err != nil || status != statusCompleted {
+		t.Errorf("stream status %q %v", status, err)
+	}
+
+	// A second turn sees the history and appends to it.
+	hist = append(hist, userMsg("u2", "again"))
+	body := map[string]any{"messages": toAny(hist), "maxTokens": 2}
+	if err := send(t, h, a, chatRequest("r2", body)); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r2")
+	if hist = getMessages(t, h); len(hist) != 4 || hist[2]["id"] != "u2" || hist[3]["role"] != "assistant" {
+		t.Fatalf("history after two turns %v", hist)
+	}
+}
+
+func toAny[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// TestCancelMidStream: cf_agent_chat_request_cancel stops the model, keeps
+// the partial reply and sends done, without a finish chunk.
+func TestCancelMidStream(t *testing.T) {
+	dir := t.TempDir()
+	h := startHost(t, dir, greedy, microEngine(t))
+	a := newConn("a")
+	a.onSend = postOnce(t, h, a, isChunk("text-delta"), `{"type":"cf_agent_chat_request_cancel","id":"r1"}`)
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hi")}, "maxTokens": 300})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r1")
+	chunks := a.chunks("r1")
+	for _, c := range chunks {
+		if c["type"] == "finish" {
+			t.Fatalf("cancelled turn sent finish: %v", chunks)
+		}
+	}
+	if n := strings.Count(fmt.Sprint(chunks), "text-delta"); n < 1 || n > 3 {
+		t.Errorf("%d deltas after a cancel at the first", n)
+	}
+	hist := getMessages(t, h)
+	if len(hist) != 2 || textOf(hist[1]) != deltas(chunks) || textOf(hist[1]) == "" {
+		t.Fatalf("history after cancel %v (streamed %q)", hist, deltas(chunks))
+	}
+	// The agent answers a new request at once.
+	turnOK(t, h, a, "r2", []any{userMsg("u2", "again")}, 1)
+}
+
+// TestClear: clear deletes the history and tells the other connections;
+// a clear mid-stream ends the reply (done) and stores none of it.
+func TestClear(t *testing.T) {
+	dir := t.TempDir()
+	h := startHost(t, dir, greedy, microEngine(t))
+	a, b := newConn("a"), newConn("b")
+	a.onSend = postOnce(t, h, a, func(f map[string]any) bool { return f["id"] == "r2" }, `{"type":"cf_agent_chat_clear"}`)
+	connect(t, h, a)
+	connect(t, h, b)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hi")}, "maxTokens": 2})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r1")
+	if len(getMessages(t, h)) != 2 {
+		t.Fatal("no history before the clear")
+	}
+	if err := send(t, h, b, `{"type":"cf_agent_chat_clear"}`); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.ofType(TypeChatClear)) != 1 || len(b.ofType(TypeChatClear)) != 0 {
+		t.Errorf("clear frames: a %d, b %d", len(a.ofType(TypeChatClear)), len(b.ofType(TypeChatClear)))
+	}
+	if hist := getMessages(t, h); len(hist) != 0 {
+		t.Fatalf("history after clear %v", hist)
+	}
+	// Mid-stream (a clears as soon as r2 starts).
+	if err := send(t, h, a, chatRequest("r2", map[string]any{"messages": []any{userMsg("u2", "hi")}, "maxTokens": 300})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r2")
+	b.waitFor(t, "second clear", func(map[string]any) bool { return len(b.ofType(TypeChatClear)) == 1 })
+	if hist := getMessages(t, h); len(hist) != 0 {
+		t.Fatalf("history after a clear mid-stream %v", hist)
+	}
+}
+
+// TestRestartMidStream: a gateway that stops mid-reply leaves the stream
+// recorded as streaming; the next start closes it, keeps the partial
+// message, and a connecting client gets the terminal frame.
+func TestRestartMidStream(t *testing.T) {
+	dir := t.TempDir()
+	e := microEngine(t)
+	h1 := startHost(t, dir, greedy, e)
+	a := newConn("a")
+	third := make(chan struct{})
+	n := 0
+	a.onSend = func(f map[string]any) {
+		if isChunk("text-delta")(f) {
+			if n++; n == 3 {
+				close(third)
+			}
+		}
+	}
+	connect(t, h1, a)
+	if err := send(t, h1, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hi")}, "maxTokens": 300})); err != nil {
+		t.Fatal(err)
+	}
+	<-third
+	if err := h1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	streamed := deltas(a.chunks("r1"))
+	for _, f := range a.all() {
+		if f["done"] == true {
+			t.Fatalf("done sent at shutdown: %v", f)
+		}
+	}
+
+	h2 := startHost(t, dir, greedy, e)
+	c := newConn("c")
+	connect(t, h2, c)
+	if f := c.waitDone(t, "r1"); f["body"] != "" {
+		t.Errorf("terminal frame %v", f)
+	}
+	hist := getMessages(t, h2)
+	if len(hist) != 2 || hist[1]["role"] != "assistant" || textOf(hist[1]) != streamed {
+		t.Fatalf("history after restart %v, streamed %q", hist, streamed)
+	}
+	db := openDB(t, dir)
+	var status string
+	if err := db.QueryRow(`SELECT status FROM cf_ai_chat_stream_metadata WHERE request_id = 'r1'`).Scan(&status); err != nil || status != statusError {
+		t.Errorf("stream status %q %v", status, err)
+	}
+	if !strings.Contains(h2.log.String(), "cut off by a restart") {
+		t.Errorf("no log of the closed stream:\n%s", h2.log)
+	}
+	// The agent takes a new turn.
+	turnOK(t, h2, c, "r2", toAny(append(hist, userMsg("u2", "x"))), 1)
+}
+
+// TestResume: a connection that joins mid-stream is told "resuming", gets
+// the stored chunks flagged replay once it acknowledges, then the live
+// ones: every chunk exactly once.
+func TestResume(t *testing.T) {
+	dir := t.TempDir()
+	h := startHost(t, dir, greedy, microEngine(t))
+	a, b := newConn("a"), newConn("b")
+	var once sync.Once
+	a.onSend = func(f map[string]any) {
+		if isChunk("text-delta")(f) {
+			once.Do(func() {
+				if err := h.Connect(b); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	connect(t, h, a)
+	t.Cleanup(func() { h.Disconnect(b) })
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hi")}, "maxTokens": 40})); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(t, "resuming", func(f map[string]any) bool { return f["type"] == TypeStreamResuming && f["id"] == "r1" })
+	if err := send(t, h, b, `{"type":"cf_agent_stream_resume_ack","id":"r1"}`); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r1")
+	b.waitDone(t, "r1")
+	ac, bc := a.chunks("r1"), b.chunks("r1")
+	if fmt.Sprint(ac) != fmt.Sprint(bc) {
+		t.Fatalf("resumed connection got\n%v\nrequester got\n%v", bc, ac)
+	}
+	replayed := 0
+	for _, f := range b.all() {
+		if f["replay"] == true {
+			replayed++
+		}
+	}
+	if replayed < 2 {
+		t.Errorf("%d replayed chunks", replayed)
+	}
+	// No stream: resume_request is answered with resume_none.
+	if err := send(t, h, b, `{"type":"cf_agent_stream_resume_request"}`); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.ofType(TypeResumeNone)) != 1 {
+		t.Errorf("resume_request without a stream: %v", b.all()[len(b.all())-1])
+	}
+}
+
+// TestNoBackend: without an inference backend a request is answered with
+// an error response naming the missing model, and its messages are kept.
+func TestNoBackend(t *testing.T) {
+	h := startHost(t, t.TempDir(), Config{}, nil)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hi")}})); err != nil {
+		t.Fatal(err)
+	}
+	f := a.waitDone(t, "r1")
+	if f["error"] != true || !strings.Contains(f["body"].(string), "no model") {
+		t.Fatalf("no-backend answer %v", f)
+	}
+	if hist := getMessages(t, h); len(hist) != 1 {
+		t.Errorf("history %v", hist)
+	}
+}
+
+// TestBadFrames: a malformed request with an id gets an error response; one
+// without, an outpost_error; a frame of another type, an outpost_error;
+// each returns an error wrapping wire.ErrMalformed.
+func TestBadFrames(t *testing.T) {
+	h := startHost(t, t.TempDir(), Config{}, nil)
+	a := newConn("a")
+	connect(t, h, a)
+	cases := []struct{ frame, wantType string }{
+		{`{"type":"cf_agent_use_chat_request","id":"r1","init":{"method":"POST","body":"{not json"}}`, TypeUseChatResponse},
+		{`{"type":"cf_agent_use_chat_request","id":"r2","init":{"method":"GET","body":"{}"}}`, TypeUseChatResponse},
+		{`{"type":"cf_agent_use_chat_request","id":"r3","init":{"method":"POST","body":"{\"messages\":[{\"id\":\"\",\"role\":\"user\",\"parts\":[]}]}"}}`, TypeUseChatResponse},
+		{`{"type":"cf_agent_use_chat_request","init":{}}`, wire.TypeError},
+		{`{"type":"cf_agent_chat_messages","messages":[{"id":"x","role":"robot","parts":[]}]}`, wire.TypeError},
+		{`{"type":"hello"}`, wire.TypeError},
+	}
+	for _, c := range cases {
+		n := len(a.all())
+		err := send(t, h, a, c.frame)
+		if !errors.Is(err, wire.ErrMalformed) {
+			t.Errorf("%s: error %v", c.frame, err)
+		}
+		got := a.all()[n:]
+		if len(got) != 1 || got[0]["type"] != c.wantType || (c.wantType == TypeUseChatResponse && got[0]["error"] != true) {
+			t.Errorf("%s: answered %v", c.frame, got)
+		}
+	}
+}
+
+// TestStoredMessages: bad rows are skipped (and logged) on load; unknown
+// part types survive; cf_agent_chat_messages upserts; the oldest messages
+// beyond MaxPersistedMessages are deleted.
+func TestStoredMessages(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{MaxPersistedMessages: 3}
+	h := startHost(t, dir, cfg, nil)
+	a, b := newConn("a"), newConn("b")
+	connect(t, h, a)
+	connect(t, h, b)
+	tool := map[string]any{"type": "tool-weather", "toolCallId": "c1", "state": "output-available", "output": map[string]any{"t": 21.5}}
+	msgs := []any{userMsg("m1", "one"), userMsg("m2", "two"),
+		map[string]any{"id": "m3", "role": "assistant", "parts": []any{tool}, "metadata": map[string]any{"k": "v"}}}
+	frame := fmt.Sprintf(`{"type":"cf_agent_chat_messages","messages":%s}`, mustJSON(msgs))
+	if err := send(t, h, a, frame); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.ofType(TypeChatMessages)) != 1 || len(a.ofType(TypeChatMessages)) != 0 {
+		t.Errorf("sync went to a %d, b %d", len(a.ofType(TypeChatMessages)), len(b.ofType(TypeChatMessages)))
+	}
+	hist := getMessages(t, h)
+	if len(hist) != 3 || mustJSON(hist[2]) != mustJSON(msgs[2]) {
+		t.Fatalf("history %s", mustJSON(hist))
+	}
+	// Upsert m2, add m4 and m5: m1 and m2 (the oldest) go.
+	frame = fmt.Sprintf(`{"type":"cf_agent_chat_messages","messages":%s}`, mustJSON([]any{userMsg("m2", "two!"), userMsg("m4", "four"), userMsg("m5", "five")}))
+	if err := send(t, h, a, frame); err != nil {
+		t.Fatal(err)
+	}
+	hist = getMessages(t, h)
+	var ids []string
+	for _, m := range hist {
+		ids = append(ids, m["id"].(string))
+	}
+	if strings.Join(ids, ",") != "m3,m4,m5" {
+		t.Fatalf("kept %v", ids)
+	}
+
+	// Bad rows written behind the agent's back are skipped on load.
+	db := openDB(t, dir)
+	for i, bad := range []string{`not json`, `{"id":"x","role":"user"}`, `{"id":"","role":"user","parts":[]}`, `{"id":"y","role":"robot","parts":[]}`, `[1,2]`} {
+		if _, err := db.Exec(`INSERT INTO cf_ai_chat_agent_messages (id, message) VALUES (?, ?)`, fmt.Sprint("bad", i), bad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hist = getMessages(t, h)
+	if len(hist) != 3 {
+		t.Fatalf("history with bad rows %s", mustJSON(hist))
+	}
+	if got := strings.Count(h.log.String(), "stored message skipped"); got != 5 {
+		t.Errorf("%d skipped rows logged, want 5:\n%s", got, h.log)
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := jsonCodec.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// TestTurnLimitAndConcurrentRequest: the stored history obeys
+// MaxPersistedMessages after a turn; a request while a reply streams is
+// refused with an error response.
+func TestTurnLimitAndConcurrentRequest(t *testing.T) {
+	h := startHost(t, t.TempDir(), Config{MaxPersistedMessages: 2, Temperature: ptr[float32](0)}, microEngine(t))
+	a := newConn("a")
+	a.onSend = postOnce(t, h, a, func(f map[string]any) bool { return f["id"] == "r2" },
+		chatRequest("r3", map[string]any{"messages": []any{userMsg("u3", "x")}}))
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "a"), userMsg("u0", "b")}, "maxTokens": 1})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r1")
+	hist := getMessages(t, h)
+	if len(hist) != 2 || hist[0]["id"] != "u0" || hist[1]["role"] != "assistant" {
+		t.Fatalf("history %s", mustJSON(hist))
+	}
+	if err := send(t, h, a, chatRequest("r2", map[string]any{"messages": []any{userMsg("u2", "c")}, "maxTokens": 3})); err != nil {
+		t.Fatal(err)
+	}
+	if f := a.waitDone(t, "r3"); f["error"] != true || !strings.Contains(f["body"].(string), "still streaming") {
+		t.Errorf("concurrent request: %v", f)
+	}
+	if f := a.waitDone(t, "r2"); f["error"] != nil {
+		t.Errorf("first request: %v", f)
+	}
+}

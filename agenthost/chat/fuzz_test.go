@@ -1,0 +1,132 @@
+package chat
+
+import (
+	"testing"
+
+	"github.com/outpost-iot/outpost/codecs"
+)
+
+// Seeds: what @cloudflare/ai-chat sends, and broken variants.
+var requestSeeds = []string{
+	`{"type":"cf_agent_use_chat_request","id":"abc12345","init":{"method":"POST","body":"{\"messages\":[{\"id\":\"m1\",\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"text\":\"hi\"}]}],\"trigger\":\"submit-message\"}"}}`,
+	`{"type":"cf_agent_use_chat_request","id":"r","init":{"method":"POST","body":{"messages":[],"maxTokens":3}}}`,
+	`{"type":"cf_agent_use_chat_request","id":"r","init":{"method":"POST","body":"{\"messages\":[{\"id\":\"a\",\"role\":\"assistant\",\"parts\":[{\"type\":\"tool-x\",\"state\":\"output-available\",\"output\":{\"$bytes\":\"AQI=\"}}],\"metadata\":{\"k\":1}}],\"max_tokens\":1.5}"}}`,
+	`{"type":"cf_agent_use_chat_request","id":"r","init":{"method":"POST","body":"[]"}}`,
+	`{"type":"cf_agent_use_chat_request","id":"r","init":{"method":"GET"}}`,
+	`{"type":"cf_agent_use_chat_request","id":"","init":{}}`,
+	`{"type":"cf_agent_use_chat_request","id":"r","init":{"method":"POST","body":"{\"messages\":[{\"id\":\"a\",\"role\":\"user\",\"parts\":[1]}]}"}}`,
+	`{"type":"cf_agent_use_chat_request","id":"r","init":{"method":"POST","body":"{\"messages\":[{\"id\":\"a\",\"role\":\"user\",\"parts\":[{\"type\":\"\"}]}]}"}}`,
+	`{"type":"cf_agent_use_chat_request","id":"r","init":{"method":"POST","body":"{\"messages\":{},\"maxTokens\":-4}"}}`,
+}
+
+var fuzzJSON = func() codecs.Codec {
+	c, err := codecs.NewJSON(codecs.Limits{MaxSize: 1 << 20})
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
+
+// FuzzParseRequest: any frame a client sends decodes or is refused, never
+// panics; a decoded request's messages survive the store round trip
+// (encode, decode, check) unchanged.
+func FuzzParseRequest(f *testing.F) {
+	for _, s := range requestSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := fuzzJSON.Unmarshal(data)
+		if err != nil {
+			return
+		}
+		frame, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		req, err := ParseRequest(frame)
+		if err != nil {
+			return
+		}
+		if req.ID == "" || req.MaxTokens < 0 {
+			t.Fatalf("accepted %+v", req)
+		}
+		for _, m := range req.Messages {
+			checkRoundTrip(t, m)
+		}
+	})
+}
+
+// FuzzParseMessage: a stored row decodes into a checked message or is
+// refused; a checked message round-trips.
+func FuzzParseMessage(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"m1","role":"user","parts":[{"type":"text","text":"hi"}]}`,
+		`{"id":"m2","role":"assistant","parts":[{"type":"data-progress","id":"p","data":{"pct":50}},{"type":"text","text":"x","state":"done"}],"metadata":{"finishReason":"stop"}}`,
+		`{"id":"m3","role":"system","parts":[],"extra":true}`,
+		`{"id":"m4","role":"tool","parts":[]}`,
+		`{"id":4,"role":"user","parts":[]}`,
+		`{"id":"m5","role":"user","parts":"text"}`,
+		`{"id":"m6","role":"user","parts":[{"text":"no type"}]}`,
+		`not json`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := fuzzJSON.Unmarshal(data)
+		if err != nil {
+			return
+		}
+		m, err := ParseMessage(v)
+		if err != nil {
+			return
+		}
+		checkRoundTrip(t, m)
+		_ = ModelMessages("sys", []Message{m})
+	})
+}
+
+func checkRoundTrip(t *testing.T, m Message) {
+	t.Helper()
+	b, err := jsonCodec.Marshal(m.Value())
+	if err != nil {
+		return // too large for a row: refused when stored
+	}
+	v, err := jsonCodec.Unmarshal(b)
+	if err != nil {
+		t.Fatalf("stored message %s does not decode: %v", b, err)
+	}
+	m2, err := ParseMessage(v)
+	if err != nil {
+		t.Fatalf("stored message %s does not check: %v", b, err)
+	}
+	b2, err := jsonCodec.Marshal(m2.Value())
+	if err != nil || string(b) != string(b2) {
+		t.Fatalf("round trip changed %s into %s (%v)", b, b2, err)
+	}
+}
+
+// FuzzChunks: applying any sequence of chunks to a message never panics
+// and leaves a message that stores and checks.
+func FuzzChunks(f *testing.F) {
+	f.Add([]byte(`[{"type":"start","messageId":"m"},{"type":"text-start","id":"t"},{"type":"text-delta","id":"t","delta":"hi"},{"type":"text-end","id":"t"},{"type":"finish","messageMetadata":{"finishReason":"stop"}}]`))
+	f.Add([]byte(`[{"type":"text-delta","id":"x","delta":"a"},{"type":"data-p","id":"1","data":1},{"type":"data-p","id":"1","data":2},{"type":"data-q","transient":true,"data":3},{"type":"text-end","id":"nope"}]`))
+	f.Add([]byte(`[{"type":"start","messageId":7},{"type":"text-delta","delta":5},{"type":"message-metadata","messageMetadata":[]}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := fuzzJSON.Unmarshal(data)
+		if err != nil {
+			return
+		}
+		arr, ok := v.([]any)
+		if !ok {
+			return
+		}
+		b := newBuilder("assistant_1")
+		for _, c := range arr {
+			if m, ok := c.(map[string]any); ok {
+				b.apply(m)
+			}
+		}
+		b.closeTexts()
+		checkRoundTrip(t, b.message())
+	})
+}

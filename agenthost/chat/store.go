@@ -1,0 +1,201 @@
+package chat
+
+import (
+	"database/sql"
+	"fmt"
+
+	"github.com/outpost-iot/outpost/agenthost"
+)
+
+// Migrations build the chat tables, with the SDK's names and columns
+// (../shared/notes/agents-sdk.md §10.2). A class built on the chat agent
+// without NewClass appends these to its own migrations.
+var Migrations = []string{
+	`CREATE TABLE cf_ai_chat_agent_messages (
+		id TEXT PRIMARY KEY,
+		message TEXT NOT NULL,
+		created_at DATETIME DEFAULT CURRENT_TIMESTAMP
+	);
+	CREATE TABLE cf_ai_chat_stream_chunks (
+		id TEXT PRIMARY KEY,
+		stream_id TEXT NOT NULL,
+		body TEXT NOT NULL,
+		chunk_index INTEGER NOT NULL,
+		created_at INTEGER NOT NULL
+	);
+	CREATE INDEX idx_stream_chunks_stream_id ON cf_ai_chat_stream_chunks (stream_id, chunk_index);
+	CREATE TABLE cf_ai_chat_stream_metadata (
+		id TEXT PRIMARY KEY,
+		request_id TEXT NOT NULL,
+		status TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		completed_at INTEGER
+	);`,
+}
+
+// Stream statuses of cf_ai_chat_stream_metadata, as in the SDK.
+const (
+	statusStreaming = "streaming"
+	statusCompleted = "completed"
+	statusError     = "error"
+)
+
+// loadMessages reads the stored messages in order (created_at, then
+// insertion), skipping and logging rows that do not decode or check.
+func loadMessages(ctx *agenthost.Context) ([]Message, error) {
+	rows, err := ctx.Query(`SELECT id, message FROM cf_ai_chat_agent_messages ORDER BY created_at, rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("load chat messages: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var id, text string
+		if err := rows.Scan(&id, &text); err != nil {
+			return nil, fmt.Errorf("load chat messages: %w", err)
+		}
+		v, err := jsonCodec.Unmarshal([]byte(text))
+		var m Message
+		if err == nil {
+			m, err = ParseMessage(v)
+		}
+		if err != nil {
+			ctx.Logger().Warn("chat: stored message skipped", "id", id, "error", err)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// upsertMessages stores msgs (insert, or replace a row with the same id)
+// and then deletes the oldest rows beyond maxKept (0: no bound), in one
+// transaction.
+func upsertMessages(ctx *agenthost.Context, msgs []Message, maxKept int) error {
+	texts := make([]string, len(msgs))
+	for i, m := range msgs {
+		b, err := jsonCodec.Marshal(m.Value())
+		if err != nil {
+			return fmt.Errorf("store message %q: %w", m.ID, err)
+		}
+		texts[i] = string(b)
+	}
+	return ctx.Tx(func(tx *sql.Tx) error {
+		for i, m := range msgs {
+			if _, err := tx.Exec(`INSERT INTO cf_ai_chat_agent_messages (id, message) VALUES (?, ?)
+				ON CONFLICT (id) DO UPDATE SET message = excluded.message`, m.ID, texts[i]); err != nil {
+				return fmt.Errorf("store message %q: %w", m.ID, err)
+			}
+		}
+		if maxKept > 0 {
+			if _, err := tx.Exec(`DELETE FROM cf_ai_chat_agent_messages WHERE rowid IN (
+				SELECT rowid FROM cf_ai_chat_agent_messages ORDER BY created_at, rowid
+				LIMIT max(0, (SELECT count(*) FROM cf_ai_chat_agent_messages) - ?))`, maxKept); err != nil {
+				return fmt.Errorf("prune messages: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// clearAll deletes the messages and the stream records.
+func clearAll(ctx *agenthost.Context) error {
+	return ctx.Tx(func(tx *sql.Tx) error {
+		for _, t := range []string{"cf_ai_chat_agent_messages", "cf_ai_chat_stream_chunks", "cf_ai_chat_stream_metadata"} {
+			if _, err := tx.Exec(`DELETE FROM ` + t); err != nil {
+				return fmt.Errorf("clear %s: %w", t, err)
+			}
+		}
+		return nil
+	})
+}
+
+// startStream records a new stream as streaming.
+func startStream(ctx *agenthost.Context, streamID, requestID string) error {
+	_, err := ctx.Exec(`INSERT INTO cf_ai_chat_stream_metadata (id, request_id, status, created_at) VALUES (?, ?, ?, ?)`,
+		streamID, requestID, statusStreaming, ctx.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("record stream: %w", err)
+	}
+	return nil
+}
+
+// storeChunk stores one chunk body (JSON text) of a stream.
+func storeChunk(ctx *agenthost.Context, streamID string, index int, body []byte) error {
+	_, err := ctx.Exec(`INSERT INTO cf_ai_chat_stream_chunks (id, stream_id, body, chunk_index, created_at) VALUES (?, ?, ?, ?, ?)`,
+		fmt.Sprintf("%s-%d", streamID, index), streamID, string(body), index, ctx.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("store chunk: %w", err)
+	}
+	return nil
+}
+
+// endStream marks a stream completed or errored.
+func endStream(ctx *agenthost.Context, streamID, status string) error {
+	_, err := ctx.Exec(`UPDATE cf_ai_chat_stream_metadata SET status = ?, completed_at = ? WHERE id = ?`,
+		status, ctx.Now().UnixMilli(), streamID)
+	if err != nil {
+		return fmt.Errorf("end stream: %w", err)
+	}
+	return nil
+}
+
+// streamRecord is one row of cf_ai_chat_stream_metadata.
+type streamRecord struct {
+	id, requestID, status string
+	completedAt           int64
+}
+
+// streamsWithStatus lists the streams with a status, oldest first.
+func streamsWithStatus(ctx *agenthost.Context, status string) ([]streamRecord, error) {
+	rows, err := ctx.Query(`SELECT id, request_id, status, IFNULL(completed_at, 0) FROM cf_ai_chat_stream_metadata
+		WHERE status = ? ORDER BY created_at, rowid`, status)
+	if err != nil {
+		return nil, fmt.Errorf("list streams: %w", err)
+	}
+	defer rows.Close()
+	var out []streamRecord
+	for rows.Next() {
+		var r streamRecord
+		if err := rows.Scan(&r.id, &r.requestID, &r.status, &r.completedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// streamChunks reads a stream's stored chunk bodies in order; bodies that
+// do not decode are skipped.
+func streamChunks(ctx *agenthost.Context, streamID string) ([]map[string]any, error) {
+	rows, err := ctx.Query(`SELECT body FROM cf_ai_chat_stream_chunks WHERE stream_id = ? ORDER BY chunk_index`, streamID)
+	if err != nil {
+		return nil, fmt.Errorf("read chunks: %w", err)
+	}
+	defer rows.Close()
+	var out []map[string]any
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		v, err := jsonCodec.Unmarshal([]byte(body))
+		if m, ok := v.(map[string]any); err == nil && ok {
+			out = append(out, m)
+		}
+	}
+	return out, rows.Err()
+}
+
+// pruneStreams deletes finished streams (and their chunks) that ended
+// before cutoff (Unix ms), as the SDK's 24 h garbage collection does.
+func pruneStreams(ctx *agenthost.Context, cutoff int64) error {
+	return ctx.Tx(func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM cf_ai_chat_stream_chunks WHERE stream_id IN (
+			SELECT id FROM cf_ai_chat_stream_metadata WHERE status != ? AND completed_at < ?)`, statusStreaming, cutoff); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`DELETE FROM cf_ai_chat_stream_metadata WHERE status != ? AND completed_at < ?`, statusStreaming, cutoff)
+		return err
+	})
+}
