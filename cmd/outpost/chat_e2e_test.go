@@ -1,0 +1,223 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/outpost-iot/outpost/codecs"
+	"github.com/outpost-iot/outpost/wire"
+)
+
+// chatClient is a WebSocket to a chat agent, reading frames in its codec.
+type chatClient struct {
+	c     *websocket.Conn
+	codec codecs.Codec
+	in    chan map[string]any
+}
+
+func dialChat(t *testing.T, g *gateway, name, query string) *chatClient {
+	t.Helper()
+	u := "ws://" + g.httpAddr + "/agents/chat/" + name + "?" + query
+	c, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v (%v)", u, err, resp)
+	}
+	codec := wire.JSON
+	if strings.Contains(query, "codec=cbor") {
+		codec = wire.CBOR
+	}
+	cc, _ := codecs.New(codec, codecs.Limits{MaxSize: 4 << 20})
+	w := &chatClient{c: c, codec: cc, in: make(chan map[string]any, 4096)}
+	go func() {
+		defer close(w.in)
+		for {
+			typ, data, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if (typ == websocket.BinaryMessage) != (codec == wire.CBOR) {
+				t.Errorf("%s client got a frame of WebSocket type %d", codec, typ)
+			}
+			v, err := cc.Unmarshal(data)
+			m, ok := v.(map[string]any)
+			if err != nil || !ok {
+				t.Errorf("frame %q: %v", data, err)
+				continue
+			}
+			w.in <- m
+		}
+	}()
+	t.Cleanup(func() { _ = c.Close() })
+	return w
+}
+
+func (w *chatClient) send(t *testing.T, v any) {
+	t.Helper()
+	data, err := w.codec.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := websocket.TextMessage
+	if w.codec.Name() == wire.CBOR {
+		typ = websocket.BinaryMessage
+	}
+	if err := w.c.WriteMessage(typ, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reply reads the response frames of request id up to its terminal frame
+// and returns the chunk bodies (decoded from JSON text on JSON clients,
+// required native on CBOR ones) and the terminal frame. Other frames are
+// returned apart.
+func (w *chatClient) reply(t *testing.T, id string) (chunks []map[string]any, done map[string]any, other []map[string]any) {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case f, ok := <-w.in:
+			if !ok {
+				t.Fatalf("connection closed before done; chunks %v", chunks)
+			}
+			if f["type"] != "cf_agent_use_chat_response" || f["id"] != id {
+				other = append(other, f)
+				continue
+			}
+			if f["done"] == true {
+				return chunks, f, other
+			}
+			var body any = f["body"]
+			if s, ok := body.(string); ok {
+				if w.codec.Name() == wire.CBOR {
+					t.Fatalf("CBOR client got a chunk body as text: %q", s)
+				}
+				if err := json.Unmarshal([]byte(s), &body); err != nil {
+					t.Fatalf("chunk body %q: %v", s, err)
+				}
+			}
+			m, ok := body.(map[string]any)
+			if !ok {
+				t.Fatalf("chunk frame %v", f)
+			}
+			chunks = append(chunks, m)
+		case <-timeout:
+			t.Fatalf("no done for %s; chunks %v", id, chunks)
+		}
+	}
+}
+
+// TestChatAgent runs the built binary with --model on a synthesized tiny
+// model: a JSON WebSocket client sends a chat turn in the exact frame
+// @cloudflare/ai-chat sends (init.body as JSON text) and gets the
+// UI-message-stream chunks and done; a CBOR client watching the same chat
+// gets the chunks and the messages sync as native values, then chats with
+// a native body itself; GET .../get-messages returns the history.
+func TestChatAgent(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "tiny.gguf")
+	if out, err := runCmd(t, "", binary, "model", "synth", "--shape", "tiny", "--quant", "q8_0", model); err != nil {
+		t.Fatalf("model synth: %v\n%s", err, out)
+	}
+	g := startBinary(t, "--model", model)
+	js := dialChat(t, g, "room-1", "_pk=browser-1")
+	cb := dialChat(t, g, "room-1", "_pk=device-1&codec=cbor")
+
+	body := `{"messages":[{"id":"u1","role":"user","parts":[{"type":"text","text":"Hello there"}]}],"trigger":"submit-message","maxTokens":8}`
+	js.send(t, map[string]any{"type": "cf_agent_use_chat_request", "id": "Xq3kd0aZ", "init": map[string]any{"method": "POST", "body": body}})
+	chunks, done, _ := js.reply(t, "Xq3kd0aZ")
+	if done["body"] != "" || done["error"] != nil {
+		t.Fatalf("terminal frame %v", done)
+	}
+	var types []string
+	var text strings.Builder
+	for _, c := range chunks {
+		types = append(types, c["type"].(string))
+		if c["type"] == "text-delta" {
+			text.WriteString(c["delta"].(string))
+		}
+	}
+	got := strings.Join(types, " ")
+	if !strings.HasPrefix(got, "start text-start text-delta") || !strings.HasSuffix(got, "text-end finish") {
+		t.Fatalf("chunk types %s", got)
+	}
+	msgID := chunks[0]["messageId"]
+	if fin, _ := chunks[len(chunks)-1]["messageMetadata"].(map[string]any); fin["finishReason"] == nil {
+		t.Errorf("finish chunk %v", chunks[len(chunks)-1])
+	}
+
+	cchunks, cdone, other := cb.reply(t, "Xq3kd0aZ")
+	if len(cchunks) != len(chunks) || cdone["body"] != "" {
+		t.Fatalf("CBOR client: %d chunks (JSON client %d), done %v", len(cchunks), len(chunks), cdone)
+	}
+	var syncs []map[string]any
+	for _, f := range other {
+		if f["type"] == "cf_agent_chat_messages" {
+			syncs = append(syncs, f)
+		}
+	}
+	if len(syncs) != 2 {
+		t.Fatalf("CBOR client got %d messages syncs: %v", len(syncs), other)
+	}
+	if msgs, _ := syncs[1]["messages"].([]any); len(msgs) != 2 || msgs[1].(map[string]any)["id"] != msgID {
+		t.Errorf("messages sync %v", syncs[1])
+	}
+
+	history := func() []map[string]any {
+		resp, err := http.Get("http://" + g.httpAddr + "/agents/chat/room-1/get-messages")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var out []map[string]any
+		if err := json.Unmarshal(b, &out); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("get-messages: %d %s %v", resp.StatusCode, b, err)
+		}
+		return out
+	}
+	hist := history()
+	if len(hist) != 2 || hist[0]["id"] != "u1" || hist[1]["id"] != msgID || hist[1]["role"] != "assistant" {
+		t.Fatalf("history %v", hist)
+	}
+	parts := hist[1]["parts"].([]any)
+	if p := parts[0].(map[string]any); p["type"] != "text" || p["text"] != text.String() {
+		t.Errorf("stored reply %v, streamed %q", parts, text.String())
+	}
+
+	// The CBOR client chats with a native body.
+	msgs := []any{}
+	for _, m := range hist {
+		msgs = append(msgs, m)
+	}
+	msgs = append(msgs, map[string]any{"id": "u2", "role": "user", "parts": []any{map[string]any{"type": "text", "text": "more"}}})
+	cb.send(t, map[string]any{"type": "cf_agent_use_chat_request", "id": "dev-2", "init": map[string]any{"method": "POST", "body": map[string]any{"messages": msgs, "maxTokens": int64(4)}}})
+	if c, d, _ := cb.reply(t, "dev-2"); len(c) < 3 || d["error"] != nil {
+		t.Fatalf("CBOR turn: %v %v", c, d)
+	}
+	if c, _, _ := js.reply(t, "dev-2"); len(c) < 3 {
+		t.Fatalf("JSON client saw the CBOR turn as %v", c)
+	}
+	if hist = history(); len(hist) != 4 || hist[2]["id"] != "u2" {
+		t.Fatalf("history after two turns %v", hist)
+	}
+}
+
+// TestChatWithoutModel: a gateway without a model answers a chat request
+// with an error response that says so, not silence.
+func TestChatWithoutModel(t *testing.T) {
+	g := startBinary(t)
+	js := dialChat(t, g, "room-1", "_pk=browser-1")
+	body := `{"messages":[{"id":"u1","role":"user","parts":[{"type":"text","text":"Hello"}]}]}`
+	js.send(t, map[string]any{"type": "cf_agent_use_chat_request", "id": "r1", "init": map[string]any{"method": "POST", "body": body}})
+	_, done, _ := js.reply(t, "r1")
+	if done["error"] != true || !strings.Contains(done["body"].(string), "no model") {
+		t.Fatalf("answer without a model: %v", done)
+	}
+}
