@@ -69,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.skipLoad, "no-load", false, "skip the throughput runs")
 	fs.BoolVar(&c.skipWake, "no-wake", false, "skip the hibernation run")
 	fs.BoolVar(&c.markdown, "markdown", false, "print the header and tables as Markdown")
-	fs.BoolVar(&c.quick, "quick", false, "a one-minute look: agents 1,100,1000, 3s runs, 1s warm-up, 200 agents in the hibernation run")
+	fs.BoolVar(&c.quick, "quick", false, "a one-minute look: agents 1,100,300, 3s runs, 1s warm-up, 200 agents in the hibernation run with a 3s idle timeout")
 	fs.StringVar(&c.dir, "dir", "", "parent of the gateways' data directories (default: the system temp dir)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: go run ./bench/agentbench [flags]\n\n"+
@@ -86,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if c.quick {
-		for name, v := range map[string]string{"agents": "1,100,1000", "duration": "3s", "warmup": "1s", "mem-agents": "200", "wake-samples": "100"} {
+		for name, v := range map[string]string{"agents": "1,100,300", "duration": "3s", "warmup": "1s", "mem-agents": "200", "wake-samples": "100", "wake-idle": "3s"} {
 			if !set[name] {
 				fs.Set(name, v)
 			}
