@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/outpost-iot/outpost/accel"
+	"github.com/outpost-iot/outpost/agenthost"
 	"github.com/outpost-iot/outpost/wire"
 )
 
@@ -423,5 +427,122 @@ func TestTurnLimitAndConcurrentRequest(t *testing.T) {
 	}
 	if f := a.waitDone(t, "r2"); f["error"] != nil {
 		t.Errorf("first request: %v", f)
+	}
+}
+
+// countingAgent is a class of one's own built on the chat agent: it
+// embeds it and counts its starts.
+type countingAgent struct {
+	*Agent
+	starts *atomic.Int32
+}
+
+func (c *countingAgent) OnStart(ctx *agenthost.Context) error {
+	c.starts.Add(1)
+	return c.Agent.OnStart(ctx)
+}
+
+// TestHibernateMidStream: the host may hibernate the agent between two
+// tokens (here the backend holds the second token until it did); the new
+// agent value takes the turn up, and the stream is not mistaken for one a
+// restart cut off.
+func TestHibernateMidStream(t *testing.T) {
+	dir := t.TempDir()
+	var starts atomic.Int32
+	class := agenthost.Class{
+		Name:       ClassName,
+		New:        func(*agenthost.Context) agenthost.Agent { return &countingAgent{Agent: New(greedy), starts: &starts} },
+		Migrations: Migrations,
+	}
+	g := newGated(t, microEngine(t))
+	h := startHostWith(t, agenthost.Config{DataDir: dir, IdleTimeout: time.Millisecond}, class, g)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hi")}, "maxTokens": 6})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitFor(t, "first delta", isChunk("text-delta"))
+	deadline := time.Now().Add(wait)
+	for awake := true; awake; {
+		list, err := h.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		awake = len(list) == 1 && list[0].Awake
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never hibernated")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(g.gate)
+	if f := a.waitDone(t, "r1"); f["error"] != nil {
+		t.Fatalf("turn across hibernation: %v", f)
+	}
+	if n := starts.Load(); n < 2 {
+		t.Errorf("%d starts: the agent did not hibernate", n)
+	}
+	if strings.Contains(h.log.String(), "cut off by a restart") {
+		t.Errorf("a live stream was closed as cut off:\n%s", h.log)
+	}
+	chunks := a.chunks("r1")
+	if chunks[len(chunks)-1]["type"] != "finish" {
+		t.Errorf("chunks %v", chunks)
+	}
+	hist := getMessages(t, h)
+	if len(hist) != 2 || textOf(hist[1]) != deltas(chunks) {
+		t.Fatalf("history %v, streamed %q", hist, deltas(chunks))
+	}
+	var status string
+	if err := openDB(t, dir).QueryRow(`SELECT status FROM cf_ai_chat_stream_metadata`).Scan(&status); err != nil || status != statusCompleted {
+		t.Errorf("stream status %q %v", status, err)
+	}
+}
+
+// TestModelRequest: the model is asked with the backend's first model, a
+// 512-token bound unless the request or the agent sets one, and the
+// agent's system prompt first.
+func TestModelRequest(t *testing.T) {
+	e := microEngine(t)
+	cases := []struct {
+		cfg            Config
+		body           map[string]any
+		wantMax        int
+		wantModel, sys string
+	}{
+		{Config{}, map[string]any{}, 512, "tiny", ""},
+		{Config{}, map[string]any{"max_tokens": 9, "temperature": 0.5}, 9, "tiny", ""},
+		{Config{MaxTokens: 7, Model: "tiny", SystemPrompt: "Be brief."}, map[string]any{}, 7, "tiny", "Be brief."},
+	}
+	for i, c := range cases {
+		g := newGated(t, e)
+		h := startHost(t, t.TempDir(), c.cfg, g)
+		a := newConn("a")
+		a.onSend = postOnce(t, h, a, isChunk("start"), `{"type":"cf_agent_chat_request_cancel","id":"r1"}`)
+		connect(t, h, a)
+		c.body["messages"] = []any{userMsg("u1", "hi")}
+		if err := send(t, h, a, chatRequest("r1", c.body)); err != nil {
+			t.Fatal(err)
+		}
+		a.waitDone(t, "r1")
+		var req accel.ChatRequest
+		select {
+		case req = <-g.reqs:
+		case <-time.After(wait):
+			t.Fatalf("case %d: the model was not asked", i)
+		}
+		close(g.gate)
+		if i == 1 && (req.Temperature == nil || *req.Temperature != 0.5) {
+			t.Errorf("case %d: temperature %v", i, req.Temperature)
+		}
+		if req.MaxTokens != c.wantMax || req.Model != c.wantModel {
+			t.Errorf("case %d: max tokens %d, model %q", i, req.MaxTokens, req.Model)
+		}
+		want := []accel.Message{{Role: "user", Content: "hi"}}
+		if c.sys != "" {
+			want = append([]accel.Message{{Role: "system", Content: c.sys}}, want...)
+		}
+		if fmt.Sprint(req.Messages) != fmt.Sprint(want) {
+			t.Errorf("case %d: messages %v", i, req.Messages)
+		}
 	}
 }

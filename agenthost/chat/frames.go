@@ -29,6 +29,8 @@ type Request struct {
 	Messages []Message
 	// MaxTokens is the body's maxTokens (or max_tokens), 0 when absent.
 	MaxTokens int
+	// Temperature is the body's temperature (0 to 2), nil when absent.
+	Temperature *float32
 	// Body is the whole request body, custom fields included.
 	Body map[string]any
 }
@@ -71,6 +73,18 @@ func ParseRequest(frame map[string]any) (Request, error) {
 	for _, k := range []string{"maxTokens", "max_tokens"} {
 		if n, ok := intOf(bm[k]); ok && n > 0 {
 			r.MaxTokens = n
+		}
+	}
+	switch x := bm["temperature"].(type) {
+	case float64:
+		if x >= 0 && x <= 2 {
+			f := float32(x)
+			r.Temperature = &f
+		}
+	case int64:
+		if x >= 0 && x <= 2 {
+			f := float32(x)
+			r.Temperature = &f
 		}
 	}
 	return r, nil

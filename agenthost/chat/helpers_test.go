@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outpost-iot/outpost/accel"
 	"github.com/outpost-iot/outpost/accel/engine"
 	"github.com/outpost-iot/outpost/accel/gguf"
 	"github.com/outpost-iot/outpost/accel/synth"
@@ -92,16 +95,23 @@ type testHost struct {
 // may be nil (a gateway without a model).
 func startHost(t *testing.T, dir string, cfg Config, inf agenthost.Inference) *testHost {
 	t.Helper()
+	return startHostWith(t, agenthost.Config{DataDir: dir}, NewClass(ClassName, cfg), inf)
+}
+
+// startHostWith runs a real agent host with hc and class.
+func startHostWith(t *testing.T, hc agenthost.Config, class agenthost.Class, inf agenthost.Inference) *testHost {
+	t.Helper()
+	dir := hc.DataDir
 	lb := &logBuf{}
 	opts := agenthost.Options{Logger: slog.New(slog.NewTextHandler(lb, nil))}
 	if inf != nil {
 		opts.Inference = inf
 	}
-	h, err := agenthost.New(agenthost.Config{DataDir: dir}, opts)
+	h, err := agenthost.New(hc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Register(NewClass(ClassName, cfg)); err != nil {
+	if err := h.Register(class); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Start(context.Background()); err != nil {
@@ -344,4 +354,57 @@ func turnOK(t *testing.T, h *testHost, c *testConn, id string, msgs []any, maxTo
 	if f := c.waitDone(t, id); f["error"] != nil {
 		t.Fatalf("turn %s: %v", id, f)
 	}
+}
+
+// gatedInference wraps a backend: it records each chat request, and
+// holds every token after the first until gate is closed.
+type gatedInference struct {
+	agenthost.Inference
+	gate chan struct{}
+	reqs chan accel.ChatRequest
+	wg   sync.WaitGroup
+}
+
+func newGated(t *testing.T, inf agenthost.Inference) *gatedInference {
+	g := &gatedInference{Inference: inf, gate: make(chan struct{}), reqs: make(chan accel.ChatRequest, 16)}
+	t.Cleanup(g.wg.Wait)
+	return g
+}
+
+func (g *gatedInference) Chat(ctx context.Context, req accel.ChatRequest) (*accel.Stream, error) {
+	g.reqs <- req
+	s, err := g.Inference.Chat(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan accel.Event)
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		defer close(out)
+		defer s.Close()
+		for n := 0; ; n++ {
+			ch, err := s.Recv()
+			ev := accel.Event{Chunk: ch, Err: err}
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if n == 1 {
+				select {
+				case <-g.gate:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || ch.FinishReason != "" {
+				return
+			}
+		}
+	}()
+	return accel.NewStream(out, func() {}), nil
 }

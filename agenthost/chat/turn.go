@@ -120,7 +120,11 @@ func (a *Agent) request(ctx *agenthost.Context, c wire.Conn, frame map[string]an
 	if req.MaxTokens > 0 {
 		maxTokens = req.MaxTokens
 	}
-	chatReq := accel.ChatRequest{Model: a.cfg.Model, Messages: prompt, Sampling: accel.Sampling{MaxTokens: maxTokens, Temperature: a.cfg.Temperature}}
+	temperature := a.cfg.Temperature
+	if req.Temperature != nil {
+		temperature = req.Temperature
+	}
+	chatReq := accel.ChatRequest{Model: a.cfg.Model, Messages: prompt, Sampling: accel.Sampling{MaxTokens: maxTokens, Temperature: temperature}}
 
 	sctx, cancel := context.WithCancel(ctx.Context())
 	t := &turn{
