@@ -50,7 +50,7 @@ type device struct {
 	counted atomic.Int64 // replies in the measured interval
 	errs    atomic.Int64 // error replies, unreadable replies, counters out of order
 	lastErr atomic.Value // string: what the last error was
-	rtt     chan int64   // if set, every latency is also sent here (roundTrip)
+	rtt     chan int64   // each reply's latency, -1 for an error, if roundTrip is waiting
 	seq     int64        // sender only
 	buf     []byte       // sender only
 }
