@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/outpost-iot/outpost/wire"
@@ -53,6 +55,12 @@ type Config struct {
 	// MaxDiskBytes bounds the agent databases together; when they use more,
 	// new agents are refused with wire.ErrLimit. Default 16 GiB.
 	MaxDiskBytes int64
+	// MaxAwake bounds the agents awake at once: beyond it the least
+	// recently active idle ones hibernate early. An awake agent holds three
+	// open files (database, -wal, -shm). Default: what the process's
+	// open-file limit allows, less a reserve for connections, at most
+	// 10000.
+	MaxAwake int
 }
 
 // Validate checks the configuration.
@@ -60,7 +68,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.DataDir == "":
 		return errors.New("agenthost: no data directory")
-	case c.MailboxSize < 0, c.IdleTimeout < 0, c.MaxDBBytes < 0, c.MaxAgentsPerClass < 0, c.MaxDiskBytes < 0:
+	case c.MailboxSize < 0, c.IdleTimeout < 0, c.MaxDBBytes < 0, c.MaxAgentsPerClass < 0, c.MaxDiskBytes < 0, c.MaxAwake < 0:
 		return errors.New("agenthost: negative limit")
 	case c.MaxDBBytes != 0 && c.MaxDBBytes < 64<<10:
 		return fmt.Errorf("agenthost: database cap %d bytes is below 64 KiB", c.MaxDBBytes)
@@ -83,6 +91,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxDiskBytes == 0 {
 		c.MaxDiskBytes = DefaultMaxDiskBytes
+	}
+	if c.MaxAwake == 0 {
+		c.MaxAwake = defaultMaxAwake()
 	}
 	return c
 }
@@ -110,8 +121,10 @@ type Host struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // instance goroutines and the janitor
 
-	wake      *wakeups // set by Start
-	inference Inference
+	wake       *wakeups // set by Start
+	inference  Inference
+	awakeCount atomic.Int64
+	evict      chan struct{} // wakes the janitor to hibernate early
 
 	mu      sync.Mutex
 	classes map[string]Class
@@ -137,6 +150,7 @@ func New(cfg Config, opts Options) (*Host, error) {
 	return &Host{
 		cfg: cfg.withDefaults(), log: opts.Logger, now: opts.Now, ctx: ctx, cancel: cancel, inference: opts.Inference,
 		classes: map[string]Class{}, agents: map[wire.Address]*instance{}, counts: map[string]int{},
+		evict: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -272,6 +286,9 @@ func (h *Host) janitor() {
 		select {
 		case <-h.ctx.Done():
 			return
+		case <-h.evict:
+			h.evictAwake()
+			continue
 		case <-t.C:
 		}
 		now := h.now()
@@ -293,6 +310,41 @@ func (h *Host) janitor() {
 			h.refreshUsage()
 			lastUsage = now
 		}
+	}
+}
+
+// kickEviction asks the janitor to hibernate agents early.
+func (h *Host) kickEviction() {
+	select {
+	case h.evict <- struct{}{}:
+	default:
+	}
+}
+
+// evictAwake hibernates the least recently active idle agents until a
+// tenth of MaxAwake is free again.
+func (h *Host) evictAwake() {
+	over := h.awakeCount.Load() - int64(h.cfg.MaxAwake) + int64(h.cfg.MaxAwake/10)
+	if over <= 0 {
+		return
+	}
+	type cand struct {
+		in   *instance
+		last time.Time
+	}
+	var cands []cand
+	h.mu.Lock()
+	for _, in := range h.agents {
+		in.mu.Lock()
+		if in.awake && !in.running && len(in.queue) == 0 {
+			cands = append(cands, cand{in, in.lastActive})
+		}
+		in.mu.Unlock()
+	}
+	h.mu.Unlock()
+	sort.Slice(cands, func(i, j int) bool { return cands[i].last.Before(cands[j].last) })
+	for i := 0; i < len(cands) && int64(i) < over; i++ {
+		_ = cands[i].in.post(event{kind: evHibernate}, false)
 	}
 }
 

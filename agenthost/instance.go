@@ -351,6 +351,9 @@ func (in *instance) wake() error {
 	in.mu.Lock()
 	in.awake = true
 	in.mu.Unlock()
+	if n := in.h.awakeCount.Add(1); n > int64(in.h.cfg.MaxAwake) {
+		in.h.kickEviction()
+	}
 	if h, ok := in.agent.(StartHook); ok {
 		if err := h.OnStart(in.ctx); err != nil {
 			in.release()
@@ -382,8 +385,12 @@ func (in *instance) release() {
 	}
 	in.db, in.agent, in.ctx, in.callables, in.state = nil, nil, nil, nil, nil
 	in.mu.Lock()
+	was := in.awake
 	in.awake = false
 	in.mu.Unlock()
+	if was {
+		in.h.awakeCount.Add(-1)
+	}
 }
 
 // crashed restarts the agent after a panic or a failed start: the next

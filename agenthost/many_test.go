@@ -85,3 +85,29 @@ func TestManyAgentsStayBounded(t *testing.T) {
 		t.Fatalf("list: %d agents, %v", len(list), err)
 	}
 }
+
+// TestMaxAwake: with MaxAwake set, a burst of agents that never go idle long
+// enough to hibernate by time still leaves at most about MaxAwake awake:
+// the least recently active ones hibernate early.
+func TestMaxAwake(t *testing.T) {
+	j := startJobs(t, t.TempDir(), Config{IdleTimeout: time.Hour, MaxAwake: 40})
+	peak := int64(0)
+	for i := range 400 {
+		c := &fakeConn{key: fmt.Sprint(i), id: fmt.Sprint(i), addr: wire.Address{Class: "jobs", Name: fmt.Sprint("w-", i)}}
+		if err := deliver(t, j.Host, c, wire.Inbound{Kind: wire.InRPC, ID: "1", Method: "log"}); err != nil {
+			t.Fatal(err)
+		}
+		peak = max(peak, j.awakeCount.Load())
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for j.awakeCount.Load() > 40 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := j.awakeCount.Load(); n > 40 {
+		t.Fatalf("%d agents awake, MaxAwake 40", n)
+	}
+	if peak > 60 {
+		t.Fatalf("peak of %d agents awake, MaxAwake 40", peak)
+	}
+	t.Logf("peak %d awake", peak)
+}

@@ -40,6 +40,7 @@ type Config struct {
 	AgentDBMax       units.ByteSize `yaml:"agent_db_max" help:"size cap of one agent's SQLite database"`
 	AgentsPerClass   int            `yaml:"agents_per_class_max" help:"most agents of one class that may exist"`
 	AgentsDiskMax    units.ByteSize `yaml:"agents_disk_max" help:"most disk all agent databases may use together before new agents are refused"`
+	AgentsAwakeMax   int            `yaml:"agents_awake_max" help:"most agents awake at once (3 open files each); beyond it the least recently active hibernate early; 0: from the open-file limit"`
 
 	broker.Config `yaml:",inline"`
 }
@@ -61,6 +62,7 @@ func (c *Config) agentsConfig() agenthost.Config {
 	return agenthost.Config{
 		DataDir: c.DataDir, MailboxSize: c.AgentMailbox, IdleTimeout: c.AgentIdleTimeout,
 		MaxDBBytes: int64(c.AgentDBMax), MaxAgentsPerClass: c.AgentsPerClass, MaxDiskBytes: int64(c.AgentsDiskMax),
+		MaxAwake: c.AgentsAwakeMax,
 	}
 }
 
@@ -88,6 +90,8 @@ func (c *Config) Validate() error {
 		return &broker.FieldError{Field: "agent_db_max", Problem: fmt.Sprintf("%s: want at least 64KiB", c.AgentDBMax)}
 	case c.AgentsPerClass < 1:
 		return &broker.FieldError{Field: "agents_per_class_max", Problem: fmt.Sprintf("%d: want at least 1", c.AgentsPerClass)}
+	case c.AgentsAwakeMax < 0:
+		return &broker.FieldError{Field: "agents_awake_max", Problem: fmt.Sprintf("%d: want 0 (automatic) or more", c.AgentsAwakeMax)}
 	case c.AgentsDiskMax < c.AgentDBMax:
 		return &broker.FieldError{Field: "agents_disk_max", Problem: fmt.Sprintf("%s: want at least agent_db_max (%s)", c.AgentsDiskMax, c.AgentDBMax)}
 	}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package agenthost
+
+func defaultMaxAwake() int { return 1000 }
