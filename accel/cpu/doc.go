@@ -42,9 +42,21 @@
 // faster here and it moves the logits enough to change greedy tokens of
 // random-weight test models. Every fast primitive and kernel is tested
 // against the Go or scalar reference with a bound on float32 rounding
-// (simd_test.go). The runner splits matmul rows and attention tokens across
-// Threads goroutines; each (row, token) result is computed the same way
+// (simd_test.go). Each (row, token) result is computed the same way
 // whatever the batch, so batching never changes a sequence's tokens.
+//
+// # Threads
+//
+// The runner splits matmul rows and attention tokens across Threads
+// workers: the calling goroutine and Threads−1 goroutines started by the
+// first Forward that splits work and stopped by Close (the engine's
+// scheduler closes its runner when it stops). A job is published with an
+// atomic counter; between the ~150 jobs of a step the workers poll
+// (yielding) and park only after 50 µs without work, so a step costs no
+// goroutine start and no channel operation per matmul. The caller waits
+// for the last part by polling briefly, then sleeping, so that on a
+// loaded machine it does not keep a descheduled worker off its core. A
+// decode step allocates nothing once the buffers have grown.
 //
 // A Runner is not safe for concurrent use: the engine's scheduler goroutine
 // owns it.

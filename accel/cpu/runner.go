@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"github.com/outpost-iot/outpost/accel/llama"
@@ -47,6 +46,18 @@ type Runner struct {
 	abort atomic.Bool
 	// K and V are per layer pools of NumBlocks*BlockTokens*NEmbdKV values.
 	K, V [][]float32
+
+	pool pool
+	// the current matmul and attention jobs, read by matMulPart and
+	// attentionPart (method values made once, so a job allocates nothing)
+	mmOut            []float32
+	mmW              llama.Tensor
+	mmN              int
+	attnK, attnV     []float32
+	attnBatch        []Seq
+	mmPart, attnPart func(worker, lo, hi int)
+	attnArgs         []AttnArgs // per worker (a local would escape)
+	out              [][]float32
 
 	// scratch, grown to the largest batch seen
 	x, xb, xb2, q, kx, vx, hb, hb2 []float32
@@ -99,6 +110,8 @@ func New(m *llama.Model, cfg Config) (*Runner, error) {
 	}
 	c := m.Config
 	r := &Runner{m: m, cfg: cfg, k: k, K: make([][]float32, c.NLayer), V: make([][]float32, c.NLayer)}
+	r.pool.threads = cfg.Threads
+	r.mmPart, r.attnPart = r.matMulPart, r.attentionPart
 	n := cfg.NumBlocks * cfg.BlockTokens * c.NEmbdKV()
 	for i := range r.K {
 		r.K[i] = make([]float32, n)
@@ -136,33 +149,43 @@ func grow[T any](s []T, n int) []T {
 }
 
 // parallel runs fn over [0, n) split into at most Threads contiguous
-// ranges of at least grain items.
+// ranges of at least grain items, on the runner's workers.
 func (r *Runner) parallel(n, grain int, fn func(worker, lo, hi int)) {
-	w := min(r.cfg.Threads, max(1, n/max(1, grain)))
-	if w <= 1 {
-		fn(0, 0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for i := 0; i < w; i++ {
-		lo, hi := i*n/w, (i+1)*n/w
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(i, lo, hi)
-		}()
-	}
-	wg.Wait()
+	r.pool.run(n, grain, fn)
 }
+
+// Close stops the runner's worker goroutines (started by the first
+// Forward that splits work) and waits for them. It is idempotent; a later
+// Forward starts them again.
+func (r *Runner) Close() { r.pool.close() }
 
 // matMul computes out = w · x for n rows of x, rows split across threads.
 func (r *Runner) matMul(out []float32, w llama.Tensor, x []float32, n int) {
 	checkMatMul(out, w, x, n)
 	r.in.X = x[:n*w.Cols]
 	r.k.Prepare(&r.in, w, n)
-	r.parallel(w.Rows, 16, func(_, lo, hi int) {
-		r.k.MatMul(out, w, &r.in, n, lo, hi)
-	})
+	r.mmOut, r.mmW, r.mmN = out, w, n
+	r.parallel(w.Rows, 16, r.mmPart)
+}
+
+func (r *Runner) matMulPart(_, lo, hi int) {
+	r.k.MatMul(r.mmOut, r.mmW, &r.in, r.mmN, lo, hi)
+}
+
+// attentionPart computes the attention of tokens [lo, hi) of the batch
+// over the current layer's pools.
+func (r *Runner) attentionPart(w, lo, hi int) {
+	c := r.m.Config
+	E := c.NEmbd
+	a := &r.attnArgs[w]
+	*a = AttnArgs{K: r.attnK, V: r.attnV, BlockTokens: r.cfg.BlockTokens, NHead: c.NHead, NHeadKV: c.NHeadKV, HeadDim: c.HeadDim, Scratch: r.att[w]}
+	for t := lo; t < hi; t++ {
+		a.Q = r.q[t*E : (t+1)*E]
+		a.Out = r.xb2[t*E : (t+1)*E]
+		a.Blocks = r.attnBatch[r.tokSeq[t]].Blocks
+		a.N = r.pos[t] + 1
+		r.k.Attention(a)
+	}
 }
 
 // Abort makes the running Forward, and every later one, stop at the next
@@ -172,8 +195,10 @@ func (r *Runner) matMul(out []float32, w llama.Tensor, x []float32, n int) {
 func (r *Runner) Abort() { r.abort.Store(true) }
 
 // Forward runs one step for the batch and returns, per sequence, its logits
-// (VocabSize values) when it asked for them, else nil. The logits are owned
-// by the Runner and overwritten by the next Forward. It returns nil after
+// (VocabSize values) when it asked for them, else nil. The returned slice
+// and the logits are owned by the Runner and overwritten by the next
+// Forward. A step allocates nothing once its buffers have grown to the
+// batch. It returns nil after
 // Abort (the pool's contents are then undefined). It panics on a batch that
 // does not fit the pool or the model (the engine checks first).
 func (r *Runner) Forward(batch []Seq) [][]float32 {
@@ -212,6 +237,7 @@ func (r *Runner) Forward(batch []Seq) [][]float32 {
 	r.tokSeq = grow(r.tokSeq, T)
 	if len(r.att) < r.cfg.Threads {
 		r.att = make([][]float32, r.cfg.Threads)
+		r.attnArgs = make([]AttnArgs, r.cfg.Threads)
 	}
 	maxN := 0
 	t := 0
@@ -225,7 +251,10 @@ func (r *Runner) Forward(batch []Seq) [][]float32 {
 		maxN = max(maxN, s.Pos+len(s.Tokens))
 	}
 	for i := range r.att {
-		r.att[i] = grow(r.att[i], maxN)
+		if cap(r.att[i]) < maxN { // doubling: a decode step adds one position
+			r.att[i] = make([]float32, maxN, max(maxN, 2*cap(r.att[i]), 256))
+		}
+		r.att[i] = r.att[i][:maxN]
 	}
 
 	for li := range r.m.Layers {
@@ -250,16 +279,8 @@ func (r *Runner) Forward(batch []Seq) [][]float32 {
 			copy(kp[off:off+kvDim], kRow)
 			copy(vp[off:off+kvDim], r.vx[t*kvDim:(t+1)*kvDim])
 		}
-		r.parallel(T, 1, func(w, lo, hi int) {
-			a := AttnArgs{K: kp, V: vp, BlockTokens: bt, NHead: c.NHead, NHeadKV: c.NHeadKV, HeadDim: c.HeadDim, Scratch: r.att[w]}
-			for t := lo; t < hi; t++ {
-				a.Q = r.q[t*E : (t+1)*E]
-				a.Out = r.xb2[t*E : (t+1)*E]
-				a.Blocks = batch[r.tokSeq[t]].Blocks
-				a.N = r.pos[t] + 1
-				r.k.Attention(&a)
-			}
-		})
+		r.attnK, r.attnV, r.attnBatch = kp, vp, batch
+		r.parallel(T, 1, r.attnPart)
 		r.matMul(r.xb, l.O, r.xb2, T)
 		for i, v := range r.xb[:T*E] {
 			r.x[i] += v
@@ -278,9 +299,16 @@ func (r *Runner) Forward(batch []Seq) [][]float32 {
 		}
 	}
 
+	r.attnBatch = nil
+
 	// Output norm and projection for the last token of each sequence that
 	// wants logits, gathered into consecutive rows of xb.
-	out := make([][]float32, len(batch))
+	out := grow(r.out, len(batch))
+	if out == nil {
+		out = [][]float32{} // nil means aborted
+	}
+	r.out = out
+	clear(out)
 	if nLogits == 0 {
 		return out
 	}

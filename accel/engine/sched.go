@@ -37,6 +37,7 @@ func (r *request) generated() int { return len(r.tokens) - r.prompt }
 // the runner.
 func (e *Engine) loop() {
 	defer close(e.done)
+	defer e.runner.Close() // its worker goroutines
 	for e.receive() {
 		e.reap()
 		e.step()

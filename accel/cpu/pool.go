@@ -1,0 +1,169 @@
+package cpu
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// spinFor is how long an idle worker keeps polling for the next job
+// (yielding its thread) before it parks: longer than the gaps between the
+// jobs of one forward pass (a norm, RoPE, a residual add: microseconds),
+// so a step's ~150 jobs cost no channel operation, and short enough that
+// an idle engine gives the cores back.
+const spinFor = 50 * time.Microsecond
+
+// pool runs jobs on Threads goroutines: the caller is worker 0 and
+// Threads−1 workers, started on the first job, live until close. A job is
+// a range [0, n) split into contiguous parts of at least grain items, one
+// per worker; fn is called with each part. The caller waits for all parts.
+// Jobs are published with an atomic generation counter; a worker that
+// finds no job for spinFor parks on its wake channel, which the next job
+// signals.
+type pool struct {
+	threads int
+	started bool
+	wg      sync.WaitGroup
+
+	// the current job, written by the caller before gen moves
+	n, grain int
+	fn       func(worker, lo, hi int)
+
+	gen     atomic.Uint64
+	pending atomic.Int32
+	// waiting says the caller sleeps on done for the last part
+	waiting  atomic.Bool
+	done     chan struct{}
+	quit     atomic.Bool
+	sleeping []atomic.Bool
+	wake     []chan struct{}
+}
+
+// parts is how many workers a job of n items with grain uses.
+func (p *pool) parts(n, grain int) int {
+	return min(p.threads, max(1, n/max(1, grain)))
+}
+
+func (p *pool) start() {
+	p.started = true
+	p.quit.Store(false)
+	k := p.threads - 1
+	p.sleeping = make([]atomic.Bool, k)
+	p.done = make(chan struct{}, 1)
+	p.wake = make([]chan struct{}, k)
+	seen := p.gen.Load()
+	for i := range k {
+		p.wake[i] = make(chan struct{}, 1)
+		p.wg.Add(1)
+		go p.worker(i, seen)
+	}
+}
+
+// run runs fn over [0, n) and returns when every part is done.
+func (p *pool) run(n, grain int, fn func(worker, lo, hi int)) {
+	w := p.parts(n, grain)
+	if w <= 1 {
+		fn(0, 0, n)
+		return
+	}
+	if !p.started {
+		p.start()
+	}
+	p.n, p.grain, p.fn = n, grain, fn
+	p.pending.Store(int32(p.threads - 1))
+	p.gen.Add(1)
+	for i := range p.wake {
+		if p.sleeping[i].Load() {
+			select {
+			case p.wake[i] <- struct{}{}:
+			default:
+			}
+		}
+	}
+	fn(0, 0, n/w)
+	// Spin briefly for the other parts, then sleep: on a loaded machine a
+	// worker may be off its core, and spinning would keep it off.
+	for spins := 0; p.pending.Load() != 0; spins++ {
+		if spins < 256 {
+			continue
+		}
+		p.waiting.Store(true)
+		if p.pending.Load() != 0 {
+			<-p.done
+		}
+		p.waiting.Store(false)
+		select { // a signal sent after the re-check found zero
+		case <-p.done:
+		default:
+		}
+	}
+	p.fn = nil
+}
+
+func (p *pool) worker(i int, seen uint64) {
+	defer p.wg.Done()
+	for {
+		if !p.await(i, seen) {
+			return
+		}
+		seen++
+		if w := p.parts(p.n, p.grain); i+1 < w {
+			p.fn(i+1, (i+1)*p.n/w, (i+2)*p.n/w)
+		}
+		if p.pending.Add(-1) == 0 && p.waiting.Load() {
+			select {
+			case p.done <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// await waits for the generation after seen; false means close.
+func (p *pool) await(i int, seen uint64) bool {
+	var since time.Time
+	for spins := 0; ; spins++ {
+		if p.quit.Load() {
+			return false
+		}
+		if p.gen.Load() != seen {
+			return true
+		}
+		if spins < 64 {
+			continue
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		if time.Since(since) < spinFor {
+			runtime.Gosched()
+			continue
+		}
+		// Park. The caller moves gen before it reads sleeping, and this
+		// worker sets sleeping before it reads gen again, so one of the
+		// two sees the other (a stale wake-up only costs a loop).
+		p.sleeping[i].Store(true)
+		if p.gen.Load() == seen && !p.quit.Load() {
+			<-p.wake[i]
+		}
+		p.sleeping[i].Store(false)
+		since = time.Time{}
+	}
+}
+
+// close stops the workers and waits for them; a later run starts new ones.
+func (p *pool) close() {
+	if !p.started {
+		return
+	}
+	p.quit.Store(true)
+	for _, c := range p.wake {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+	p.wg.Wait()
+	p.started = false
+}

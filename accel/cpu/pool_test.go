@@ -1,0 +1,118 @@
+package cpu
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/outpost-iot/outpost/accel/gguf"
+)
+
+// TestPoolCoversRanges: every job's parts tile [0, n) exactly once, for
+// sizes below, at and above the thread count, across many consecutive
+// jobs (the spinning path) and after the workers have parked.
+func TestPoolCoversRanges(t *testing.T) {
+	for _, threads := range []int{1, 2, 3, 5} {
+		p := pool{threads: threads}
+		hits := make([]atomic.Int32, 300)
+		check := func(n, grain int) {
+			t.Helper()
+			var workers [8]atomic.Int32
+			p.run(n, grain, func(w, lo, hi int) {
+				workers[w].Add(1)
+				for i := lo; i < hi; i++ {
+					hits[i].Add(1)
+				}
+			})
+			for i := range n {
+				if h := hits[i].Swap(0); h != 1 {
+					t.Fatalf("threads %d n %d grain %d: item %d done %d times", threads, n, grain, i, h)
+				}
+			}
+			for w := range workers {
+				if workers[w].Load() > 1 {
+					t.Fatalf("threads %d: worker %d called %d times", threads, w, workers[w].Load())
+				}
+			}
+		}
+		for i := range 500 {
+			check(1+i%300, 1+i%17)
+		}
+		time.Sleep(2 * spinFor) // let the workers park
+		check(300, 1)
+		check(299, 16)
+		p.close()
+		p.close()     // idempotent
+		check(123, 1) // starts new workers
+		p.close()
+	}
+}
+
+// TestForwardAllocatesNothing: a decode step with the fast kernels and two
+// threads allocates nothing once the runner's buffers have grown.
+func TestForwardAllocatesNothing(t *testing.T) {
+	m := tinyModel(t, gguf.Q8_0)
+	r, err := New(m, Config{NumBlocks: 4, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	blocks := []int{0, 1}
+	r.Forward([]Seq{{Blocks: blocks, Tokens: []int32{1, 2, 3}, Logits: true}})
+	pos := 3
+	batch := []Seq{{Blocks: blocks, Tokens: []int32{4}, Logits: true}}
+	allocs := testing.AllocsPerRun(10, func() {
+		batch[0].Pos = pos
+		pos++
+		r.Forward(batch)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per decode step", allocs)
+	}
+}
+
+// spawnRun is how the runner split work before the pool: a goroutine per
+// part per job and a WaitGroup.
+func spawnRun(threads, n, grain int, fn func(worker, lo, hi int)) {
+	w := min(threads, max(1, n/max(1, grain)))
+	if w <= 1 {
+		fn(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i, i*n/w, (i+1)*n/w)
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkParallelJob: the cost of splitting a nearly empty job (320
+// additions) over two threads, by the pool and by a goroutine per part:
+// mostly the cost of the split itself.
+func BenchmarkParallelJob(b *testing.B) {
+	var sink [2]float64
+	fn := func(w, lo, hi int) {
+		s := 0.0
+		for i := lo * 5; i < hi*5; i++ {
+			s += float64(i)
+		}
+		sink[w] += s
+	}
+	b.Run("pool", func(b *testing.B) {
+		p := pool{threads: 2}
+		defer p.close()
+		for b.Loop() {
+			p.run(64, 16, fn)
+		}
+	})
+	b.Run("spawn", func(b *testing.B) {
+		for b.Loop() {
+			spawnRun(2, 64, 16, fn)
+		}
+	})
+}
