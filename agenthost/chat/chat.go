@@ -194,7 +194,7 @@ func (a *Agent) closeOrphan(ctx *agenthost.Context, s streamRecord) error {
 // a client still waiting for one stops waiting.
 func (a *Agent) OnConnect(ctx *agenthost.Context, c wire.Conn) error {
 	if t := liveTurn(ctx); t != nil {
-		return t.offerResume(c)
+		return t.offerResume(c, "")
 	}
 	streams, err := streamsWithStatus(ctx, statusError)
 	if err != nil {
@@ -236,7 +236,8 @@ func (a *Agent) OnMessage(ctx *agenthost.Context, c wire.Conn, m wire.Inbound) e
 		id, _ := frame["id"].(string)
 		err = a.cancel(ctx, id)
 	case TypeResumeRequest:
-		err = a.resumeRequest(ctx, c)
+		probe, _ := frame["probeId"].(string)
+		err = a.resumeRequest(ctx, c, probe)
 	case TypeResumeAck:
 		id, _ := frame["id"].(string)
 		err = a.resumeAck(ctx, c, id)

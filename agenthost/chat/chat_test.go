@@ -286,10 +286,10 @@ func TestResume(t *testing.T) {
 		t.Errorf("%d replayed chunks", replayed)
 	}
 	// No stream: resume_request is answered with resume_none.
-	if err := send(t, h, b, `{"type":"cf_agent_stream_resume_request"}`); err != nil {
+	if err := send(t, h, b, `{"type":"cf_agent_stream_resume_request","probeId":"p1"}`); err != nil {
 		t.Fatal(err)
 	}
-	if len(b.ofType(TypeResumeNone)) != 1 {
+	if none := b.ofType(TypeResumeNone); len(none) != 1 || none[0]["probeId"] != "p1" {
 		t.Errorf("resume_request without a stream: %v", b.all()[len(b.all())-1])
 	}
 }

@@ -301,18 +301,30 @@ func (a *Agent) cancel(ctx *agenthost.Context, id string) error {
 }
 
 // offerResume tells c that a reply is streaming; c gets no live chunks
-// until it acknowledges (resumeAck).
-func (t *turn) offerResume(c wire.Conn) error {
+// until it acknowledges (resumeAck). probeID, when not empty, is the
+// client's resume request's probeId, echoed.
+func (t *turn) offerResume(c wire.Conn, probeID string) error {
 	t.pending[c.Key()] = true
-	return c.Send(wire.Frame{Kind: wire.Chat, Value: map[string]any{"type": TypeStreamResuming, "id": t.requestID}})
+	f := map[string]any{"type": TypeStreamResuming, "id": t.requestID}
+	if probeID != "" {
+		f["probeId"] = probeID
+	}
+	return c.Send(wire.Frame{Kind: wire.Chat, Value: f})
 }
 
-// resumeRequest answers a client that asks whether a reply is streaming.
-func (a *Agent) resumeRequest(ctx *agenthost.Context, c wire.Conn) error {
+// resumeRequest answers a client that asks whether a reply is streaming:
+// cf_agent_stream_resuming, or cf_agent_stream_resume_none (with the
+// client's probeId, as the SDK since ai-chat 0.1.8 does), so that the
+// client stops waiting at once.
+func (a *Agent) resumeRequest(ctx *agenthost.Context, c wire.Conn, probeID string) error {
 	if t := liveTurn(ctx); t != nil {
-		return t.offerResume(c)
+		return t.offerResume(c, probeID)
 	}
-	return c.Send(wire.Frame{Kind: wire.Chat, Value: map[string]any{"type": TypeResumeNone}})
+	f := map[string]any{"type": TypeResumeNone}
+	if probeID != "" {
+		f["probeId"] = probeID
+	}
+	return c.Send(wire.Frame{Kind: wire.Chat, Value: f})
 }
 
 // resumeAck replays the stored chunks of the streaming turn to c, flagged

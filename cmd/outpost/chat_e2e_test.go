@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/outpost-iot/outpost/codecs"
+	"github.com/outpost-iot/outpost/internal/testutil"
 	"github.com/outpost-iot/outpost/wire"
 )
 
@@ -220,5 +224,33 @@ func TestChatWithoutModel(t *testing.T) {
 	_, done, _ := js.reply(t, "r1")
 	if done["error"] != true || !strings.Contains(done["body"].(string), "no model") {
 		t.Fatalf("answer without a model: %v", done)
+	}
+}
+
+// TestChatNPMClient runs @cloudflare/ai-chat 0.12.2's chat client (the
+// WebSocketChatTransport of agents 0.32.0, with the AI SDK building the
+// reply as useChat does) under node against the binary with a model: a
+// turn, a cancelled turn, a resumed stream, an idle resume probe
+// (testdata/agentsjs/chat.mjs).
+func TestChatNPMClient(t *testing.T) {
+	node := testutil.NeedTool(t, "node")
+	dir, _ := filepath.Abs(filepath.Join("testdata", "agentsjs"))
+	for _, pkg := range []string{"agents", "ai", filepath.Join("@cloudflare", "ai-chat")} {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg)); err != nil {
+			testutil.Missing(t, "the "+pkg+" npm package is not installed in "+dir+" (scripts/test-deps.sh)")
+		}
+	}
+	model := filepath.Join(t.TempDir(), "tiny.gguf")
+	if out, err := runCmd(t, "", binary, "model", "synth", "--shape", "tiny", "--quant", "q8_0", model); err != nil {
+		t.Fatalf("model synth: %v\n%s", err, out)
+	}
+	g := startBinary(t, "--model", model)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "chat.mjs", g.httpAddr)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("ai-chat client: %v\n%s\n%s", err, out, g.logs())
 	}
 }
