@@ -546,3 +546,22 @@ func TestModelRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestRegenerate: a regenerate-message request drops the stored messages
+// the client no longer has (the reply it regenerates), as ai-chat 0.1.6 does.
+func TestRegenerate(t *testing.T) {
+	h := startHost(t, t.TempDir(), greedy, microEngine(t))
+	a := newConn("a")
+	connect(t, h, a)
+	turnOK(t, h, a, "r1", []any{userMsg("u1", "hi")}, 2)
+	old := getMessages(t, h)[1]["id"]
+	body := map[string]any{"messages": []any{userMsg("u1", "hi")}, "trigger": "regenerate-message", "maxTokens": 2}
+	if err := send(t, h, a, chatRequest("r2", body)); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r2")
+	hist := getMessages(t, h)
+	if len(hist) != 2 || hist[0]["id"] != "u1" || hist[1]["id"] == old {
+		t.Fatalf("history after regenerate %s (old reply %v)", mustJSON(hist), old)
+	}
+}

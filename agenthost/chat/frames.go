@@ -31,6 +31,9 @@ type Request struct {
 	MaxTokens int
 	// Temperature is the body's temperature (0 to 2), nil when absent.
 	Temperature *float32
+	// Trigger is "submit-message" or "regenerate-message" (the body's
+	// trigger, sent by ai-chat since 0.1.6); "" when absent.
+	Trigger string
 	// Body is the whole request body, custom fields included.
 	Body map[string]any
 }
@@ -70,6 +73,7 @@ func ParseRequest(frame map[string]any) (Request, error) {
 		return Request{ID: id}, fmt.Errorf("%w: %w", ErrBadFrame, err)
 	}
 	r := Request{ID: id, Messages: msgs, Body: bm}
+	r.Trigger, _ = bm["trigger"].(string)
 	for _, k := range []string{"maxTokens", "max_tokens"} {
 		if n, ok := intOf(bm[k]); ok && n > 0 {
 			r.MaxTokens = n

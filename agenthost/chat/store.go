@@ -98,6 +98,28 @@ func upsertMessages(ctx *agenthost.Context, msgs []Message, maxKept int) error {
 	})
 }
 
+// deleteExcept deletes the stored messages whose id is not in keep.
+func deleteExcept(ctx *agenthost.Context, keep []Message) error {
+	return ctx.Tx(func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`CREATE TEMP TABLE IF NOT EXISTS chat_keep (id TEXT PRIMARY KEY)`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`DELETE FROM chat_keep`); err != nil {
+			return err
+		}
+		for _, m := range keep {
+			if _, err := tx.Exec(`INSERT OR IGNORE INTO chat_keep (id) VALUES (?)`, m.ID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(`DELETE FROM cf_ai_chat_agent_messages WHERE id NOT IN (SELECT id FROM chat_keep)`); err != nil {
+			return fmt.Errorf("delete stale messages: %w", err)
+		}
+		_, err := tx.Exec(`DELETE FROM chat_keep`)
+		return err
+	})
+}
+
 // clearAll deletes the messages and the stream records.
 func clearAll(ctx *agenthost.Context) error {
 	return ctx.Tx(func(tx *sql.Tx) error {

@@ -98,6 +98,13 @@ func (a *Agent) request(ctx *agenthost.Context, c wire.Conn, frame map[string]an
 	if t := liveTurn(ctx); t != nil {
 		return refuse(fmt.Sprintf("chat: a reply (request %s) is still streaming; cancel it first", t.requestID))
 	}
+	if req.Trigger == "regenerate-message" {
+		// The client dropped the reply it regenerates: so does the store.
+		if err := deleteExcept(ctx, req.Messages); err != nil {
+			ctx.Logger().Warn("chat: regenerate", "error", err)
+			return refuse("chat: cannot store the messages: " + err.Error())
+		}
+	}
 	if err := a.persist(ctx, req.Messages, c.Key()); err != nil {
 		ctx.Logger().Warn("chat: store request messages", "error", err)
 		return refuse("chat: cannot store the messages: " + err.Error())
