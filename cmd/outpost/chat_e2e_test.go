@@ -19,11 +19,32 @@ import (
 	"github.com/outpost-iot/outpost/wire"
 )
 
-// chatClient is a WebSocket to a chat agent, reading frames in its codec.
+// chatClient is a client of a chat agent (a WebSocket or an MQTT device),
+// reading frames in its codec.
 type chatClient struct {
-	c     *websocket.Conn
+	write func([]byte) error
 	codec codecs.Codec
 	in    chan map[string]any
+}
+
+// mqttChat joins the chat agent name as an MQTT 5 device: CBOR, protocol
+// frames off (the MQTT defaults).
+func mqttChat(t *testing.T, g *gateway, name string) *chatClient {
+	t.Helper()
+	m := dialMQTT5(t, &inProcess{mqtt: "127.0.0.1:" + g.mqttPort}, wire.Address{Class: "chat", Name: name}, nil, true)
+	cc, _ := codecs.New(wire.CBOR, codecs.Limits{})
+	w := &chatClient{codec: cc, in: make(chan map[string]any, 4096), write: func(b []byte) error { m.send(t, b); return nil }}
+	go func() {
+		for f := range m.inbox().ch {
+			v, err := cc.Unmarshal(f.data)
+			if mv, ok := v.(map[string]any); err == nil && ok {
+				w.in <- mv
+			} else {
+				t.Errorf("MQTT frame %q: %v", f.data, err)
+			}
+		}
+	}()
+	return w
 }
 
 func dialChat(t *testing.T, g *gateway, name, query string) *chatClient {
@@ -38,7 +59,11 @@ func dialChat(t *testing.T, g *gateway, name, query string) *chatClient {
 		codec = wire.CBOR
 	}
 	cc, _ := codecs.New(codec, codecs.Limits{MaxSize: 4 << 20})
-	w := &chatClient{c: c, codec: cc, in: make(chan map[string]any, 4096)}
+	typ := websocket.TextMessage
+	if codec == wire.CBOR {
+		typ = websocket.BinaryMessage
+	}
+	w := &chatClient{codec: cc, in: make(chan map[string]any, 4096), write: func(b []byte) error { return c.WriteMessage(typ, b) }}
 	go func() {
 		defer close(w.in)
 		for {
@@ -68,11 +93,7 @@ func (w *chatClient) send(t *testing.T, v any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	typ := websocket.TextMessage
-	if w.codec.Name() == wire.CBOR {
-		typ = websocket.BinaryMessage
-	}
-	if err := w.c.WriteMessage(typ, data); err != nil {
+	if err := w.write(data); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -121,8 +142,9 @@ func (w *chatClient) reply(t *testing.T, id string) (chunks []map[string]any, do
 // model: a JSON WebSocket client sends a chat turn in the exact frame
 // @cloudflare/ai-chat sends (init.body as JSON text) and gets the
 // UI-message-stream chunks and done; a CBOR client watching the same chat
-// gets the chunks and the messages sync as native values, then chats with
-// a native body itself; GET .../get-messages returns the history.
+// and an MQTT 5 device (CBOR) get the chunks and the messages sync as
+// native values, then each chats with a native body itself; GET
+// .../get-messages returns the history.
 func TestChatAgent(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "tiny.gguf")
@@ -132,6 +154,7 @@ func TestChatAgent(t *testing.T) {
 	g := startBinary(t, "--model", model)
 	js := dialChat(t, g, "room-1", "_pk=browser-1")
 	cb := dialChat(t, g, "room-1", "_pk=device-1&codec=cbor")
+	dev := mqttChat(t, g, "room-1")
 
 	body := `{"messages":[{"id":"u1","role":"user","parts":[{"type":"text","text":"Hello there"}]}],"trigger":"submit-message","maxTokens":8,"temperature":0}`
 	js.send(t, map[string]any{"type": "cf_agent_use_chat_request", "id": "Xq3kd0aZ", "init": map[string]any{"method": "POST", "body": body}})
@@ -159,6 +182,9 @@ func TestChatAgent(t *testing.T) {
 	cchunks, cdone, other := cb.reply(t, "Xq3kd0aZ")
 	if len(cchunks) != len(chunks) || cdone["body"] != "" {
 		t.Fatalf("CBOR client: %d chunks (JSON client %d), done %v", len(cchunks), len(chunks), cdone)
+	}
+	if dchunks, _, _ := dev.reply(t, "Xq3kd0aZ"); len(dchunks) != len(chunks) {
+		t.Fatalf("MQTT device: %d chunks (JSON client %d)", len(dchunks), len(chunks))
 	}
 	var syncs []map[string]any
 	for _, f := range other {
@@ -211,6 +237,20 @@ func TestChatAgent(t *testing.T) {
 	}
 	if hist = history(); len(hist) != 4 || hist[2]["id"] != "u2" {
 		t.Fatalf("history after two turns %v", hist)
+	}
+
+	// The MQTT device chats too (CBOR, native body, over /in and /out).
+	msgs = nil
+	for _, m := range hist {
+		msgs = append(msgs, m)
+	}
+	msgs = append(msgs, map[string]any{"id": "u3", "role": "user", "parts": []any{map[string]any{"type": "text", "text": "from a device"}}})
+	dev.send(t, map[string]any{"type": "cf_agent_use_chat_request", "id": "mqtt-3", "init": map[string]any{"method": "POST", "body": map[string]any{"messages": msgs, "maxTokens": int64(4), "temperature": 0.0}}})
+	if c, d, _ := dev.reply(t, "mqtt-3"); len(c) < 2 || c[len(c)-1]["type"] != "finish" || d["error"] != nil {
+		t.Fatalf("MQTT turn: %v %v", c, d)
+	}
+	if hist = history(); len(hist) != 6 || hist[4]["id"] != "u3" {
+		t.Fatalf("history after the device's turn %v", hist)
 	}
 }
 
