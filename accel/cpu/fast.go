@@ -24,6 +24,9 @@ type simdOps struct {
 	// dotQ8F32 is Σ_b f16(w_b.d) · Σ_j w_b.q[j]·x[32b+j] over the
 	// len(x)/32 Q8_0 blocks of w, float32.
 	dotQ8F32 func(w []byte, x []float32) float32
+	// dotQ8F32x4 sets out[t*outStride] = dotQ8F32(w, x[t*cols:(t+1)*cols])
+	// for four tokens t, the same bits as four calls; nil: four calls.
+	dotQ8F32x4 func(w []byte, x []float32, cols int, out []float32, outStride int)
 	// dotF32 is Σ a[i]·b[i] over len(a), float32.
 	dotF32 func(a, b []float32) float32
 	// dotF16 is Σ f16(w[i])·x[i] over len(x) (w little-endian halves).
@@ -118,7 +121,13 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 	case w.Type == gguf.Q8_0 && !quantize:
 		for r := lo; r < hi; r++ {
 			row := w.Data[r*rb : (r+1)*rb]
-			for t := range n {
+			t := 0
+			if ops.dotQ8F32x4 != nil {
+				for ; t+4 <= n; t += 4 {
+					ops.dotQ8F32x4(row, in.X[t*cols:(t+4)*cols], cols, out[t*rows+r:], rows)
+				}
+			}
+			for ; t < n; t++ {
 				out[t*rows+r] = ops.dotQ8F32(row, in.X[t*cols:(t+1)*cols])
 			}
 		}

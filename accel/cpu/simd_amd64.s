@@ -4,15 +4,19 @@
 
 // AVX2 + FMA + F16C primitives of the fast kernels (simd_amd64.go).
 
-// HSUM_Y0 adds the eight float32 lanes of Y0 into X0's lowest one and
-// leaves the upper halves clean (VZEROUPPER).
-#define HSUM_Y0 \
+// HSUM_Y0_KEEP adds the eight float32 lanes of Y0 into X0's lowest one
+// (X1 is scratch); HSUM_Y0 also cleans the upper halves (VZEROUPPER) for
+// the return to Go.
+#define HSUM_Y0_KEEP \
 	VEXTRACTF128 $1, Y0, X1 \
 	VADDPS X1, X0, X0 \
 	VPERMILPS $0x4E, X0, X1 \
 	VADDPS X1, X0, X0 \
 	VPERMILPS $0xB1, X0, X1 \
-	VADDSS X1, X0, X0 \
+	VADDSS X1, X0, X0
+
+#define HSUM_Y0 \
+	HSUM_Y0_KEEP \
 	VZEROUPPER
 
 // func dotQ8AVX2(w *byte, x *int8, xd *float32, nb int) float32
@@ -132,6 +136,98 @@ qfdone:
 	VADDPS Y10, Y0, Y0
 	HSUM_Y0
 	MOVSS X0, ret+24(FP)
+	RET
+
+// func dotQ8F32x4AVX2(w *byte, x *float32, stride int, nb int, out *float32, outStride int)
+//
+// dotQ8F32AVX2 of one row against four activation rows (x, x+stride, …,
+// strides in bytes) into out, out+outStride, …, at once: each block's quants are widened once for the
+// four. Per token the operations and their order are exactly
+// dotQ8F32AVX2's, so the results are the same bits.
+TEXT ·dotQ8F32x4AVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ stride+16(FP), BX
+	MOVQ nb+24(FP), CX
+	LEAQ (DI)(BX*2), R8 // token 2
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+
+x4loop:
+	TESTQ CX, CX
+	JZ x4done
+	MOVWLZX (SI), AX
+	VMOVD AX, X1
+	VCVTPH2PS X1, X1
+	VBROADCASTSS X1, Y1
+	VPMOVSXBD 2(SI), Y2
+	VPMOVSXBD 10(SI), Y3
+	VPMOVSXBD 18(SI), Y6
+	VPMOVSXBD 26(SI), Y7
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VCVTDQ2PS Y6, Y6
+	VCVTDQ2PS Y7, Y7
+
+	// token 0
+	VMULPS (DI), Y2, Y4
+	VMULPS 32(DI), Y3, Y5
+	VFMADD231PS 64(DI), Y6, Y4
+	VFMADD231PS 96(DI), Y7, Y5
+	VADDPS Y5, Y4, Y4
+	VFMADD231PS Y4, Y1, Y12
+	// token 1
+	VMULPS (DI)(BX*1), Y2, Y8
+	VMULPS 32(DI)(BX*1), Y3, Y9
+	VFMADD231PS 64(DI)(BX*1), Y6, Y8
+	VFMADD231PS 96(DI)(BX*1), Y7, Y9
+	VADDPS Y9, Y8, Y8
+	VFMADD231PS Y8, Y1, Y13
+	// token 2
+	VMULPS (R8), Y2, Y4
+	VMULPS 32(R8), Y3, Y5
+	VFMADD231PS 64(R8), Y6, Y4
+	VFMADD231PS 96(R8), Y7, Y5
+	VADDPS Y5, Y4, Y4
+	VFMADD231PS Y4, Y1, Y14
+	// token 3
+	VMULPS (R8)(BX*1), Y2, Y8
+	VMULPS 32(R8)(BX*1), Y3, Y9
+	VFMADD231PS 64(R8)(BX*1), Y6, Y8
+	VFMADD231PS 96(R8)(BX*1), Y7, Y9
+	VADDPS Y9, Y8, Y8
+	VFMADD231PS Y8, Y1, Y15
+
+	ADDQ $34, SI
+	ADDQ $128, DI
+	ADDQ $128, R8
+	DECQ CX
+	JMP x4loop
+
+x4done:
+	MOVQ out+32(FP), DX
+	MOVQ outStride+40(FP), BX
+	// dotQ8F32AVX2 adds a zero second accumulator before its horizontal
+	// sum; adding +0 changes no bits except -0 to +0, so do the same.
+	VXORPS Y10, Y10, Y10
+	VADDPS Y10, Y12, Y0
+	HSUM_Y0_KEEP
+	MOVSS X0, (DX)
+	ADDQ BX, DX
+	VADDPS Y10, Y13, Y0
+	HSUM_Y0_KEEP
+	MOVSS X0, (DX)
+	ADDQ BX, DX
+	VADDPS Y10, Y14, Y0
+	HSUM_Y0_KEEP
+	MOVSS X0, (DX)
+	ADDQ BX, DX
+	VADDPS Y10, Y15, Y0
+	HSUM_Y0_KEEP
+	MOVSS X0, (DX)
+	VZEROUPPER
 	RET
 
 // func dotF32AVX2(a, b *float32, n int) float32
