@@ -138,6 +138,17 @@ qfdone:
 	MOVSS X0, ret+24(FP)
 	RET
 
+// Q8F32_TOKEN multiplies the widened block Y2, Y3, Y6, Y7 by one token's
+// 32 activations at m0..m3, as dotQ8F32AVX2 does (t0, t1 scratch), and
+// multiply-adds the sum scaled by Y1 into acc.
+#define Q8F32_TOKEN(m0, m1, m2, m3, t0, t1, acc) \
+	VMULPS m0, Y2, t0 \
+	VMULPS m1, Y3, t1 \
+	VFMADD231PS m2, Y6, t0 \
+	VFMADD231PS m3, Y7, t1 \
+	VADDPS t1, t0, t0 \
+	VFMADD231PS t0, Y1, acc
+
 // func dotQ8F32x4AVX2(w *byte, x *float32, stride int, nb int, out *float32, outStride int)
 //
 // dotQ8F32AVX2 of one row against four activation rows (x, x+stride, …,
@@ -171,34 +182,10 @@ x4loop:
 	VCVTDQ2PS Y6, Y6
 	VCVTDQ2PS Y7, Y7
 
-	// token 0
-	VMULPS (DI), Y2, Y4
-	VMULPS 32(DI), Y3, Y5
-	VFMADD231PS 64(DI), Y6, Y4
-	VFMADD231PS 96(DI), Y7, Y5
-	VADDPS Y5, Y4, Y4
-	VFMADD231PS Y4, Y1, Y12
-	// token 1
-	VMULPS (DI)(BX*1), Y2, Y8
-	VMULPS 32(DI)(BX*1), Y3, Y9
-	VFMADD231PS 64(DI)(BX*1), Y6, Y8
-	VFMADD231PS 96(DI)(BX*1), Y7, Y9
-	VADDPS Y9, Y8, Y8
-	VFMADD231PS Y8, Y1, Y13
-	// token 2
-	VMULPS (R8), Y2, Y4
-	VMULPS 32(R8), Y3, Y5
-	VFMADD231PS 64(R8), Y6, Y4
-	VFMADD231PS 96(R8), Y7, Y5
-	VADDPS Y5, Y4, Y4
-	VFMADD231PS Y4, Y1, Y14
-	// token 3
-	VMULPS (R8)(BX*1), Y2, Y8
-	VMULPS 32(R8)(BX*1), Y3, Y9
-	VFMADD231PS 64(R8)(BX*1), Y6, Y8
-	VFMADD231PS 96(R8)(BX*1), Y7, Y9
-	VADDPS Y9, Y8, Y8
-	VFMADD231PS Y8, Y1, Y15
+	Q8F32_TOKEN((DI), 32(DI), 64(DI), 96(DI), Y4, Y5, Y12)
+	Q8F32_TOKEN((DI)(BX*1), 32(DI)(BX*1), 64(DI)(BX*1), 96(DI)(BX*1), Y8, Y9, Y13)
+	Q8F32_TOKEN((R8), 32(R8), 64(R8), 96(R8), Y4, Y5, Y14)
+	Q8F32_TOKEN((R8)(BX*1), 32(R8)(BX*1), 64(R8)(BX*1), 96(R8)(BX*1), Y8, Y9, Y15)
 
 	ADDQ $34, SI
 	ADDQ $128, DI
