@@ -1,6 +1,8 @@
 package chat
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/outpost-iot/outpost/codecs"
@@ -19,39 +21,55 @@ var requestSeeds = []string{
 	`{"type":"cf_agent_use_chat_request","id":"r","init":{"method":"POST","body":"{\"messages\":{},\"maxTokens\":-4}"}}`,
 }
 
-var fuzzJSON = func() codecs.Codec {
-	c, err := codecs.NewJSON(codecs.Limits{MaxSize: 1 << 20})
+var fuzzJSON, fuzzCBOR = func() (codecs.Codec, codecs.Codec) {
+	j, err := codecs.NewJSON(codecs.Limits{MaxSize: 1 << 20})
 	if err != nil {
 		panic(err)
 	}
-	return c
+	c, err := codecs.NewCBOR(codecs.Limits{MaxSize: 1 << 20})
+	if err != nil {
+		panic(err)
+	}
+	return j, c
 }()
 
-// FuzzParseRequest: any frame a client sends decodes or is refused, never
-// panics; a decoded request's messages survive the store round trip
-// (encode, decode, check) unchanged.
+// FuzzParseRequest: any frame a client sends, JSON or CBOR, decodes or is
+// refused, never panics; a decoded request's messages survive the store
+// round trip (encode, decode, check) unchanged.
 func FuzzParseRequest(f *testing.F) {
 	for _, s := range requestSeeds {
 		f.Add([]byte(s))
+		if v, err := fuzzJSON.Unmarshal([]byte(s)); err == nil {
+			if b, err := fuzzCBOR.Marshal(v); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	for _, name := range []string{"chat_request.cbor", "chat_request.json"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", "golden", name)); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := fuzzJSON.Unmarshal(data)
-		if err != nil {
-			return
-		}
-		frame, ok := v.(map[string]any)
-		if !ok {
-			return
-		}
-		req, err := ParseRequest(frame)
-		if err != nil {
-			return
-		}
-		if req.ID == "" || req.MaxTokens < 0 {
-			t.Fatalf("accepted %+v", req)
-		}
-		for _, m := range req.Messages {
-			checkRoundTrip(t, m)
+		for _, c := range []codecs.Codec{fuzzJSON, fuzzCBOR} {
+			v, err := c.Unmarshal(data)
+			if err != nil {
+				continue
+			}
+			frame, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			req, err := ParseRequest(frame)
+			if err != nil {
+				continue
+			}
+			if req.ID == "" || req.MaxTokens < 0 {
+				t.Fatalf("accepted %+v", req)
+			}
+			for _, m := range req.Messages {
+				checkRoundTrip(t, m)
+			}
 		}
 	})
 }
