@@ -395,7 +395,7 @@ func TestStoredMessages(t *testing.T) {
 }
 
 func mustJSON(v any) string {
-	b, err := jsonCodec.Marshal(v)
+	b, err := httpCodec.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
@@ -563,5 +563,53 @@ func TestRegenerate(t *testing.T) {
 	hist := getMessages(t, h)
 	if len(hist) != 2 || hist[0]["id"] != "u1" || hist[1]["id"] == old {
 		t.Fatalf("history after regenerate %s (old reply %v)", mustJSON(hist), old)
+	}
+}
+
+// TestRowGuard: messages over the row limit are compacted before they are
+// stored (tool outputs first, then text), with metadata saying what was
+// cut; the other connections get the stored copy.
+func TestRowGuard(t *testing.T) {
+	h := startHost(t, t.TempDir(), Config{}, nil)
+	a, b := newConn("a"), newConn("b")
+	connect(t, h, a)
+	connect(t, h, b)
+	big := strings.Repeat("weather data ", 160_000) // 2,080,000 bytes
+	tool := map[string]any{"type": "tool-weather", "toolCallId": "call-1", "state": "output-available", "output": map[string]any{"rows": big}}
+	small := map[string]any{"type": "tool-time", "toolCallId": "call-2", "state": "output-available", "output": "12:00"}
+	msgs := []any{
+		map[string]any{"id": "m1", "role": "assistant", "parts": []any{tool, small, map[string]any{"type": "text", "text": "ok"}}},
+		map[string]any{"id": "m2", "role": "user", "parts": []any{map[string]any{"type": "text", "text": "short"}, map[string]any{"type": "text", "text": big}}},
+		map[string]any{"id": "m3", "role": "user", "parts": []any{map[string]any{"type": "text", "text": "fine"}}},
+	}
+	if err := send(t, h, a, fmt.Sprintf(`{"type":"cf_agent_chat_messages","messages":%s}`, mustJSON(msgs))); err != nil {
+		t.Fatal(err)
+	}
+	hist := getMessages(t, h)
+	if len(hist) != 3 {
+		t.Fatalf("%d messages stored", len(hist))
+	}
+	parts := hist[0]["parts"].([]any)
+	out, _ := parts[0].(map[string]any)["output"].(string)
+	if !strings.HasPrefix(out, "This tool output was too large") || !strings.Contains(out, "weather data") || len(out) > 1000 {
+		t.Errorf("compacted output %.300q", out)
+	}
+	if parts[1].(map[string]any)["output"] != "12:00" || parts[2].(map[string]any)["text"] != "ok" {
+		t.Errorf("small parts changed: %v", parts[1:])
+	}
+	if md := hist[0]["metadata"].(map[string]any); fmt.Sprint(md["compactedToolOutputs"]) != "[call-1]" || md["compactedTextParts"] != nil {
+		t.Errorf("metadata %v", md)
+	}
+	parts = hist[1]["parts"].([]any)
+	text := parts[1].(map[string]any)["text"].(string)
+	if parts[0].(map[string]any)["text"] != "short" || !strings.HasPrefix(text, "[Text truncated for storage (2080000 chars).") || len(text) > 1000 {
+		t.Errorf("truncated text %.300q", text)
+	}
+	if md := hist[1]["metadata"].(map[string]any); fmt.Sprint(md["compactedTextParts"]) != "[1]" {
+		t.Errorf("metadata %v", md)
+	}
+	sync := b.ofType(TypeChatMessages)
+	if len(sync) != 1 || len(mustJSON(sync[0])) > 10_000 {
+		t.Errorf("the sync did not carry the stored copies")
 	}
 }

@@ -100,6 +100,9 @@ func FuzzParseMessage(f *testing.F) {
 		}
 		checkRoundTrip(t, m)
 		_ = ModelMessages("sys", []Message{m})
+		if b, g, err := guardRow(m); err == nil && (len(b) > RowMaxBytes || g.ID != m.ID || len(g.Parts) != len(m.Parts)) {
+			t.Fatalf("guarded row of %d bytes, %d parts of %d", len(b), len(g.Parts), len(m.Parts))
+		}
 	})
 }
 

@@ -237,9 +237,9 @@ func connect(t *testing.T, h *testHost, c *testConn) {
 // the agent handled it.
 func send(t *testing.T, h *testHost, c *testConn, frameJSON string) error {
 	t.Helper()
-	v, err := jsonCodec.Unmarshal([]byte(frameJSON))
+	v, err := httpCodec.Unmarshal([]byte(frameJSON))
 	if err != nil {
-		t.Fatalf("test frame %s: %v", frameJSON, err)
+		t.Fatalf("test frame %.200s: %v", frameJSON, err)
 	}
 	done := make(chan error, 1)
 	if err := h.Deliver(context.Background(), c, wire.Inbound{Data: []byte(frameJSON), Value: v}, func(err error) { done <- err }); err != nil {

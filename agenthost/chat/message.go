@@ -160,6 +160,6 @@ var httpCodec = func() codecs.Codec {
 
 // RowMaxBytes bounds the JSON of one stored message or chunk, as the SDK's
 // row guard does (1,800,000 bytes of UTF-8, below SQLite's 2 MB value
-// limit). Compaction of larger messages is not implemented yet: a larger
-// message is refused.
+// limit): a larger message is compacted (guardRow), a larger chunk is sent
+// but not stored.
 const RowMaxBytes = 1_800_000

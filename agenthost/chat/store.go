@@ -68,13 +68,13 @@ func loadMessages(ctx *agenthost.Context) ([]Message, error) {
 	return out, rows.Err()
 }
 
-// upsertMessages stores msgs (insert, or replace a row with the same id)
-// and then deletes the oldest rows beyond maxKept (0: no bound), in one
+// upsertMessages stores msgs (insert, or replace a row with the same id;
+// each through the row guard, guardRow) and then deletes the oldest rows beyond maxKept (0: no bound), in one
 // transaction.
 func upsertMessages(ctx *agenthost.Context, msgs []Message, maxKept int) error {
 	texts := make([]string, len(msgs))
 	for i, m := range msgs {
-		b, err := jsonCodec.Marshal(m.Value())
+		b, _, err := guardRow(m)
 		if err != nil {
 			return fmt.Errorf("store message %q: %w", m.ID, err)
 		}
