@@ -3,6 +3,11 @@
 #include "textflag.h"
 
 // AVX2 + FMA + F16C primitives of the fast kernels (simd_amd64.go).
+//
+// The weight loops prefetch 2 KiB ahead: a decode step streams every
+// weight from memory once, and on the 2-core Zen 5 VM a 32000 × 2048 Q8_0
+// matmul on one core went from about 8.0 to 10.7 GB/s with it (512 B
+// ahead: 9.9, 1 KiB: 9.7; go test -bench BigQ8, three runs each).
 
 // HSUM_Y0_KEEP adds the eight float32 lanes of Y0 into X0's lowest one
 // (X1 is scratch); HSUM_Y0 also cleans the upper halves (VZEROUPPER) for
@@ -38,6 +43,7 @@ TEXT ·dotQ8AVX2(SB), NOSPLIT, $0-36
 q8pair:
 	CMPQ CX, $2
 	JLT q8single
+	PREFETCHT0 2048(SI)
 	MOVWLZX (SI), AX
 	VMOVD AX, X1
 	VCVTPH2PS X1, X1
@@ -109,6 +115,7 @@ TEXT ·dotQ8F32AVX2(SB), NOSPLIT, $0-28
 qfloop:
 	TESTQ CX, CX
 	JZ qfdone
+	PREFETCHT0 2048(SI) // the weights stream from memory
 	MOVWLZX (SI), AX
 	VMOVD AX, X1
 	VCVTPH2PS X1, X1
@@ -169,6 +176,7 @@ TEXT ·dotQ8F32x4AVX2(SB), NOSPLIT, $0-48
 x4loop:
 	TESTQ CX, CX
 	JZ x4done
+	PREFETCHT0 2048(SI) // the weights stream from memory
 	MOVWLZX (SI), AX
 	VMOVD AX, X1
 	VCVTPH2PS X1, X1
@@ -265,6 +273,7 @@ TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28
 f16pair:
 	CMPQ CX, $16
 	JLT f16single
+	PREFETCHT0 2048(SI)
 	VCVTPH2PS (SI), Y2
 	VCVTPH2PS 16(SI), Y3
 	VFMADD231PS (DI), Y2, Y0
