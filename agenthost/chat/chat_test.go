@@ -613,3 +613,34 @@ func TestRowGuard(t *testing.T) {
 		t.Errorf("the sync did not carry the stored copies")
 	}
 }
+
+// TestLongHistory: a history longer than the model's context (512 tokens
+// here) is cut, oldest turns first, until it fits; the system prompt and
+// the last turn stay, and the store keeps everything.
+func TestLongHistory(t *testing.T) {
+	g := newGated(t, microEngine(t))
+	close(g.gate)
+	h := startHost(t, t.TempDir(), Config{SystemPrompt: "Be brief.", Temperature: ptr[float32](0)}, g)
+	a := newConn("a")
+	connect(t, h, a)
+	var msgs []any
+	for i := range 6 {
+		msgs = append(msgs, userMsg(fmt.Sprint("old", i), strings.Repeat("lorem ipsum dolor ", 40)))
+	}
+	msgs = append(msgs, userMsg("last", "hello"))
+	turnOK(t, h, a, "r1", msgs, 2)
+	var reqs []accel.ChatRequest
+	for len(g.reqs) > 0 {
+		reqs = append(reqs, <-g.reqs)
+	}
+	if len(reqs) < 2 {
+		t.Fatalf("%d model requests: the long history was not cut", len(reqs))
+	}
+	final := reqs[len(reqs)-1].Messages
+	if final[0].Content != "Be brief." || final[len(final)-1].Content != "hello" || len(final) >= len(reqs[0].Messages) {
+		t.Errorf("final prompt %d messages: %v ... %v", len(final), final[0], final[len(final)-1])
+	}
+	if hist := getMessages(t, h); len(hist) != 8 {
+		t.Errorf("%d messages stored, want 8", len(hist))
+	}
+}

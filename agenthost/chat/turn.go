@@ -177,7 +177,7 @@ func (t *turn) stream(hctx, sctx context.Context, inf agenthost.Inference, req a
 		}
 		req.Model = models[0].ID
 	}
-	s, err := inf.Chat(sctx, req)
+	s, err := openFitting(sctx, inf, req)
 	if err != nil {
 		fail(err)
 		return
@@ -197,6 +197,29 @@ func (t *turn) stream(hctx, sctx context.Context, inf agenthost.Inference, req a
 		if ch.FinishReason != "" {
 			return
 		}
+	}
+}
+
+// openFitting opens the model stream; while the backend says the
+// conversation is longer than the model's context, it drops the older half
+// of the turns after the leading system prompt (the last turn always
+// stays) and tries again. The stored history keeps every message.
+func openFitting(ctx context.Context, inf agenthost.Inference, req accel.ChatRequest) (*accel.Stream, error) {
+	for {
+		s, err := inf.Chat(ctx, req)
+		if err == nil || !errors.Is(err, accel.ErrContextLength) {
+			return s, err
+		}
+		head := 0
+		if len(req.Messages) > 0 && req.Messages[0].Role == RoleSystem {
+			head = 1
+		}
+		turns := len(req.Messages) - head
+		if turns <= 1 {
+			return nil, err
+		}
+		drop := turns / 2
+		req.Messages = append(append([]accel.Message(nil), req.Messages[:head]...), req.Messages[head+drop:]...)
 	}
 }
 
