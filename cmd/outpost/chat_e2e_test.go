@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -293,4 +298,140 @@ func TestChatNPMClient(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "ok") {
 		t.Fatalf("ai-chat client: %v\n%s\n%s", err, out, g.logs())
 	}
+}
+
+var (
+	chatBench      = flag.Bool("chatbench", false, "run TestChatOverhead: the chat agent's overhead against /v1/chat/completions")
+	chatBenchShape = flag.String("chatbench.shape", "tiny", "synth shape of TestChatOverhead's model")
+	chatBenchRuns  = flag.Int("chatbench.runs", 10, "runs of each path in TestChatOverhead")
+	chatBenchMax   = flag.Int("chatbench.tokens", 64, "max tokens per reply in TestChatOverhead")
+)
+
+// cpuTime is the CPU time (user + system) the process pid has used.
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name (which is in parentheses): utime and
+	// stime are the 12th and 13th, in clock ticks (100 per second on Linux).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
+}
+
+// overheadRun is one reply: time to the first text, to the end, tokens.
+type overheadRun struct {
+	ttft, total time.Duration
+	tokens      int
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// TestChatOverhead (with -chatbench) measures, on the built binary with a
+// synthesized model, what a WebSocket chat client sees (time to first
+// token, tokens/s) and the gateway's CPU per streamed token, against the
+// same greedy request made to /v1/chat/completions with stream: true. It
+// logs both and their ratio.
+func TestChatOverhead(t *testing.T) {
+	if !*chatBench {
+		t.Skip("a benchmark: run with -chatbench")
+	}
+	model := filepath.Join(t.TempDir(), *chatBenchShape+".gguf")
+	if out, err := runCmd(t, "", binary, "model", "synth", "--shape", *chatBenchShape, "--quant", "q8_0", model); err != nil {
+		t.Fatalf("model synth: %v\n%s", err, out)
+	}
+	g := startBinary(t, "--model", model)
+	pid := g.cmd.Process.Pid
+	prompt := "Write a short story about a lighthouse keeper."
+	ws := dialChat(t, g, "bench", "_pk=bench")
+
+	agent := func(i int) overheadRun {
+		ws.send(t, map[string]any{"type": "cf_agent_chat_clear"})
+		id := fmt.Sprint("b", i)
+		body := fmt.Sprintf(`{"messages":[{"id":"u","role":"user","parts":[{"type":"text","text":%q}]}],"maxTokens":%d,"temperature":0}`, prompt, *chatBenchMax)
+		start := time.Now()
+		ws.send(t, map[string]any{"type": "cf_agent_use_chat_request", "id": id, "init": map[string]any{"method": "POST", "body": body}})
+		var r overheadRun
+		for f := range ws.in {
+			if f["id"] != id {
+				continue
+			}
+			if f["done"] == true {
+				r.total = time.Since(start)
+				return r
+			}
+			if s, _ := f["body"].(string); strings.Contains(s, `"text-delta"`) {
+				if r.tokens++; r.tokens == 1 {
+					r.ttft = time.Since(start)
+				}
+			}
+		}
+		t.Fatal("chat connection closed")
+		return r
+	}
+	direct := func() overheadRun {
+		req := fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":%q}],"max_tokens":%d,"temperature":0,"stream":true}`,
+			strings.TrimSuffix(filepath.Base(model), ".gguf"), prompt, *chatBenchMax)
+		start := time.Now()
+		resp, err := http.Post("http://"+g.httpAddr+"/v1/chat/completions", "application/json", strings.NewReader(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r overheadRun
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.Contains(line, `"content":"`) && !strings.Contains(line, `"content":""`) {
+				if r.tokens++; r.tokens == 1 {
+					r.ttft = time.Since(start)
+				}
+			}
+		}
+		r.total = time.Since(start)
+		return r
+	}
+
+	type stats struct {
+		ttft, total []time.Duration
+		tokens      int
+		cpu         time.Duration
+	}
+	var st [2]stats // 0: direct, 1: agent
+	agent(-1)
+	direct() // warm both paths (and the prefix cache)
+	for i := range *chatBenchRuns {
+		for p := range 2 {
+			c0 := cpuTime(t, pid)
+			var r overheadRun
+			if p == 0 {
+				r = direct()
+			} else {
+				r = agent(i)
+			}
+			st[p].cpu += cpuTime(t, pid) - c0
+			st[p].ttft = append(st[p].ttft, r.ttft)
+			st[p].total = append(st[p].total, r.total)
+			st[p].tokens += r.tokens
+		}
+	}
+	for p, name := range []string{"/v1/chat/completions", "chat agent (WebSocket)"} {
+		s := st[p]
+		var total time.Duration
+		for _, d := range s.total {
+			total += d
+		}
+		t.Logf("%-24s ttft median %v, %.0f tokens/s, %v CPU per token (%d tokens in %d runs)", name,
+			median(s.ttft), float64(s.tokens)/total.Seconds(), s.cpu/time.Duration(max(s.tokens, 1)), s.tokens, len(s.total))
+	}
+	t.Logf("ratio agent/direct: ttft %.2f, CPU per token %.2f",
+		float64(median(st[1].ttft))/float64(median(st[0].ttft)),
+		(float64(st[1].cpu)/float64(max(st[1].tokens, 1)))/(float64(st[0].cpu)/float64(max(st[0].tokens, 1))))
 }
