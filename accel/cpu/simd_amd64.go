@@ -38,19 +38,10 @@ func archOps() (simdOps, bool) {
 			_, _ = w[nb*q8Bytes-1], xq[nb*q8Size-1]
 			return dotQ8AVX2(&w[0], &xq[0], &xd[0], nb)
 		},
-		dotQ8F32: dotQ8F32Asm(dotQ8F32AVX2),
-		dotQ8F32x4: func(w []byte, x []float32, cols int, out []float32, outStride int) {
-			nb := cols / q8Size
-			_ = out[3*outStride]
-			if nb == 0 {
-				out[0], out[outStride], out[2*outStride], out[3*outStride] = 0, 0, 0, 0
-				return
-			}
-			_, _ = w[nb*q8Bytes-1], x[3*cols+nb*q8Size-1]
-			dotQ8F32x4AVX2(&w[0], &x[0], 4*cols, nb, &out[0], 4*outStride)
-		},
-		dotF32: dotF32Asm(dotF32AVX2, 8),
-		dotF16: dotF16Asm(dotF16AVX2, 8),
-		axpy:   axpyAsm(axpyAVX2, 8),
+		dotQ8F32:   dotQ8F32Asm(dotQ8F32AVX2),
+		dotQ8F32x4: dotQ8F32x4Asm(dotQ8F32x4AVX2),
+		dotF32:     dotF32Asm(dotF32AVX2, 8),
+		dotF16:     dotF16Asm(dotF16AVX2, 8),
+		axpy:       axpyAsm(axpyAVX2, 8),
 	}, true
 }

@@ -6,6 +6,9 @@ package cpu
 func dotQ8F32NEON(w *byte, x *float32, nb int) float32
 
 //go:noescape
+func dotQ8F32x4NEON(w *byte, x *float32, stride int, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotF32NEON(a, b *float32, n int) float32
 
 //go:noescape
@@ -21,6 +24,7 @@ func archOps() (simdOps, bool) {
 	ops := portableOps
 	ops.name = "neon"
 	ops.dotQ8F32 = dotQ8F32Asm(dotQ8F32NEON)
+	ops.dotQ8F32x4 = dotQ8F32x4Asm(dotQ8F32x4NEON)
 	ops.dotF32 = dotF32Asm(dotF32NEON, 16)
 	ops.dotF16 = dotF16Asm(dotF16NEON, 16)
 	ops.axpy = axpyAsm(axpyNEON, 4)

@@ -20,6 +20,43 @@
 	VEOR V30.B16, V30.B16, V30.B16 \
 	VEOR V31.B16, V31.B16, V31.B16
 
+// Q8_BLOCK_WIDEN loads the Q8_0 block at R0 (advancing it 34 bytes) and
+// leaves its 32 values, widened to float32 and multiplied by the block's
+// scale, in V6-V13 (V0-V5 and V16 scratch).
+#define Q8_BLOCK_WIDEN \
+	MOVHU.P 2(R0), R4 \
+	FMOVS R4, F16 \
+	WORD $0x1ee24210 /* fcvt s16, h16 */ \
+	VLD1.P 32(R0), [V0.B16, V1.B16] \
+	WORD $0x0f08a402 /* sxtl  v2.8h, v0.8b */ \
+	WORD $0x4f08a403 /* sxtl2 v3.8h, v0.16b */ \
+	WORD $0x0f08a424 /* sxtl  v4.8h, v1.8b */ \
+	WORD $0x4f08a425 /* sxtl2 v5.8h, v1.16b */ \
+	WORD $0x0f10a446 /* sxtl  v6.4s, v2.4h */ \
+	WORD $0x4f10a447 /* sxtl2 v7.4s, v2.8h */ \
+	WORD $0x0f10a468 /* sxtl  v8.4s, v3.4h */ \
+	WORD $0x4f10a469 /* sxtl2 v9.4s, v3.8h */ \
+	WORD $0x0f10a48a /* sxtl  v10.4s, v4.4h */ \
+	WORD $0x4f10a48b /* sxtl2 v11.4s, v4.8h */ \
+	WORD $0x0f10a4ac /* sxtl  v12.4s, v5.4h */ \
+	WORD $0x4f10a4ad /* sxtl2 v13.4s, v5.8h */ \
+	WORD $0x4e21d8c6 /* scvtf v6.4s, v6.4s */ \
+	WORD $0x4e21d8e7 /* scvtf v7.4s, v7.4s */ \
+	WORD $0x4e21d908 /* scvtf v8.4s, v8.4s */ \
+	WORD $0x4e21d929 /* scvtf v9.4s, v9.4s */ \
+	WORD $0x4e21d94a /* scvtf v10.4s, v10.4s */ \
+	WORD $0x4e21d96b /* scvtf v11.4s, v11.4s */ \
+	WORD $0x4e21d98c /* scvtf v12.4s, v12.4s */ \
+	WORD $0x4e21d9ad /* scvtf v13.4s, v13.4s */ \
+	WORD $0x4f9090c6 /* fmul v6.4s, v6.4s, v16.s[0] */ \
+	WORD $0x4f9090e7 /* fmul v7.4s, v7.4s, v16.s[0] */ \
+	WORD $0x4f909108 /* fmul v8.4s, v8.4s, v16.s[0] */ \
+	WORD $0x4f909129 /* fmul v9.4s, v9.4s, v16.s[0] */ \
+	WORD $0x4f90914a /* fmul v10.4s, v10.4s, v16.s[0] */ \
+	WORD $0x4f90916b /* fmul v11.4s, v11.4s, v16.s[0] */ \
+	WORD $0x4f90918c /* fmul v12.4s, v12.4s, v16.s[0] */ \
+	WORD $0x4f9091ad /* fmul v13.4s, v13.4s, v16.s[0] */
+
 // func dotQ8F32NEON(w *byte, x *float32, nb int) float32
 //
 // Sum over nb Q8_0 blocks of f16(scale) × Σ q[j]·x[j]: the quants widened
@@ -33,38 +70,7 @@ TEXT ·dotQ8F32NEON(SB), NOSPLIT, $0-28
 
 q8loop:
 	CBZ R2, q8done
-	MOVHU.P 2(R0), R4
-	FMOVS R4, F16
-	WORD $0x1ee24210 // fcvt s16, h16
-	VLD1.P 32(R0), [V0.B16, V1.B16]
-	WORD $0x0f08a402 // sxtl  v2.8h, v0.8b
-	WORD $0x4f08a403 // sxtl2 v3.8h, v0.16b
-	WORD $0x0f08a424 // sxtl  v4.8h, v1.8b
-	WORD $0x4f08a425 // sxtl2 v5.8h, v1.16b
-	WORD $0x0f10a446 // sxtl  v6.4s, v2.4h
-	WORD $0x4f10a447 // sxtl2 v7.4s, v2.8h
-	WORD $0x0f10a468 // sxtl  v8.4s, v3.4h
-	WORD $0x4f10a469 // sxtl2 v9.4s, v3.8h
-	WORD $0x0f10a48a // sxtl  v10.4s, v4.4h
-	WORD $0x4f10a48b // sxtl2 v11.4s, v4.8h
-	WORD $0x0f10a4ac // sxtl  v12.4s, v5.4h
-	WORD $0x4f10a4ad // sxtl2 v13.4s, v5.8h
-	WORD $0x4e21d8c6 // scvtf v6.4s, v6.4s
-	WORD $0x4e21d8e7 // scvtf v7.4s, v7.4s
-	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
-	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
-	WORD $0x4e21d94a // scvtf v10.4s, v10.4s
-	WORD $0x4e21d96b // scvtf v11.4s, v11.4s
-	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
-	WORD $0x4e21d9ad // scvtf v13.4s, v13.4s
-	WORD $0x4f9090c6 // fmul v6.4s, v6.4s, v16.s[0]
-	WORD $0x4f9090e7 // fmul v7.4s, v7.4s, v16.s[0]
-	WORD $0x4f909108 // fmul v8.4s, v8.4s, v16.s[0]
-	WORD $0x4f909129 // fmul v9.4s, v9.4s, v16.s[0]
-	WORD $0x4f90914a // fmul v10.4s, v10.4s, v16.s[0]
-	WORD $0x4f90916b // fmul v11.4s, v11.4s, v16.s[0]
-	WORD $0x4f90918c // fmul v12.4s, v12.4s, v16.s[0]
-	WORD $0x4f9091ad // fmul v13.4s, v13.4s, v16.s[0]
+	Q8_BLOCK_WIDEN
 	VLD1.P 64(R1), [V20.S4, V21.S4, V22.S4, V23.S4]
 	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
 	VFMLA V6.S4, V20.S4, V28.S4
@@ -81,6 +87,94 @@ q8loop:
 q8done:
 	REDUCE_V28_V31_TO_F0
 	FMOVS F0, ret+24(FP)
+	RET
+
+// Q8_TOKEN multiply-adds V6-V13 with the 32 activations at Rt (advanced
+// 128 bytes) into a0-a3 as dotQ8F32NEON does into V28-V31 (V0-V3
+// scratch).
+#define Q8_TOKEN(Rt, a0, a1, a2, a3) \
+	VLD1.P 64(Rt), [V0.S4, V1.S4, V2.S4, V3.S4] \
+	VFMLA V6.S4, V0.S4, a0 \
+	VFMLA V7.S4, V1.S4, a1 \
+	VFMLA V8.S4, V2.S4, a2 \
+	VFMLA V9.S4, V3.S4, a3 \
+	VLD1.P 64(Rt), [V0.S4, V1.S4, V2.S4, V3.S4] \
+	VFMLA V10.S4, V0.S4, a0 \
+	VFMLA V11.S4, V1.S4, a1 \
+	VFMLA V12.S4, V2.S4, a2 \
+	VFMLA V13.S4, V3.S4, a3
+
+// func dotQ8F32x4NEON(w *byte, x *float32, stride int, nb int, out *float32, outStride int)
+//
+// dotQ8F32NEON of one row against four activation rows (x, x+stride, …,
+// strides in bytes) into out, out+outStride, …: each block is widened
+// once for the four. Per token the operations and their order are
+// dotQ8F32NEON's, so the results are the same bits.
+TEXT ·dotQ8F32x4NEON(SB), NOSPLIT, $0-48
+	MOVD w+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD stride+16(FP), R3
+	MOVD nb+24(FP), R2
+	ADD R3, R1, R5
+	ADD R3, R5, R6
+	ADD R3, R6, R7
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+	VEOR V30.B16, V30.B16, V30.B16
+
+x4loop:
+	CBZ R2, x4done
+	Q8_BLOCK_WIDEN
+	Q8_TOKEN(R1, V14.S4, V15.S4, V17.S4, V18.S4)
+	Q8_TOKEN(R5, V19.S4, V20.S4, V21.S4, V22.S4)
+	Q8_TOKEN(R6, V23.S4, V24.S4, V25.S4, V26.S4)
+	Q8_TOKEN(R7, V27.S4, V28.S4, V29.S4, V30.S4)
+	SUB $1, R2
+	B x4loop
+
+x4done:
+	MOVD out+32(FP), R3
+	MOVD outStride+40(FP), R4
+	WORD $0x4e2fd5ce // fadd  v14.4s, v14.4s, v15.4s
+	WORD $0x4e32d631 // fadd  v17.4s, v17.4s, v18.4s
+	WORD $0x4e31d5ce // fadd  v14.4s, v14.4s, v17.4s
+	WORD $0x6e2ed5ce // faddp v14.4s, v14.4s, v14.4s
+	WORD $0x7e30d9c0 // faddp s0, v14.2s
+	FMOVS F0, (R3)
+	ADD R4, R3, R3
+	WORD $0x4e34d673 // fadd  v19.4s, v19.4s, v20.4s
+	WORD $0x4e36d6b5 // fadd  v21.4s, v21.4s, v22.4s
+	WORD $0x4e35d673 // fadd  v19.4s, v19.4s, v21.4s
+	WORD $0x6e33d673 // faddp v19.4s, v19.4s, v19.4s
+	WORD $0x7e30da60 // faddp s0, v19.2s
+	FMOVS F0, (R3)
+	ADD R4, R3, R3
+	WORD $0x4e38d6f7 // fadd  v23.4s, v23.4s, v24.4s
+	WORD $0x4e3ad739 // fadd  v25.4s, v25.4s, v26.4s
+	WORD $0x4e39d6f7 // fadd  v23.4s, v23.4s, v25.4s
+	WORD $0x6e37d6f7 // faddp v23.4s, v23.4s, v23.4s
+	WORD $0x7e30dae0 // faddp s0, v23.2s
+	FMOVS F0, (R3)
+	ADD R4, R3, R3
+	WORD $0x4e3cd77b // fadd  v27.4s, v27.4s, v28.4s
+	WORD $0x4e3ed7bd // fadd  v29.4s, v29.4s, v30.4s
+	WORD $0x4e3dd77b // fadd  v27.4s, v27.4s, v29.4s
+	WORD $0x6e3bd77b // faddp v27.4s, v27.4s, v27.4s
+	WORD $0x7e30db60 // faddp s0, v27.2s
+	FMOVS F0, (R3)
 	RET
 
 // func dotF32NEON(a, b *float32, n int) float32

@@ -19,6 +19,19 @@ func dotQ8F32Asm(asm func(w *byte, x *float32, nb int) float32) func([]byte, []f
 	}
 }
 
+func dotQ8F32x4Asm(asm func(w *byte, x *float32, stride int, nb int, out *float32, outStride int)) func([]byte, []float32, int, []float32, int) {
+	return func(w []byte, x []float32, cols int, out []float32, outStride int) {
+		nb := cols / q8Size
+		_ = out[3*outStride]
+		if nb == 0 {
+			out[0], out[outStride], out[2*outStride], out[3*outStride] = 0, 0, 0, 0
+			return
+		}
+		_, _ = w[nb*q8Bytes-1], x[3*cols+nb*q8Size-1]
+		asm(&w[0], &x[0], 4*cols, nb, &out[0], 4*outStride)
+	}
+}
+
 func dotF32Asm(asm func(a, b *float32, n int) float32, width int) func(a, b []float32) float32 {
 	return func(a, b []float32) float32 {
 		n := len(a)
