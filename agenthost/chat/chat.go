@@ -18,7 +18,9 @@
 // message, then the terminal {done: true} frame is broadcast, so a client
 // that reads the history after done always finds the reply. Because the
 // agent never waits on the model, a cf_agent_chat_request_cancel or
-// cf_agent_chat_clear is handled mid-stream.
+// cf_agent_chat_clear is handled mid-stream. Requests that arrive while a
+// reply streams wait in the turn (at most MaxQueuedTurns) and start, in
+// order, when it ends.
 //
 // The state of the turn that is streaming lives in a registry keyed by the
 // host and the agent's address, not in the Agent value, because the host

@@ -402,31 +402,66 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// TestTurnLimitAndConcurrentRequest: the stored history obeys
-// MaxPersistedMessages after a turn; a request while a reply streams is
-// refused with an error response.
-func TestTurnLimitAndConcurrentRequest(t *testing.T) {
+// TestTurnLimitAndQueue: the stored history obeys MaxPersistedMessages
+// after a turn; requests that arrive while a reply streams wait and run in
+// order (a cancelled one is dropped with its done), beyond MaxQueuedTurns
+// they are refused.
+func TestTurnLimitAndQueue(t *testing.T) {
 	h := startHost(t, t.TempDir(), Config{MaxPersistedMessages: 2, Temperature: ptr[float32](0)}, microEngine(t))
 	a := newConn("a")
-	a.onSend = postOnce(t, h, a, func(f map[string]any) bool { return f["id"] == "r2" },
-		chatRequest("r3", map[string]any{"messages": []any{userMsg("u3", "x")}}))
 	connect(t, h, a)
-	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "a"), userMsg("u0", "b")}, "maxTokens": 1})); err != nil {
-		t.Fatal(err)
-	}
-	a.waitDone(t, "r1")
+	turnOK(t, h, a, "r1", []any{userMsg("u1", "a"), userMsg("u0", "b")}, 1)
 	hist := getMessages(t, h)
 	if len(hist) != 2 || hist[0]["id"] != "u0" || hist[1]["role"] != "assistant" {
 		t.Fatalf("history %s", mustJSON(hist))
 	}
-	if err := send(t, h, a, chatRequest("r2", map[string]any{"messages": []any{userMsg("u2", "c")}, "maxTokens": 3})); err != nil {
-		t.Fatal(err)
+
+	h2 := startHost(t, t.TempDir(), greedy, microEngine(t))
+	b := newConn("b")
+	var once sync.Once
+	b.onSend = func(f map[string]any) {
+		if f["id"] != "q0" {
+			return
+		}
+		once.Do(func() { // while q0 streams: q1..q9 arrive, then q2 is cancelled
+			for i := 1; i <= MaxQueuedTurns+1; i++ {
+				frame := chatRequest(fmt.Sprint("q", i), map[string]any{"messages": []any{userMsg(fmt.Sprint("u", i), "x")}, "maxTokens": 1})
+				post(t, h2, b, frame)
+			}
+			post(t, h2, b, `{"type":"cf_agent_chat_request_cancel","id":"q2"}`)
+		})
 	}
-	if f := a.waitDone(t, "r3"); f["error"] != true || !strings.Contains(f["body"].(string), "still streaming") {
-		t.Errorf("concurrent request: %v", f)
+	connect(t, h2, b)
+	turnOK(t, h2, b, "q0", []any{userMsg("u0", "x")}, 3)
+	over := fmt.Sprint("q", MaxQueuedTurns+1)
+	if f := b.waitDone(t, over); f["error"] != true || !strings.Contains(f["body"].(string), "waiting") {
+		t.Errorf("request beyond the queue: %v", f)
 	}
-	if f := a.waitDone(t, "r2"); f["error"] != nil {
-		t.Errorf("first request: %v", f)
+	for i := 1; i <= MaxQueuedTurns; i++ {
+		if f := b.waitDone(t, fmt.Sprint("q", i)); f["error"] != nil {
+			t.Errorf("queued request q%d: %v", i, f)
+		}
+	}
+	if n := len(b.chunks("q2")); n != 0 {
+		t.Errorf("the cancelled waiting request streamed %d chunks", n)
+	}
+	// Replies in request order, each after its own request.
+	var order []string
+	for _, m := range getMessages(t, h2) {
+		order = append(order, m["id"].(string)[:1])
+	}
+	want := "u a " + strings.Repeat("u a ", MaxQueuedTurns-1)
+	if got := strings.Join(order, " ") + " "; got != want {
+		t.Errorf("history order %s, want %s", got, want)
+	}
+	var done []string
+	for _, f := range b.all() {
+		if f["done"] == true {
+			done = append(done, f["id"].(string))
+		}
+	}
+	if fmt.Sprint(done[:2]) != "["+over+" q2]" || done[2] != "q0" || done[3] != "q1" {
+		t.Errorf("terminal frames %v", done)
 	}
 }
 

@@ -333,15 +333,19 @@ func postOnce(t *testing.T, h *testHost, c *testConn, when func(map[string]any) 
 		if !when(f) {
 			return
 		}
-		once.Do(func() {
-			v, err := jsonCodec.Unmarshal([]byte(frameJSON))
-			if err == nil {
-				err = h.Deliver(context.Background(), c, wire.Inbound{Data: []byte(frameJSON), Value: v}, nil)
-			}
-			if err != nil {
-				t.Error(err)
-			}
-		})
+		once.Do(func() { post(t, h, c, frameJSON) })
+	}
+}
+
+// post delivers a frame from c without waiting for the agent (safe on the
+// agent's goroutine).
+func post(t *testing.T, h *testHost, c *testConn, frameJSON string) {
+	v, err := jsonCodec.Unmarshal([]byte(frameJSON))
+	if err == nil {
+		err = h.Deliver(context.Background(), c, wire.Inbound{Data: []byte(frameJSON), Value: v}, nil)
+	}
+	if err != nil {
+		t.Error(err)
 	}
 }
 

@@ -34,7 +34,8 @@ type turn struct {
 	b          *builder
 	chunks     int             // chunks stored so far
 	pending    map[string]bool // connections told "resuming" that have not acknowledged
-	maxKept    int
+	cfg        Config
+	queue      []queuedTurn // requests waiting for this reply, at most MaxQueuedTurns
 	ended      bool
 	textOpened bool
 }
@@ -94,9 +95,36 @@ func (a *Agent) request(ctx *agenthost.Context, c wire.Conn, frame map[string]an
 		}
 		return err
 	}
-	refuse := func(msg string) error { return c.Send(errorFrame(req.ID, msg)) }
 	if t := liveTurn(ctx); t != nil {
-		return refuse(fmt.Sprintf("chat: a reply (request %s) is still streaming; cancel it first", t.requestID))
+		if len(t.queue) >= MaxQueuedTurns {
+			return c.Send(errorFrame(req.ID, fmt.Sprintf("chat: %d requests are already waiting for the reply that streams (request %s)", len(t.queue), t.requestID)))
+		}
+		t.queue = append(t.queue, queuedTurn{conn: c, req: req})
+		return nil
+	}
+	a.startTurn(ctx, c, req, nil)
+	return nil
+}
+
+// MaxQueuedTurns bounds the requests of one chat that wait for the reply
+// that streams; one more is refused with an error response.
+const MaxQueuedTurns = 8
+
+// queuedTurn is a request that waits for the reply that streams.
+type queuedTurn struct {
+	conn wire.Conn
+	req  Request
+}
+
+// startTurn stores the request's messages and starts the model's reply,
+// and reports whether it did; a request it cannot start is answered with
+// an error response. queue is what waits after it.
+func (a *Agent) startTurn(ctx *agenthost.Context, c wire.Conn, req Request, queue []queuedTurn) bool {
+	refuse := func(msg string) bool {
+		if err := c.Send(errorFrame(req.ID, msg)); err != nil {
+			ctx.Logger().Debug("chat: error frame not sent", "conn", c.ID(), "error", err)
+		}
+		return false
 	}
 	if req.Trigger == "regenerate-message" {
 		// The client dropped the reply it regenerates: so does the store.
@@ -137,7 +165,7 @@ func (a *Agent) request(ctx *agenthost.Context, c wire.Conn, frame map[string]an
 	t := &turn{
 		key: keyOf(ctx), requestID: req.ID, streamID: randomID("stream_", 8), requester: c.Key(), cancel: cancel,
 		b: newBuilder(fmt.Sprintf("assistant_%d_%s", ctx.Now().UnixMilli(), randomID("", 4))), pending: map[string]bool{},
-		maxKept: a.cfg.MaxPersistedMessages,
+		cfg: a.cfg, queue: queue,
 	}
 	if err := startStream(ctx, t.streamID, t.requestID); err != nil {
 		cancel()
@@ -152,7 +180,20 @@ func (a *Agent) request(ctx *agenthost.Context, c wire.Conn, frame map[string]an
 		defer t.unregister() // after the host closed, no event will
 		t.stream(hctx, sctx, inf, chatReq, run)
 	})
-	return nil
+	return true
+}
+
+// next starts the first waiting request that can start, handing it the
+// rest of the queue.
+func (t *turn) next(ctx *agenthost.Context) {
+	a := &Agent{cfg: t.cfg}
+	for len(t.queue) > 0 {
+		q := t.queue[0]
+		t.queue = t.queue[1:]
+		if a.startTurn(ctx, q.conn, q.req, t.queue) {
+			return
+		}
+	}
 }
 
 // stream runs on the model goroutine: it opens the model stream and posts
@@ -282,7 +323,7 @@ func (t *turn) end(ctx *agenthost.Context, reason, errMsg string) {
 		status = statusError
 	}
 	if msg := t.b.message(); len(msg.Parts) > 0 {
-		if err := upsertMessages(ctx, []Message{msg}, t.maxKept); err != nil {
+		if err := upsertMessages(ctx, []Message{msg}, t.cfg.MaxPersistedMessages); err != nil {
 			ctx.Logger().Warn("chat: store the reply", "error", err)
 			status, errMsg = statusError, "chat: cannot store the reply: "+err.Error()
 		} else if all, err := loadMessages(ctx); err == nil {
@@ -294,9 +335,10 @@ func (t *turn) end(ctx *agenthost.Context, reason, errMsg string) {
 	}
 	if errMsg != "" {
 		ctx.Broadcast(errorFrame(t.requestID, errMsg))
-		return
+	} else {
+		ctx.Broadcast(doneFrame(t.requestID))
 	}
-	ctx.Broadcast(doneFrame(t.requestID))
+	t.next(ctx)
 }
 
 // fail ends the turn after the model failed; what streamed is kept.
@@ -309,24 +351,40 @@ func (t *turn) fail(ctx *agenthost.Context, err error) error {
 	return nil
 }
 
-// abort ends the turn without storing anything more (clear).
+// abort ends the turn and drops the waiting requests without storing
+// anything more (clear); each gets its terminal frame.
 func (t *turn) abort(ctx *agenthost.Context) {
 	t.ended = true
 	t.cancel()
 	t.unregister()
 	ctx.Broadcast(doneFrame(t.requestID))
+	for _, q := range t.queue {
+		ctx.Broadcast(doneFrame(q.req.ID))
+	}
+	t.queue = nil
 }
 
 // cancel ends the streaming turn with that request id: the model stops,
-// the partial reply is stored, done is sent. Another id changes nothing,
-// as in the SDK.
+// the partial reply is stored, done is sent, and the next waiting request
+// starts. A waiting request with that id is dropped (done is sent). Another
+// id changes nothing, as in the SDK.
 func (a *Agent) cancel(ctx *agenthost.Context, id string) error {
 	t := liveTurn(ctx)
-	if t == nil || t.requestID != id {
+	if t == nil {
 		return nil
 	}
-	t.cancel()
-	t.end(ctx, "", "")
+	if t.requestID == id {
+		t.cancel()
+		t.end(ctx, "", "")
+		return nil
+	}
+	for i, q := range t.queue {
+		if q.req.ID == id {
+			t.queue = append(t.queue[:i:i], t.queue[i+1:]...)
+			ctx.Broadcast(doneFrame(id))
+			break
+		}
+	}
 	return nil
 }
 
