@@ -88,6 +88,11 @@ type Config struct {
 	// Prompt, when set, builds the model's conversation from the stored
 	// history instead of SystemPrompt followed by ModelMessages(history).
 	Prompt func(ctx *agenthost.Context, history []Message) []accel.Message
+	// OnFinish, when set, runs on the agent's goroutine after a reply
+	// ended and its terminal frame was sent: reply is the assistant message
+	// as stored (no parts when nothing streamed), finishReason the model's
+	// ("stop", "length"), "" after a cancel, and err the failure, if any.
+	OnFinish func(ctx *agenthost.Context, reply Message, finishReason string, err error)
 }
 
 // Validate checks the configuration.

@@ -655,7 +655,11 @@ func TestRowGuard(t *testing.T) {
 func TestLongHistory(t *testing.T) {
 	g := newGated(t, microEngine(t))
 	close(g.gate)
-	h := startHost(t, t.TempDir(), Config{SystemPrompt: "Be brief.", Temperature: ptr[float32](0)}, g)
+	var finished []string
+	cfg := Config{SystemPrompt: "Be brief.", Temperature: ptr[float32](0), OnFinish: func(_ *agenthost.Context, reply Message, reason string, err error) {
+		finished = append(finished, fmt.Sprint(reply.Role, " ", reason, " ", err))
+	}}
+	h := startHost(t, t.TempDir(), cfg, g)
 	a := newConn("a")
 	connect(t, h, a)
 	var msgs []any
@@ -677,5 +681,8 @@ func TestLongHistory(t *testing.T) {
 	}
 	if hist := getMessages(t, h); len(hist) != 8 {
 		t.Errorf("%d messages stored, want 8", len(hist))
+	}
+	if fmt.Sprint(finished) != "[assistant length <nil>]" && fmt.Sprint(finished) != "[assistant stop <nil>]" {
+		t.Errorf("OnFinish calls %v", finished)
 	}
 }

@@ -333,10 +333,15 @@ func (t *turn) end(ctx *agenthost.Context, reason, errMsg string) {
 	if err := endStream(ctx, t.streamID, status); err != nil {
 		ctx.Logger().Warn("chat: end stream", "error", err)
 	}
+	var err error
 	if errMsg != "" {
+		err = errors.New(errMsg)
 		ctx.Broadcast(errorFrame(t.requestID, errMsg))
 	} else {
 		ctx.Broadcast(doneFrame(t.requestID))
+	}
+	if t.cfg.OnFinish != nil {
+		t.cfg.OnFinish(ctx, t.b.message(), reason, err)
 	}
 	t.next(ctx)
 }
