@@ -38,6 +38,11 @@
 //   - chunks.go: applying UI-message-stream chunks to a message.
 //   - frames.go: decoding requests, building response frames.
 //   - store.go: the SQLite tables (the SDK's names and columns).
+//   - guard.go: the row-size guard (compaction of messages over 1.8 MB).
+//
+// Resume (cf_agent_stream_resuming / _resume_request / _resume_ack), the
+// row guard and the prompt cut for the model's context follow the SDK; tools,
+// approvals and continuations are not implemented yet (docs/chat.md).
 package chat
 
 import (
@@ -168,10 +173,14 @@ func (a *Agent) OnStart(ctx *agenthost.Context) error {
 			continue // still streaming: the agent only hibernated
 		}
 		if err := a.closeOrphan(ctx, s); err != nil {
-			return err
+			// Not fatal: an agent that cannot start would refuse every frame.
+			ctx.Logger().Warn("chat: close a stream cut off by a restart", "request", s.requestID, "error", err)
 		}
 	}
-	return pruneStreams(ctx, ctx.Now().Add(-StreamRetention).UnixMilli())
+	if err := pruneStreams(ctx, ctx.Now().Add(-StreamRetention).UnixMilli()); err != nil {
+		ctx.Logger().Warn("chat: prune old streams", "error", err)
+	}
+	return nil
 }
 
 // closeOrphan ends a stream that has no producer: the assistant message
@@ -186,13 +195,15 @@ func (a *Agent) closeOrphan(ctx *agenthost.Context, s streamRecord) error {
 		b.apply(c)
 	}
 	b.closeTexts()
+	var kept error
 	if msg := b.message(); msg.ID != "" && len(msg.Parts) > 0 {
-		if err := upsertMessages(ctx, []Message{msg}, a.cfg.MaxPersistedMessages); err != nil {
-			return err
-		}
+		kept = upsertMessages(ctx, []Message{msg}, a.cfg.MaxPersistedMessages)
+	}
+	if err := endStream(ctx, s.id, statusError); err != nil {
+		return err
 	}
 	ctx.Logger().Info("chat: closed a stream cut off by a restart", "request", s.requestID, "chunks", len(chunks))
-	return endStream(ctx, s.id, statusError)
+	return kept
 }
 
 // OnConnect tells a connecting client about the turn that is streaming
