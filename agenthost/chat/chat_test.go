@@ -385,9 +385,12 @@ func TestStoredMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := db.Exec(`INSERT INTO cf_ai_chat_agent_messages (id, message) VALUES ('v4', '{"id":"v4","role":"user","content":"legacy","createdAt":"2025-01-01T00:00:00Z"}')`); err != nil {
+		t.Fatal(err)
+	}
 	hist = getMessages(t, h)
-	if len(hist) != 3 {
-		t.Fatalf("history with bad rows %s", mustJSON(hist))
+	if len(hist) != 4 || textOf(hist[3]) != "legacy" {
+		t.Fatalf("history with bad and legacy rows %s", mustJSON(hist))
 	}
 	if got := strings.Count(h.log.String(), "stored message skipped"); got != 5 {
 		t.Errorf("%d skipped rows logged, want 5:\n%s", got, h.log)

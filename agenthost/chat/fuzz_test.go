@@ -82,6 +82,8 @@ func FuzzParseMessage(f *testing.F) {
 		`{"id":"m2","role":"assistant","parts":[{"type":"data-progress","id":"p","data":{"pct":50}},{"type":"text","text":"x","state":"done"}],"metadata":{"finishReason":"stop"}}`,
 		`{"id":"m3","role":"system","parts":[],"extra":true}`,
 		`{"id":"m4","role":"tool","parts":[]}`,
+		`{"id":"v4","role":"user","content":"legacy text","createdAt":"2025-01-01T00:00:00Z"}`,
+		`{"id":"v4b","role":"user","content":7}`,
 		`{"id":4,"role":"user","parts":[]}`,
 		`{"id":"m5","role":"user","parts":"text"}`,
 		`{"id":"m6","role":"user","parts":[{"text":"no type"}]}`,

@@ -62,7 +62,9 @@ func (m Message) Text() string {
 // ParseMessage checks a decoded UI message, as the SDK checks stored rows:
 // id a non-empty string (at most MaxIDBytes), role user, assistant or
 // system, parts an array of maps that each have a string "type". Other
-// fields of the message are dropped; parts are kept verbatim.
+// fields of the message are dropped; parts are kept verbatim. A legacy
+// (AI SDK v4) message with a text "content" and no parts gets one text
+// part.
 func ParseMessage(v any) (Message, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -79,6 +81,11 @@ func ParseMessage(v any) (Message, error) {
 		return Message{}, fmt.Errorf("%w: message %q: role %q is not user, assistant or system", ErrBadMessage, id, role)
 	}
 	raw, ok := m["parts"].([]any)
+	if content, isText := m["content"].(string); !ok && m["parts"] == nil && isText {
+		// An AI SDK v4 message ({id, role, content}): its content becomes
+		// one text part, as the SDK's autoTransformMessages does.
+		raw, ok = []any{map[string]any{"type": "text", "text": content}}, true
+	}
 	if !ok {
 		return Message{}, fmt.Errorf("%w: message %q: parts is not an array", ErrBadMessage, id)
 	}
