@@ -33,6 +33,12 @@ type simdOps struct {
 	dotF16 func(w []byte, x []float32) float32
 	// axpy sets y[i] += a·x[i] over len(y).
 	axpy func(y []float32, a float32, x []float32)
+	// dotRows sets out[j] = Σ_i q[i]·k[j·stride+i] for j < len(out),
+	// i < len(q); nil: dotF32 per row.
+	dotRows func(out, q, k []float32, stride int)
+	// axpyRows sets y[i] += Σ_j p[j]·v[j·stride+i] for j < len(p),
+	// i < len(y); nil: axpy per row.
+	axpyRows func(y, p, v []float32, stride int)
 }
 
 var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
@@ -50,6 +56,7 @@ func Best() Kernels {
 // quantized once per matmul to int8 blocks (as llama.cpp's q8_0 × q8_0
 // dot), F16 and F32 matmuls and the other operations in float32.
 func fastKernels(ops simdOps, quantize bool) Kernels {
+	ops = withRowDefaults(ops)
 	name, prepare := ops.name, func(*MatMulInput, llama.Tensor, int) {}
 	if quantize {
 		name, prepare = ops.name+"-q8act", prepareQ8
@@ -69,6 +76,28 @@ func fastKernels(ops simdOps, quantize bool) Kernels {
 			attentionFast(ops, a)
 		},
 	}
+}
+
+// withRowDefaults fills the row primitives a set lacks from its dotF32
+// and axpy.
+func withRowDefaults(ops simdOps) simdOps {
+	if ops.dotRows == nil {
+		dot := ops.dotF32
+		ops.dotRows = func(out, q, k []float32, stride int) {
+			for j := range out {
+				out[j] = dot(q, k[j*stride:j*stride+len(q)])
+			}
+		}
+	}
+	if ops.axpyRows == nil {
+		axpy := ops.axpy
+		ops.axpyRows = func(y, p, v []float32, stride int) {
+			for j, pj := range p {
+				axpy(y, pj, v[j*stride:j*stride+len(y)])
+			}
+		}
+	}
+	return ops
 }
 
 // prepareQ8 quantizes the activations of a Q8_0 matmul; other weight
@@ -221,10 +250,11 @@ func expf(x float32) float32 {
 	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
 
-// attentionFast is attention with an online softmax (one pass over the
-// sequence's blocks: a running maximum, the running sum of exponentials
-// and the output accumulated and rescaled when the maximum grows), in
-// float32.
+// attentionFast is attention with an online softmax, in float32, one KV
+// block at a time: the block's scores (dotRows), its maximum, the output
+// and the running sum rescaled when the maximum grows, then the block's
+// exponentials and their weighted values (axpyRows), so each head reads
+// each key and value once and calls the primitives twice per block.
 func attentionFast(ops simdOps, a *AttnArgs) {
 	hd, bt := a.HeadDim, a.BlockTokens
 	kvDim := a.NHeadKV * hd
@@ -237,20 +267,31 @@ func attentionFast(ops simdOps, a *AttnArgs) {
 		kvOff := (h / group) * hd
 		m := float32(math.Inf(-1))
 		var l float32
-		for t := 0; t < a.N; t++ {
-			base := (a.Blocks[t/bt]*bt+t%bt)*kvDim + kvOff
-			s := ops.dotF32(q, a.K[base:base+hd]) * scale
-			if s > m {
-				c := expf(m - s)
+		for start := 0; start < a.N; start += bt {
+			cnt := min(bt, a.N-start)
+			base := a.Blocks[start/bt]*bt*kvDim + kvOff
+			end := base + (cnt-1)*kvDim + hd
+			s := a.Scratch[start : start+cnt]
+			ops.dotRows(s, q, a.K[base:end], kvDim)
+			mb := m
+			for j := range s {
+				s[j] *= scale
+				mb = max(mb, s[j])
+			}
+			if mb > m {
+				c := expf(m - mb)
 				for i := range out {
 					out[i] *= c
 				}
 				l *= c
-				m = s
+				m = mb
 			}
-			p := expf(s - m)
-			l += p
-			ops.axpy(out, p, a.V[base:base+hd])
+			for j, v := range s {
+				p := expf(v - m)
+				s[j] = p
+				l += p
+			}
+			ops.axpyRows(out, s, a.V[base:end], kvDim)
 		}
 		inv := 1 / l
 		for i := range out {

@@ -20,6 +20,12 @@ func dotF32AVX2(a, b *float32, n int) float32
 func dotF16AVX2(w *uint16, x *float32, n int) float32
 
 //go:noescape
+func dotRowsAVX2(out, q, k *float32, stride, m, n int)
+
+//go:noescape
+func axpyRowsAVX2(y, p, v *float32, stride, m, n int)
+
+//go:noescape
 func axpyAVX2(y *float32, a float32, x *float32, n int)
 
 // archOps returns the AVX2 primitives when the CPU has AVX2, FMA and F16C
@@ -43,5 +49,7 @@ func archOps() (simdOps, bool) {
 		dotF32:     dotF32Asm(dotF32AVX2, 8),
 		dotF16:     dotF16Asm(dotF16AVX2, 8),
 		axpy:       axpyAsm(axpyAVX2, 8),
+		dotRows:    dotRowsAsm(dotRowsAVX2, 8),
+		axpyRows:   axpyRowsAsm(axpyRowsAVX2, 8),
 	}, true
 }

@@ -318,3 +318,87 @@ axpyloop:
 axpydone:
 	VZEROUPPER
 	RET
+
+// func dotRowsAVX2(out, q, k *float32, stride, m, n int)
+//
+// out[j] = Σ_{i<n} q[i]·k[j·stride/4+i] for j < m (stride in bytes, n a
+// multiple of 8): one query against m keys of a paged block.
+TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DX
+	MOVQ q+8(FP), R8
+	MOVQ k+16(FP), R9
+	MOVQ stride+24(FP), BX
+	MOVQ m+32(FP), R10
+	MOVQ n+40(FP), R11
+
+drrow:
+	TESTQ R10, R10
+	JZ drdone
+	MOVQ R8, SI
+	MOVQ R9, DI
+	MOVQ R11, CX
+	VXORPS Y0, Y0, Y0
+
+drcol:
+	CMPQ CX, $8
+	JLT drsum
+	VMOVUPS (SI), Y2
+	VFMADD231PS (DI), Y2, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP drcol
+
+drsum:
+	HSUM_Y0_KEEP
+	MOVSS X0, (DX)
+	ADDQ $4, DX
+	ADDQ BX, R9
+	DECQ R10
+	JMP drrow
+
+drdone:
+	VZEROUPPER
+	RET
+
+// func axpyRowsAVX2(y, p, v *float32, stride, m, n int)
+//
+// y[i] += Σ_{j<m} p[j]·v[j·stride/4+i] for i < n (stride in bytes, n a
+// multiple of 8): the probability-weighted values of a paged block, eight
+// outputs at a time kept in a register across the m rows.
+TEXT ·axpyRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), DI
+	MOVQ p+8(FP), R8
+	MOVQ v+16(FP), R9
+	MOVQ stride+24(FP), BX
+	MOVQ m+32(FP), R10
+	MOVQ n+40(FP), R11
+
+arcol:
+	CMPQ R11, $8
+	JLT ardone
+	VMOVUPS (DI), Y0
+	MOVQ R8, DX
+	MOVQ R9, SI
+	MOVQ R10, CX
+
+arrow:
+	TESTQ CX, CX
+	JZ arstore
+	VBROADCASTSS (DX), Y1
+	VFMADD231PS (SI), Y1, Y0
+	ADDQ $4, DX
+	ADDQ BX, SI
+	DECQ CX
+	JMP arrow
+
+arstore:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, R9
+	SUBQ $8, R11
+	JMP arcol
+
+ardone:
+	VZEROUPPER
+	RET

@@ -80,3 +80,46 @@ func axpyAsm(asm func(y *float32, a float32, x *float32, n int), width int) func
 		}
 	}
 }
+
+func dotRowsAsm(asm func(out, q, k *float32, stride, m, n int), width int) func(out, q, k []float32, stride int) {
+	return func(out, q, k []float32, stride int) {
+		m, n := len(out), len(q)
+		if m == 0 || n == 0 {
+			clear(out)
+			return
+		}
+		_ = k[(m-1)*stride+n-1]
+		w := n &^ (width - 1)
+		if w == 0 {
+			clear(out)
+		} else {
+			asm(&out[0], &q[0], &k[0], 4*stride, m, w)
+		}
+		for j := range out {
+			row := k[j*stride : j*stride+n]
+			for i := w; i < n; i++ {
+				out[j] += q[i] * row[i]
+			}
+		}
+	}
+}
+
+func axpyRowsAsm(asm func(y, p, v *float32, stride, m, n int), width int) func(y, p, v []float32, stride int) {
+	return func(y, p, v []float32, stride int) {
+		m, n := len(p), len(y)
+		if m == 0 || n == 0 {
+			return
+		}
+		_ = v[(m-1)*stride+n-1]
+		w := n &^ (width - 1)
+		if w > 0 {
+			asm(&y[0], &p[0], &v[0], 4*stride, m, w)
+		}
+		for j, pj := range p {
+			row := v[j*stride : j*stride+n]
+			for i := w; i < n; i++ {
+				y[i] += pj * row[i]
+			}
+		}
+	}
+}

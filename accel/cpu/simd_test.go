@@ -183,6 +183,51 @@ func TestDotPrimitives(t *testing.T) {
 	}
 }
 
+// TestRowPrimitives: dotRows and axpyRows against dotF32 and axpy one row
+// at a time, rows at a stride, widths that leave tails.
+func TestRowPrimitives(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	for _, ops := range opsUnderTest() {
+		ops = withRowDefaults(ops)
+		for _, n := range []int{1, 7, 8, 12, 64, 100} {
+			for _, m := range []int{0, 1, 5, 16} {
+				stride := n + 3
+				kv := randF32(rng, max(0, (m-1)*stride+n), 1)
+				q := randF32(rng, n, 1)
+				got := make([]float32, m)
+				ops.dotRows(got, q, kv, stride)
+				for j := range got {
+					var want, abs float64
+					for i := range q {
+						want += float64(q[i]) * float64(kv[j*stride+i])
+						abs += math.Abs(float64(q[i]) * float64(kv[j*stride+i]))
+					}
+					if math.Abs(float64(got[j])-want) > sumBound(n, abs) {
+						t.Fatalf("%s dotRows n=%d m=%d row %d: %v, want %v", ops.name, n, m, j, got[j], want)
+					}
+				}
+				p := randF32(rng, m, 1)
+				y := randF32(rng, n, 1)
+				want := make([]float64, n)
+				abs := make([]float64, n)
+				for i := range y {
+					want[i], abs[i] = float64(y[i]), math.Abs(float64(y[i]))
+					for j := range p {
+						want[i] += float64(p[j]) * float64(kv[j*stride+i])
+						abs[i] += math.Abs(float64(p[j]) * float64(kv[j*stride+i]))
+					}
+				}
+				ops.axpyRows(y, p, kv, stride)
+				for i := range y {
+					if math.Abs(float64(y[i])-want[i]) > sumBound(m, abs[i]) {
+						t.Fatalf("%s axpyRows n=%d m=%d [%d]: %v, want %v", ops.name, n, m, i, y[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestQ8ExtremeQuants: weights of -128 and ±127 against activations of
 // ±127 (VPMADDUBSW saturates int16 if a pair of products reaches 32768).
 func TestQ8ExtremeQuants(t *testing.T) {
