@@ -1,11 +1,14 @@
 package chat
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/outpost-iot/outpost/codecs"
+	"github.com/outpost-iot/outpost/wire"
 )
 
 // Seeds: what @cloudflare/ai-chat sends, and broken variants.
@@ -151,5 +154,43 @@ func FuzzChunks(f *testing.F) {
 		}
 		b.closeTexts()
 		checkRoundTrip(t, b.message())
+	})
+}
+
+// FuzzOnMessage delivers any frame (JSON or CBOR) to a real chat agent on
+// a gateway without a model: the agent never panics, and answers every
+// frame it refuses with an error that wraps wire.ErrMalformed.
+func FuzzOnMessage(f *testing.F) {
+	for _, s := range requestSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{
+		`{"type":"cf_agent_chat_messages","messages":[{"id":"m","role":"user","parts":[{"type":"text","text":"x"}]}]}`,
+		`{"type":"cf_agent_chat_messages","messages":"no"}`,
+		`{"type":"cf_agent_chat_clear"}`,
+		`{"type":"cf_agent_chat_request_cancel","id":7}`,
+		`{"type":"cf_agent_stream_resume_request","probeId":{"a":1}}`,
+		`{"type":"cf_agent_stream_resume_ack","id":"r"}`,
+		`{"type":null}`,
+		`[1,2,3]`,
+	} {
+		f.Add([]byte(s))
+	}
+	h := startHostF(f)
+	c := newConn("fuzz")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, codec := range []codecs.Codec{fuzzJSON, fuzzCBOR} {
+			v, err := codec.Unmarshal(data)
+			if err != nil {
+				continue
+			}
+			done := make(chan error, 1)
+			if err := h.Deliver(context.Background(), c, wire.Inbound{Data: data, Value: v}, func(err error) { done <- err }); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil && !errors.Is(err, wire.ErrMalformed) {
+				t.Fatalf("frame %q: %v", data, err)
+			}
+		}
 	})
 }

@@ -412,3 +412,21 @@ func (g *gatedInference) Chat(ctx context.Context, req accel.ChatRequest) (*acce
 	}()
 	return accel.NewStream(out, func() {}), nil
 }
+
+// startHostF is startHost for a fuzz target: a host without a model, in a
+// directory of the fuzz run.
+func startHostF(f *testing.F) *agenthost.Host {
+	f.Helper()
+	h, err := agenthost.New(agenthost.Config{DataDir: f.TempDir()}, agenthost.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := h.Register(NewClass(ClassName, Config{MaxPersistedMessages: 50})); err != nil {
+		f.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = h.Close(context.Background()) })
+	return h
+}

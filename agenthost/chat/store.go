@@ -82,6 +82,12 @@ func upsertMessages(ctx *agenthost.Context, msgs []Message, maxKept int) error {
 	}
 	return ctx.Tx(func(tx *sql.Tx) error {
 		for i, m := range msgs {
+			// Clients send the whole conversation each turn: rows that
+			// would not change are not written again.
+			var cur string
+			if err := tx.QueryRow(`SELECT message FROM cf_ai_chat_agent_messages WHERE id = ?`, m.ID).Scan(&cur); err == nil && cur == texts[i] {
+				continue
+			}
 			if _, err := tx.Exec(`INSERT INTO cf_ai_chat_agent_messages (id, message) VALUES (?, ?)
 				ON CONFLICT (id) DO UPDATE SET message = excluded.message`, m.ID, texts[i]); err != nil {
 				return fmt.Errorf("store message %q: %w", m.ID, err)
