@@ -322,9 +322,12 @@ func TestSamplingAndStops(t *testing.T) {
 }
 
 // TestSlowConsumer: a consumer that never reads is dropped once its
-// buffer is full, without stalling other requests.
+// buffer is full, without stalling other requests. The buffer holds all
+// of the other request's events (20 tokens, start and end: 22), so that
+// request cannot be dropped however slowly this test reads it, which with
+// the fast kernels is slower than the engine writes.
 func TestSlowConsumer(t *testing.T) {
-	e := startEngine(t, Config{StreamBuffer: 3})
+	e := startEngine(t, Config{StreamBuffer: 22})
 	stalled, err := e.Complete(context.Background(), greedyReq("stall", 50))
 	if err != nil {
 		t.Fatal(err)
