@@ -52,9 +52,11 @@ func Best() Kernels {
 	return Scalar()
 }
 
-// fastKernels are the kernels built on ops: Q8_0 matmuls on activations
-// quantized once per matmul to int8 blocks (as llama.cpp's q8_0 × q8_0
-// dot), F16 and F32 matmuls and the other operations in float32.
+// fastKernels are the kernels built on ops, in float32: Q8_0 matmuls on
+// float32 activations (the quants widened in registers), or, with
+// quantize, on activations quantized once per matmul to int8 blocks (as
+// llama.cpp's q8_0 × q8_0 dot; named "-q8act"); F16 and F32 matmuls and
+// the other operations.
 func fastKernels(ops simdOps, quantize bool) Kernels {
 	ops = withRowDefaults(ops)
 	name, prepare := ops.name, func(*MatMulInput, llama.Tensor, int) {}

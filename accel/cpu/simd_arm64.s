@@ -8,11 +8,11 @@
 // instruction it encodes (checked with binutils' aarch64 assembler).
 
 #define REDUCE_V28_V31_TO_F0 \
-	WORD $0x4e3dd79c \ // fadd  v28.4s, v28.4s, v29.4s
-	WORD $0x4e3fd7de \ // fadd  v30.4s, v30.4s, v31.4s
-	WORD $0x4e3ed79c \ // fadd  v28.4s, v28.4s, v30.4s
-	WORD $0x6e3cd79c \ // faddp v28.4s, v28.4s, v28.4s
-	WORD $0x7e30db80   // faddp s0, v28.2s
+	WORD $0x4e3dd79c /* fadd  v28.4s, v28.4s, v29.4s */ \
+	WORD $0x4e3fd7de /* fadd  v30.4s, v30.4s, v31.4s */ \
+	WORD $0x4e3ed79c /* fadd  v28.4s, v28.4s, v30.4s */ \
+	WORD $0x6e3cd79c /* faddp v28.4s, v28.4s, v28.4s */ \
+	WORD $0x7e30db80 /* faddp s0, v28.2s */
 
 #define ZERO_V28_V31 \
 	VEOR V28.B16, V28.B16, V28.B16 \
