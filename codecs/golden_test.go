@@ -94,12 +94,6 @@ var goldenFrames = []struct {
 		"success": false,
 		"error":   "Method setTarget does not exist",
 	}},
-	{"cf_agent_use_chat_response", map[string]any{
-		"type": "cf_agent_use_chat_response",
-		"id":   "Vq3xK9pL",
-		"body": map[string]any{"type": "text-delta", "id": "txt-0", "delta": "Hello"},
-		"done": false,
-	}},
 	{"outpost_error", map[string]any{
 		"type":  "outpost_error",
 		"code":  "agent_busy",

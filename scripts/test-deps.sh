@@ -52,7 +52,7 @@ if [ ! -d accel/openai/testdata/openainode/node_modules/openai ]; then
   npm ci --prefix accel/openai/testdata/openainode --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
-if [ ! -d cmd/outpost/testdata/agentsjs/node_modules/agents ]; then
+if [ ! -d cmd/outpost/testdata/agentsjs/node_modules/agents ] || [ ! -d cmd/outpost/testdata/agentsjs/node_modules/@cloudflare/ai-chat ]; then
   echo "test-deps: installing the agents npm client"
   # The agents package declares many optional integrations (React, AI SDK,
   # MCP, ...) as peers; the client needs none of them.
