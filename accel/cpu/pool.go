@@ -88,7 +88,7 @@ func (p *pool) run(n, grain int, fn func(worker, lo, hi int)) {
 		if spins < 256 {
 			continue
 		}
-		p.waiting.Store(true)
+		p.waiting.Swap(true) // a read-modify-write: see await
 		if p.pending.Load() != 0 {
 			<-p.done
 		}
@@ -142,8 +142,12 @@ func (p *pool) await(i int, seen uint64) bool {
 		}
 		// Park. The caller moves gen before it reads sleeping, and this
 		// worker sets sleeping before it reads gen again, so one of the
-		// two sees the other (a stale wake-up only costs a loop).
-		p.sleeping[i].Store(true)
+		// two sees the other (a stale wake-up only costs a loop). Both
+		// writes are read-modify-writes (gen.Add, Swap): Go's atomics are
+		// sequentially consistent either way, but qemu-user running arm64
+		// on x86 lets a plain store-release pass a later load-acquire,
+		// and the arm64 run of the tests deadlocked on it.
+		p.sleeping[i].Swap(true)
 		if p.gen.Load() == seen && !p.quit.Load() {
 			<-p.wake[i]
 		}
