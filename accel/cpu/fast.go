@@ -39,6 +39,8 @@ type simdOps struct {
 	// axpyRows sets y[i] += Σ_j p[j]·v[j·stride+i] for j < len(p),
 	// i < len(y); nil: axpy per row.
 	axpyRows func(y, p, v []float32, stride int)
+	// swiGLU is the SwiGLU kernel; nil: swiGLUFast (Go, expf).
+	swiGLU func(gate, up []float32)
 }
 
 var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
@@ -59,6 +61,10 @@ func Best() Kernels {
 // the other operations.
 func fastKernels(ops simdOps, quantize bool) Kernels {
 	ops = withRowDefaults(ops)
+	swiGLU := ops.swiGLU
+	if swiGLU == nil {
+		swiGLU = swiGLUFast
+	}
 	name, prepare := ops.name, func(*MatMulInput, llama.Tensor, int) {}
 	if quantize {
 		name, prepare = ops.name+"-q8act", prepareQ8
@@ -73,7 +79,7 @@ func fastKernels(ops simdOps, quantize bool) Kernels {
 			rmsNormFast(ops, out, x, weight, eps)
 		},
 		RoPE:   ropeFast,
-		SwiGLU: swiGLUFast,
+		SwiGLU: swiGLU,
 		Attention: func(a *AttnArgs) {
 			attentionFast(ops, a)
 		},

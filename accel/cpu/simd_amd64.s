@@ -402,3 +402,66 @@ arstore:
 ardone:
 	VZEROUPPER
 	RET
+
+// func swiGLUAVX2(gate, up *float32, n int, c *[12]float32)
+//
+// gate[i] = gate[i] / (1 + e^-gate[i]) × up[i] for n a multiple of 8. The
+// exponential is expf's (Cephes) with the argument clamped to
+// [c[0], c[1]]: round to nearest n = x·log2 e, r = x − n·ln 2 in two
+// parts, a degree-6 polynomial, times 2^n built in the exponent bits.
+// c: min, max, log2 e, ln 2 high, −ln 2 low, 1, and the polynomial's six
+// coefficients from the highest degree down.
+TEXT ·swiGLUAVX2(SB), NOSPLIT, $0-32
+	MOVQ gate+0(FP), DI
+	MOVQ up+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ c+24(FP), DX
+	VBROADCASTSS 0(DX), Y8   // min
+	VBROADCASTSS 4(DX), Y9   // max
+	VBROADCASTSS 8(DX), Y10  // log2 e
+	VBROADCASTSS 12(DX), Y11 // ln 2 high
+	VBROADCASTSS 16(DX), Y12 // -ln 2 low
+	VBROADCASTSS 20(DX), Y13 // 1
+
+swloop:
+	CMPQ CX, $8
+	JLT swdone
+	VMOVUPS (DI), Y0          // g
+	VXORPS Y1, Y1, Y1
+	VSUBPS Y0, Y1, Y1         // x = -g
+	VMAXPS Y8, Y1, Y1
+	VMINPS Y9, Y1, Y1
+	VMULPS Y10, Y1, Y2
+	VROUNDPS $0, Y2, Y2       // n
+	VMOVAPS Y1, Y3
+	VFNMADD231PS Y11, Y2, Y3  // r = x - n·ln2hi
+	VFNMADD231PS Y12, Y2, Y3  // r -= n·(-ln2lo)
+	VBROADCASTSS 24(DX), Y4
+	VBROADCASTSS 28(DX), Y5
+	VFMADD213PS Y5, Y3, Y4    // p = p·r + c
+	VBROADCASTSS 32(DX), Y5
+	VFMADD213PS Y5, Y3, Y4
+	VBROADCASTSS 36(DX), Y5
+	VFMADD213PS Y5, Y3, Y4
+	VBROADCASTSS 40(DX), Y5
+	VFMADD213PS Y5, Y3, Y4
+	VBROADCASTSS 44(DX), Y5
+	VFMADD213PS Y5, Y3, Y4
+	VMULPS Y3, Y3, Y6         // r²
+	VFMADD213PS Y3, Y6, Y4    // p·r² + r
+	VADDPS Y13, Y4, Y4        // + 1
+	VCVTPS2DQ Y2, Y2
+	VPSLLD $23, Y2, Y2
+	VPADDD Y2, Y4, Y4         // × 2^n: add n to the exponent
+	VADDPS Y13, Y4, Y4        // 1 + e^-g
+	VDIVPS Y4, Y0, Y0         // g / (1 + e^-g)
+	VMULPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP swloop
+
+swdone:
+	VZEROUPPER
+	RET

@@ -367,12 +367,17 @@ func TestElementwiseFast(t *testing.T) {
 			}
 			g := randF32(rng, n, 20)
 			up := randF32(rng, n, 2)
-			g[0] = -100 // e^100 overflows float32: silu → -0
+			g[0] = -100 // e^100 overflows float32: silu is about -4e-42
+			if n > 9 {
+				g[9] = 90
+			}
 			gs := slices.Clone(g)
 			k.SwiGLU(g, up)
 			swiGLUScalar(gs, up)
 			for i := range g {
-				if !relClose(g[i], gs[i], 6*u, 1e-37) {
+				// for g < -87 the AVX2 kernel clamps e^-g to e^87:
+				// |g·up|/e^87 < 1e-35 here instead of about 0
+				if !relClose(g[i], gs[i], 6*u, 1e-35) {
 					t.Fatalf("%s SwiGLU n=%d [%d]: %v, want %v", ops.name, n, i, g[i], gs[i])
 				}
 			}
