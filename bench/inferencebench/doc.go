@@ -12,7 +12,7 @@
 //
 // Without --model it synthesizes the shape (Q8_0, seed 1) into
 // .cache/models/SHAPE-q8_0.gguf once and reuses it. The engine runs in
-// this process with its defaults (all cores, scalar kernels); the API is
+// this process with its defaults (all cores, the fastest kernels the CPU has); the API is
 // served on a loopback port and driven with streaming requests (SSE,
 // stream_options.include_usage), sampling with llama.cpp's defaults
 // (temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, fixed seeds).

@@ -316,7 +316,7 @@ func report(c config, path string, m *engine.Model, e *engine.Engine, load, http
 		{"go", runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH},
 		{"cpus", fmt.Sprintf("%d (GOMAXPROCS %d)", runtime.NumCPU(), runtime.GOMAXPROCS(0))},
 		{"model", fmt.Sprintf("%s (%d MiB, %d layers, load %s incl. reading every page)", path, m.File.Size>>20, m.LM.NLayer, load.Round(time.Millisecond))},
-		{"engine", fmt.Sprintf("scalar kernels, %d KV blocks x %d tokens, max %d seqs, token budget %d", cfg.KVBlocks, cfg.BlockTokens, cfg.MaxSeqs, cfg.TokenBudget)},
+		{"engine", fmt.Sprintf("%s kernels, %d KV blocks x %d tokens, max %d seqs, token budget %d", cfg.Kernels.Name, cfg.KVBlocks, cfg.BlockTokens, cfg.MaxSeqs, cfg.TokenBudget)},
 		{"http cost", fmt.Sprintf("%.1f µs CPU per streamed token", float64(httpTok.Nanoseconds())/1e3)},
 	}
 	for _, h := range hdr {
