@@ -359,3 +359,65 @@ func TestRule8_1TokenInQuery(t *testing.T) {
 		t.Errorf("join: user %q id %q query %q", j.User, j.ID, j.Request.URL.RawQuery)
 	}
 }
+
+// TestRule8_5CORS: a browser app on an allowed origin may call an agent's
+// HTTP handler cross-origin: the preflight is answered before
+// authentication, the request itself is authenticated and gets the CORS
+// headers; other origins are refused.
+func TestRule8_5CORS(t *testing.T) {
+	f := newFakeAgents()
+	dir := t.TempDir()
+	path := dir + "/creds.yaml"
+	writeCreds(t, path, func(file *auth.File) { setUser(t, file, "ops", "ops-pw", true) })
+	s := startGatewayWith(t, dir, f, func(c *broker.Config) {
+		c.Credentials = path
+		c.AllowedOrigins = []string{"https://app.example"}
+	})
+	base := "http://" + s.HTTPAddr().String() + "/agents/echo/x/get-messages"
+	pre, _ := http.NewRequest(http.MethodOptions, base, nil)
+	pre.Header.Set("Origin", "https://app.example")
+	pre.Header.Set("Access-Control-Request-Method", "GET")
+	pre.Header.Set("Access-Control-Request-Headers", "authorization")
+	resp, err := http.DefaultClient.Do(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+		resp.Header.Get("Access-Control-Allow-Headers") != "authorization" {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	pre.Header.Set("Origin", "https://evil.example")
+	if resp, err = http.DefaultClient.Do(pre); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("preflight from another origin: %d", resp.StatusCode)
+	}
+	for origin, want := range map[string]int{"https://app.example": http.StatusOK, "https://evil.example": http.StatusForbidden} {
+		req, _ := http.NewRequest(http.MethodGet, base, nil)
+		req.Header.Set("Origin", origin)
+		req.SetBasicAuth("ops", "ops-pw")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET from %s: %d, want %d", origin, resp.StatusCode, want)
+		}
+		if want == http.StatusOK && resp.Header.Get("Access-Control-Allow-Origin") != origin {
+			t.Errorf("GET from %s: no CORS header", origin)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, base, nil)
+	req.Header.Set("Origin", "https://app.example")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET without credentials: %d", resp.StatusCode)
+	}
+}

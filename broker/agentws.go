@@ -167,6 +167,18 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
+		// Rule 8.5: browsers on an allowed origin may call agents' HTTP
+		// handlers (get-messages) cross-origin; other origins are refused.
+		if origin := r.Header.Get("Origin"); origin != "" {
+			if !s.CheckOrigin(r) {
+				writeError(w, http.StatusForbidden, "forbidden: origin not allowed")
+				return
+			}
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Add("Vary", "Origin")
+		}
 		agents.ServeAgentHTTP(w, r, addr) // rule 8.5
 		return
 	}
@@ -417,4 +429,30 @@ func (s *agentSocket) closeNow(code int, reason string) {
 		_ = s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 		_ = s.ws.SetReadDeadline(time.Now().Add(wsCloseGrace))
 	})
+}
+
+// corsPreflight answers a browser's CORS preflight for an agent's HTTP
+// route (rule 8.5). Preflights carry no credentials, so this runs before
+// authentication; the request that follows is authenticated as usual.
+func (s *Server) corsPreflight(w http.ResponseWriter, r *http.Request) {
+	if !s.CheckOrigin(r) {
+		writeError(w, http.StatusForbidden, "forbidden: origin not allowed")
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+		h.Set("Access-Control-Allow-Headers", req)
+	}
+	h.Set("Access-Control-Max-Age", "86400")
+	h.Add("Vary", "Origin")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// isAgentPreflight reports whether r is a CORS preflight for /agents/.
+func isAgentPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && strings.HasPrefix(r.URL.Path, "/agents/") &&
+		r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
 }

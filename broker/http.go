@@ -65,6 +65,10 @@ func (s *Server) handler() http.Handler {
 // MQTT over WebSocket authenticates in its CONNECT packet like MQTT over TCP.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Agents != nil && isAgentPreflight(r) {
+			s.corsPreflight(w, r)
+			return
+		}
 		store := s.store.Load()
 		var id auth.Identity
 		switch {
