@@ -7,7 +7,7 @@ PKGS     ?= ./...
 MQTTJS   := broker/testdata/mqttjs
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-deps test-arm64 vet lint fuzz bench bench-broker bench-inference bench-agents cross clean
+.PHONY: all build test test-deps test-arm64 vet lint fuzz bench bench-broker bench-inference bench-agents bench-chat cross clean
 
 all: build
 
@@ -75,6 +75,13 @@ bench-inference:
 AGENTFLAGS ?=
 bench-agents:
 	$(GO) run ./bench/agentbench $(AGENTFLAGS)
+
+# bench-chat measures the chat agent's overhead against calling
+# /v1/chat/completions directly, on the built binary, side by side
+# (docs/chat.md); CHATFLAGS e.g. -chatbench.shape tinyllama-1.1b.
+CHATFLAGS ?=
+bench-chat:
+	$(GO) test -count=1 -run '^TestChatOverhead$$' -v ./cmd/outpost -chatbench $(CHATFLAGS)
 
 cross:
 	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/outpost
