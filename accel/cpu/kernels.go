@@ -73,9 +73,9 @@ func Scalar() Kernels {
 		Name:      "scalar",
 		Prepare:   prepareScalar,
 		MatMul:    matMulScalar,
-		RMSNorm:   rmsNormScalar,
+		RMSNorm:   llama.RMSNorm,
 		RoPE:      ropeScalar,
-		SwiGLU:    swiGLUScalar,
+		SwiGLU:    llama.SwiGLU,
 		Attention: attentionScalar,
 	}
 }
@@ -89,17 +89,6 @@ func prepareScalar(in *MatMulInput, w llama.Tensor, n int) {
 	}
 }
 
-func rmsNormScalar(out, x, weight []float32, eps float32) {
-	var ss float64
-	for _, v := range x {
-		ss += float64(v) * float64(v)
-	}
-	scale := 1 / math.Sqrt(ss/float64(len(x))+float64(eps))
-	for i, v := range x {
-		out[i] = float32(float64(v)*scale) * weight[i]
-	}
-}
-
 func ropeScalar(x []float32, freqs []float64, pos int) {
 	hd := 2 * len(freqs)
 	for h := 0; h+hd <= len(x); h += hd {
@@ -109,32 +98,6 @@ func ropeScalar(x []float32, freqs []float64, pos int) {
 			x[h+2*i] = float32(a*cos - b*sin)
 			x[h+2*i+1] = float32(a*sin + b*cos)
 		}
-	}
-}
-
-func swiGLUScalar(gate, up []float32) {
-	for i := range gate {
-		g := float32(float64(gate[i]) / (1 + math.Exp(-float64(gate[i]))))
-		gate[i] = g * up[i]
-	}
-}
-
-func softmax(x []float32) {
-	if len(x) == 0 {
-		return
-	}
-	m := x[0]
-	for _, v := range x[1:] {
-		m = max(m, v)
-	}
-	var sum float64
-	for i, v := range x {
-		e := math.Exp(float64(v - m))
-		x[i] = float32(e)
-		sum += e
-	}
-	for i := range x {
-		x[i] = float32(float64(x[i]) / sum)
 	}
 }
 
@@ -158,7 +121,7 @@ func attentionScalar(a *AttnArgs) {
 			}
 			att[t] = float32(s * scale)
 		}
-		softmax(att)
+		llama.Softmax(att)
 		out := a.Out[h*hd : (h+1)*hd]
 		for i := range out {
 			var s float64

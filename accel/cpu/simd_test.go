@@ -359,7 +359,7 @@ func TestElementwiseFast(t *testing.T) {
 			x, wt := randF32(rng, n, 4), randF32(rng, n, 1)
 			got, want := make([]float32, n), make([]float32, n)
 			k.RMSNorm(got, x, wt, 1e-5)
-			rmsNormScalar(want, x, wt, 1e-5)
+			llama.RMSNorm(want, x, wt, 1e-5)
 			for i := range got {
 				if !relClose(got[i], want[i], float64(n+8)*u, 0) {
 					t.Fatalf("%s RMSNorm n=%d [%d]: %v, want %v", ops.name, n, i, got[i], want[i])
@@ -373,7 +373,7 @@ func TestElementwiseFast(t *testing.T) {
 			}
 			gs := slices.Clone(g)
 			k.SwiGLU(g, up)
-			swiGLUScalar(gs, up)
+			llama.SwiGLU(gs, up)
 			for i := range g {
 				// for g < -87 the AVX2 kernel clamps e^-g to e^87:
 				// |g·up|/e^87 < 1e-35 here instead of about 0

@@ -279,7 +279,7 @@ func TestRoPE(t *testing.T) {
 
 func TestOps(t *testing.T) {
 	x := []float32{1, 2, 3, 4}
-	softmax(x)
+	Softmax(x)
 	var s float64
 	for _, v := range x {
 		s += float64(v)
@@ -288,14 +288,14 @@ func TestOps(t *testing.T) {
 		t.Errorf("softmax %v", x)
 	}
 	y := []float32{3, 4}
-	rmsNorm(y, y, []float32{1, 2}, 0)
+	RMSNorm(y, y, []float32{1, 2}, 0)
 	// rms = sqrt(12.5)
 	r := math.Sqrt(12.5)
 	if math.Abs(float64(y[0])-3/r) > 1e-6 || math.Abs(float64(y[1])-8/r) > 1e-6 {
 		t.Errorf("rmsNorm %v", y)
 	}
 	g := []float32{1, -2}
-	swiGLU(g, []float32{2, 3})
+	SwiGLU(g, []float32{2, 3})
 	if math.Abs(float64(g[0])-2/(1+math.Exp(-1))) > 1e-6 || math.Abs(float64(g[1])-3*-2/(1+math.Exp(2))) > 1e-6 {
 		t.Errorf("swiGLU %v", g)
 	}
@@ -319,7 +319,7 @@ func naiveLogits(m *Model, tokens []int32, kvHead func(h int) int) [][]float32 {
 		qs, ks, vs := make([][]float32, n), make([][]float32, n), make([][]float32, n)
 		for p := range n {
 			xb := make([]float32, c.NEmbd)
-			rmsNorm(xb, xs[p], l.AttnNorm, c.RMSEps)
+			RMSNorm(xb, xs[p], l.AttnNorm, c.RMSEps)
 			qs[p], ks[p], vs[p] = make([]float32, c.NEmbd), make([]float32, c.NEmbdKV()), make([]float32, c.NEmbdKV())
 			matVec(qs[p], l.Q, xb)
 			matVec(ks[p], l.K, xb)
@@ -360,7 +360,7 @@ func naiveLogits(m *Model, tokens []int32, kvHead func(h int) int) [][]float32 {
 				xs[p][i] += tmp[i]
 			}
 			xb := make([]float32, c.NEmbd)
-			rmsNorm(xb, xs[p], l.FFNNorm, c.RMSEps)
+			RMSNorm(xb, xs[p], l.FFNNorm, c.RMSEps)
 			g, u := make([]float32, c.NFF), make([]float32, c.NFF)
 			matVec(g, l.Gate, xb)
 			matVec(u, l.Up, xb)
@@ -376,7 +376,7 @@ func naiveLogits(m *Model, tokens []int32, kvHead func(h int) int) [][]float32 {
 	out := make([][]float32, n)
 	for p := range n {
 		xb := make([]float32, c.NEmbd)
-		rmsNorm(xb, xs[p], m.OutputNorm, c.RMSEps)
+		RMSNorm(xb, xs[p], m.OutputNorm, c.RMSEps)
 		out[p] = make([]float32, c.VocabSize)
 		matVec(out[p], m.Output, xb)
 	}

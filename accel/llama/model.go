@@ -314,7 +314,7 @@ func (m *Model) Forward(st *State, token int32, pos int) []float32 {
 	m.Embed(x, token)
 	for li := range m.Layers {
 		l := &m.Layers[li]
-		rmsNorm(st.xb, x, l.AttnNorm, c.RMSEps)
+		RMSNorm(st.xb, x, l.AttnNorm, c.RMSEps)
 		matVec(st.q, l.Q, st.xb)
 		kRow := st.K[li][pos*kvDim : (pos+1)*kvDim]
 		vRow := st.V[li][pos*kvDim : (pos+1)*kvDim]
@@ -335,7 +335,7 @@ func (m *Model) Forward(st *State, token int32, pos int) []float32 {
 				}
 				att[t] = float32(s * scale)
 			}
-			softmax(att)
+			Softmax(att)
 			out := st.xb2[h*hd : (h+1)*hd]
 			for i := range out {
 				var s float64
@@ -350,16 +350,16 @@ func (m *Model) Forward(st *State, token int32, pos int) []float32 {
 			x[i] += st.xb[i]
 		}
 
-		rmsNorm(st.xb, x, l.FFNNorm, c.RMSEps)
+		RMSNorm(st.xb, x, l.FFNNorm, c.RMSEps)
 		matVec(st.hb, l.Gate, st.xb)
 		matVec(st.hb2, l.Up, st.xb)
-		swiGLU(st.hb, st.hb2)
+		SwiGLU(st.hb, st.hb2)
 		matVec(st.xb, l.Down, st.hb)
 		for i := range x {
 			x[i] += st.xb[i]
 		}
 	}
-	rmsNorm(st.xb, x, m.OutputNorm, c.RMSEps)
+	RMSNorm(st.xb, x, m.OutputNorm, c.RMSEps)
 	matVec(st.logits, m.Output, st.xb)
 	return st.logits
 }

@@ -2,9 +2,10 @@ package llama
 
 import "math"
 
-// rmsNorm sets out[i] = x[i] / sqrt(mean(x²) + eps) × weight[i]. out may
-// alias x.
-func rmsNorm(out, x, weight []float32, eps float32) {
+// RMSNorm sets out[i] = x[i] / sqrt(mean(x²) + eps) × weight[i]. out may
+// alias x. It is the reference the fast kernels (accel/cpu) are tested
+// against, as are Softmax and SwiGLU.
+func RMSNorm(out, x, weight []float32, eps float32) {
 	var ss float64
 	for _, v := range x {
 		ss += float64(v) * float64(v)
@@ -29,8 +30,8 @@ func rope(x []float32, headDim, pos int, theta float32) {
 	}
 }
 
-// softmax replaces x with exp(x - max) / sum, in place.
-func softmax(x []float32) {
+// Softmax replaces x with exp(x - max) / sum, in place.
+func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
 	}
@@ -54,8 +55,8 @@ func silu(x float32) float32 {
 	return float32(float64(x) / (1 + math.Exp(-float64(x))))
 }
 
-// swiGLU sets gate[i] = silu(gate[i]) × up[i].
-func swiGLU(gate, up []float32) {
+// SwiGLU sets gate[i] = silu(gate[i]) × up[i].
+func SwiGLU(gate, up []float32) {
 	for i := range gate {
 		gate[i] = silu(gate[i]) * up[i]
 	}
