@@ -125,29 +125,36 @@ func (c *Context) setState(state any, source wire.Conn) error {
 // Broadcast sends f to every attached connection except those whose Key
 // is listed; each connection's choke point applies its own policy.
 func (c *Context) Broadcast(f wire.Frame, exceptKeys ...string) {
-	for _, conn := range c.Connections() {
-		skip := false
-		for _, k := range exceptKeys {
-			skip = skip || conn.Key() == k
-		}
-		if !skip {
-			c.in.send(conn, f)
+	for _, conn := range c.snapshot(func(key string, _ *connEntry) bool { return !slices.Contains(exceptKeys, key) }) {
+		c.in.send(conn, f)
+	}
+}
+
+// snapshot copies the attached connections that keep accepts, so that
+// sending happens without the lock.
+func (c *Context) snapshot(keep func(key string, e *connEntry) bool) []wire.Conn {
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
+	out := make([]wire.Conn, 0, len(c.in.conns))
+	for key, e := range c.in.conns {
+		if keep(key, e) {
+			out = append(out, e.conn)
 		}
 	}
+	return out
 }
 
 // Connections returns the attached connections, ordered by ID.
 func (c *Context) Connections() []wire.Conn {
-	c.in.mu.Lock()
-	out := make([]wire.Conn, 0, len(c.in.conns))
-	for _, e := range c.in.conns {
-		out = append(out, e.conn)
-	}
-	c.in.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].ID() < out[j].ID() || out[i].ID() == out[j].ID() && out[i].Key() < out[j].Key()
+	return byID(c.snapshot(func(string, *connEntry) bool { return true }))
+}
+
+// byID orders connections by ID, then Key.
+func byID(cs []wire.Conn) []wire.Conn {
+	sort.Slice(cs, func(i, j int) bool {
+		return cs[i].ID() < cs[j].ID() || cs[i].ID() == cs[j].ID() && cs[i].Key() < cs[j].Key()
 	})
-	return out
+	return cs
 }
 
 // Connection returns an attached connection by its ID.
@@ -160,18 +167,10 @@ func (c *Context) Connection(id string) (wire.Conn, bool) {
 	return nil, false
 }
 
-// ConnectionsTagged returns the attached connections that have tag.
+// ConnectionsTagged returns the attached connections that have tag,
+// ordered by ID.
 func (c *Context) ConnectionsTagged(tag string) []wire.Conn {
-	var out []wire.Conn
-	for _, conn := range c.Connections() {
-		c.in.mu.Lock()
-		e := c.in.conns[conn.Key()]
-		c.in.mu.Unlock()
-		if e != nil && slices.Contains(e.tags, tag) {
-			out = append(out, conn)
-		}
-	}
-	return out
+	return byID(c.snapshot(func(_ string, e *connEntry) bool { return slices.Contains(e.tags, tag) }))
 }
 
 // StateInto decodes the state into v, a pointer to a Go value (a struct
