@@ -105,6 +105,7 @@ type Engine struct {
 	closed   bool
 	started  bool
 	submit   chan *request
+	hold     chan struct{} // tests only: the scheduler starts when it is closed
 	quit     chan struct{}
 	done     chan struct{}
 	inflight atomic.Int64

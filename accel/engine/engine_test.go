@@ -30,10 +30,19 @@ func tinyModel(t testing.TB) *Model {
 
 func startEngine(t testing.TB, cfg Config) *Engine {
 	t.Helper()
+	return startHeld(t, cfg, nil)
+}
+
+// startHeld starts an engine whose scheduler waits until hold is closed,
+// so that requests submitted before that all arrive in its first step
+// however fast the machine is.
+func startHeld(t testing.TB, cfg Config, hold chan struct{}) *Engine {
+	t.Helper()
 	e, err := New(tinyModel(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.hold = hold
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -176,15 +185,28 @@ func TestBatchedEqualsUnbatched(t *testing.T) {
 // recompute preemption; outputs stay the same.
 func TestPreemption(t *testing.T) {
 	solo := startEngine(t, Config{ContextLength: 96, MaxSeqs: 1})
-	e := startEngine(t, Config{ContextLength: 96, KVBlocks: 6, MaxSeqs: 6, TokenBudget: 32})
-	var reqs []accel.CompletionRequest
+	hold := make(chan struct{})
+	e := startHeld(t, Config{ContextLength: 96, KVBlocks: 6, MaxSeqs: 6, TokenBudget: 32}, hold)
+	var streams []*accel.Stream
 	var want []string
 	for _, p := range prompts {
 		r := greedyReq(p, 24)
-		reqs = append(reqs, r)
 		want = append(want, complete(t, solo, r).Text)
+		s, err := e.Complete(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, s)
 	}
-	got := concurrent(t, e, reqs)
+	close(hold) // all five are waiting: they cannot all fit in six blocks
+	var got []string
+	for _, s := range streams {
+		res, err := accel.Collect(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, res.Text)
+	}
 	for i := range got {
 		if got[i] != want[i] {
 			t.Errorf("prompt %d: %q, want %q", i, got[i], want[i])

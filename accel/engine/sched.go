@@ -38,6 +38,9 @@ func (r *request) generated() int { return len(r.tokens) - r.prompt }
 func (e *Engine) loop() {
 	defer close(e.done)
 	defer e.runner.Close() // its worker goroutines
+	if e.hold != nil {
+		<-e.hold // tests: wait until every request is submitted
+	}
 	for e.receive() {
 		e.reap()
 		e.step()
