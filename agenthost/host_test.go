@@ -293,7 +293,24 @@ func TestCloseFailsQueued(t *testing.T) {
 		_ = h.Deliver(context.Background(), c, wire.Inbound{Data: []byte{byte(i)}}, func(err error) { errs <- err })
 	}
 	<-a.entered // the first event is running, the second queued
-	go func() { time.Sleep(10 * time.Millisecond); close(a.gate) }()
+	// Release the running event only once Close has marked the agent
+	// closed, so the queued one is failed and never runs, however the
+	// goroutines are scheduled.
+	go func() {
+		h.mu.Lock()
+		in := h.agents[addr]
+		h.mu.Unlock()
+		for {
+			in.mu.Lock()
+			closed := in.closed
+			in.mu.Unlock()
+			if closed {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		close(a.gate)
+	}()
 	if err := h.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
