@@ -60,9 +60,15 @@ bench-broker: build
 	$(GO) run ./bench/brokerbench --outpost $(BIN) $(BENCHFLAGS)
 
 # bench-inference measures the local inference engine through its HTTP API
-# on a synthesized TinyLlama-1.1B Q8_0 model (written once to .cache/models):
-# prefill, batch-1 and concurrent decode, TTFT, CPU per token, overheads
-# (docs/benchmarks.md). INFERENCEFLAGS adds flags, e.g. --concurrency 8.
+# and llama.cpp (llama-bench, llama-batched-bench) on the same synthesized
+# TinyLlama-1.1B files (Q8_0 and Q4_K, written once to .cache/models), the
+# two alternating, same thread count: prefill, batch-1 and concurrent
+# decode, CPU per token, overheads, ratios against the targets
+# (docs/benchmarks.md). The first run builds llama.cpp from the npm package
+# node-llama-cpp into .cache/llama.cpp (bench/llamacpp/build.sh; needs cmake,
+# g++, make, git, npm; 15-30 minutes on 2 cores); later runs reuse it. About
+# 25 minutes per weight type on 2 cores. INFERENCEFLAGS adds flags, e.g.
+# --quant q8_0 --reps 3, or --llamacpp off for Outpost alone.
 INFERENCEFLAGS ?=
 bench-inference:
 	$(GO) run ./bench/inferencebench $(INFERENCEFLAGS)
