@@ -41,6 +41,7 @@
 //
 // Type lists ggml's tensor types with their block sizes; every listed type
 // parses, whether or not an engine can run it. Float32ToF16, F16ToFloat32,
-// QuantizeQ8_0 and DequantizeQ8_0 are scalar references, matching ggml's,
-// that faster kernels are tested against.
+// QuantizeQ8_0, DequantizeQ8_0, QuantizeQ4_K and DequantizeQ4_K are scalar
+// references, matching ggml's, that faster kernels are tested against
+// (q4_k.go documents the Q4_K super-block layout).
 package gguf

@@ -74,6 +74,8 @@ func TestHostile(t *testing.T) {
 		{"unknown type", start(1, 0).tensor("t", 4, 0, 1).pad(64).Bytes(), "unknown tensor type 4"},
 		{"type too big", start(1, 0).tensor("t", 1000, 0, 1).pad(64).Bytes(), "unknown tensor type 1000"},
 		{"block multiple", start(1, 0).tensor("t", uint32(Q8_0), 0, 33).pad(64).Bytes(), "not a multiple"},
+		{"q4_K block multiple", start(1, 0).tensor("t", uint32(Q4_K), 0, 2048+32, 2).pad(4800).Bytes(), "not a multiple of the q4_K block size 256"},
+		{"q4_K past end", start(1, 0).tensor("t", uint32(Q4_K), 0, 256, 2).pad(31 + 287).Bytes(), "past the end"},
 		{"dim overflow int64", start(1, 0).tensor("t", 0, 0, 1<<63).pad(64).Bytes(), "overflows int64"},
 		{"elements overflow", start(1, 0).tensor("t", 0, 0, 1<<40, 1<<40).pad(64).Bytes(), "overflows"},
 		{"bytes overflow", start(1, 0).tensor("t", 0, 0, 1<<31, 1<<31).pad(64).Bytes(), "overflows"},

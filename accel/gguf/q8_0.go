@@ -22,12 +22,9 @@ const (
 // must hold len(src)/32 × 34 bytes. Inputs must be finite. This is the
 // scalar reference that fast kernels are tested against.
 func QuantizeQ8_0(dst []byte, src []float32) error {
-	if len(src)%Q8_0BlockSize != 0 {
-		return fmt.Errorf("gguf: q8_0: %d elements is not a multiple of %d", len(src), Q8_0BlockSize)
-	}
-	nb := len(src) / Q8_0BlockSize
-	if len(dst) < nb*Q8_0BlockBytes {
-		return fmt.Errorf("gguf: q8_0: dst has %d bytes, need %d", len(dst), nb*Q8_0BlockBytes)
+	nb, err := quantBlocks(Q8_0, len(src), len(dst))
+	if err != nil {
+		return err
 	}
 	for i := range nb {
 		x := src[i*Q8_0BlockSize : (i+1)*Q8_0BlockSize]
@@ -53,12 +50,9 @@ func QuantizeQ8_0(dst []byte, src []float32) error {
 // len(src) must be a multiple of 34 and dst must hold len(src)/34 × 32
 // values.
 func DequantizeQ8_0(dst []float32, src []byte) error {
-	if len(src)%Q8_0BlockBytes != 0 {
-		return fmt.Errorf("gguf: q8_0: %d bytes is not a multiple of %d", len(src), Q8_0BlockBytes)
-	}
-	nb := len(src) / Q8_0BlockBytes
-	if len(dst) < nb*Q8_0BlockSize {
-		return fmt.Errorf("gguf: q8_0: dst has %d values, need %d", len(dst), nb*Q8_0BlockSize)
+	nb, err := dequantBlocks(Q8_0, len(src), len(dst))
+	if err != nil {
+		return err
 	}
 	for i := range nb {
 		y := src[i*Q8_0BlockBytes : (i+1)*Q8_0BlockBytes]
@@ -69,4 +63,30 @@ func DequantizeQ8_0(dst []float32, src []byte) error {
 		}
 	}
 	return nil
+}
+
+// quantBlocks checks the sizes of a quantization of n values into dst
+// bytes of type t and returns the number of blocks.
+func quantBlocks(t Type, n, dst int) (int, error) {
+	bs, bb := t.BlockSize(), t.BlockBytes()
+	if n%bs != 0 {
+		return 0, fmt.Errorf("gguf: %v: %d elements is not a multiple of %d", t, n, bs)
+	}
+	if nb := n / bs; dst < nb*bb {
+		return 0, fmt.Errorf("gguf: %v: dst has %d bytes, need %d", t, dst, nb*bb)
+	}
+	return n / bs, nil
+}
+
+// dequantBlocks checks the sizes of a dequantization of src bytes of type
+// t into dst values and returns the number of blocks.
+func dequantBlocks(t Type, src, dst int) (int, error) {
+	bs, bb := t.BlockSize(), t.BlockBytes()
+	if src%bb != 0 {
+		return 0, fmt.Errorf("gguf: %v: %d bytes is not a multiple of %d", t, src, bb)
+	}
+	if nb := src / bb; dst < nb*bs {
+		return 0, fmt.Errorf("gguf: %v: dst has %d values, need %d", t, dst, nb*bs)
+	}
+	return src / bb, nil
 }

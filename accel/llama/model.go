@@ -208,10 +208,10 @@ func matrix(f *gguf.File, name string, cols, rows int) (Tensor, error) {
 		return Tensor{}, fmt.Errorf("llama: tensor %s has dims %v, want [%d %d]", name, ti.Dims, cols, rows)
 	}
 	if !supported(ti.Type) {
-		return Tensor{}, fmt.Errorf("llama: tensor %s has type %v; supported: f32, f16, q8_0", name, ti.Type)
+		return Tensor{}, fmt.Errorf("llama: tensor %s has type %v; supported: f32, f16, q8_0, q4_K", name, ti.Type)
 	}
-	if ti.Type == gguf.Q8_0 && cols%gguf.Q8_0BlockSize != 0 {
-		return Tensor{}, fmt.Errorf("llama: tensor %s: q8_0 row length %d is not a multiple of %d", name, cols, gguf.Q8_0BlockSize)
+	if bs := ti.Type.BlockSize(); cols%bs != 0 {
+		return Tensor{}, fmt.Errorf("llama: tensor %s: %v row length %d is not a multiple of %d", name, ti.Type, cols, bs)
 	}
 	data, err := f.TensorData(name)
 	if err != nil {

@@ -13,7 +13,8 @@ import (
 type Tensor struct {
 	// Name is the GGUF tensor name.
 	Name string
-	// Type is the element type: gguf.F32, gguf.F16 or gguf.Q8_0.
+	// Type is the element type: gguf.F32, gguf.F16, gguf.Q8_0 or
+	// gguf.Q4_K.
 	Type gguf.Type
 	// Cols is the row length (GGUF dims[0]); Rows is dims[1], or 1.
 	Cols, Rows int
@@ -23,7 +24,7 @@ type Tensor struct {
 
 // supported reports whether the reference kernels handle t.
 func supported(t gguf.Type) bool {
-	return t == gguf.F32 || t == gguf.F16 || t == gguf.Q8_0
+	return t == gguf.F32 || t == gguf.F16 || t == gguf.Q8_0 || t == gguf.Q4_K
 }
 
 // RowBytes returns the encoded size of one row.
@@ -35,6 +36,8 @@ func (t Tensor) RowBytes() int {
 		return 2 * t.Cols
 	case gguf.Q8_0:
 		return t.Cols / gguf.Q8_0BlockSize * gguf.Q8_0BlockBytes
+	case gguf.Q4_K:
+		return t.Cols / gguf.Q4_KBlockSize * gguf.Q4_KBlockBytes
 	}
 	panic(fmt.Sprintf("llama: unsupported tensor type %v", t.Type))
 }
@@ -61,16 +64,33 @@ func (t Tensor) Row(dst []float32, r int) {
 		if err := gguf.DequantizeQ8_0(dst, b); err != nil {
 			panic(err)
 		}
+	case gguf.Q4_K:
+		if err := gguf.DequantizeQ4_K(dst, b); err != nil {
+			panic(err)
+		}
 	default:
 		panic(fmt.Sprintf("llama: unsupported tensor type %v", t.Type))
 	}
 }
 
-// dotRow returns dot(row r of w, x), accumulated in float64.
+// dotRow returns dot(row r of w, x), accumulated in float64. A Q4_K row
+// is dequantized to float32 weights first (as ggml computes them), then
+// multiplied in index order.
 func dotRow(w Tensor, r int, x []float32) float32 {
 	b := w.row(r)
 	var s float64
 	switch w.Type {
+	case gguf.Q4_K:
+		var blk [gguf.Q4_KBlockSize]float32
+		for off := 0; off < len(b); off += gguf.Q4_KBlockBytes {
+			if err := gguf.DequantizeQ4_K(blk[:], b[off:off+gguf.Q4_KBlockBytes]); err != nil {
+				panic(err)
+			}
+			xs := x[off/gguf.Q4_KBlockBytes*gguf.Q4_KBlockSize:][:gguf.Q4_KBlockSize]
+			for i, v := range blk {
+				s += float64(v) * float64(xs[i])
+			}
+		}
 	case gguf.F32:
 		for i, xv := range x[:w.Cols] {
 			s += float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))) * float64(xv)

@@ -12,8 +12,10 @@
 //     Options.Seed and the tensor name, so a file depends only on its
 //     Options and each tensor can be regenerated alone. Norm weights are 1
 //     and stay F32 whatever the quantization, as llama.cpp keeps them.
-//     Matrices are F32, F16 or Q8_0 (quantized row by row with
-//     gguf.QuantizeQ8_0). Rows are generated and written one at a time
+//     Matrices are F32, F16, Q8_0 or Q4_K (quantized row by row with
+//     gguf.QuantizeQ8_0 or gguf.QuantizeQ4_K, ggml's reference method;
+//     with Q4_K, matrices whose rows are not a multiple of 256 long are
+//     Q8_0, and general.file_type says MOSTLY_Q4_K_S). Rows are generated and written one at a time
 //     through gguf.Tensor.WriteData, so memory stays bounded by one row
 //     plus the vocabulary, whatever the model size.
 //   - Vocabulary: a SentencePiece-style "llama" tokenizer (see Vocab):

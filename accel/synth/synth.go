@@ -25,16 +25,21 @@ const Alignment = 32
 type Options struct {
 	// Shape is the model shape, usually from LookupShape.
 	Shape Shape
-	// Quant is the type of the weight matrices: gguf.F32, gguf.F16 or
-	// gguf.Q8_0. Norm weights are always F32. Default (zero): F32.
+	// Quant is the type of the weight matrices: gguf.F32, gguf.F16,
+	// gguf.Q8_0 or gguf.Q4_K. Norm weights are always F32. With Q4_K, a
+	// matrix whose rows are not a multiple of 256 long (Q4_K's
+	// super-block) is written as Q8_0 instead (llama.cpp's quantizer
+	// falls back too, to Q5_0): every matrix of "tiny" (rows of 128 and
+	// 352), none of "tinyllama-1.1b" (2048 and 5632 = 22 × 256). Default
+	// (zero): F32.
 	Quant gguf.Type
 	// Seed selects the random weights; the same Options give the same
 	// bytes.
 	Seed int64
 }
 
-// ParseQuant maps a --quant name ("f32", "f16", "q8_0", any case) to its
-// tensor type.
+// ParseQuant maps a --quant name ("f32", "f16", "q8_0", "q4_k", any
+// case) to its tensor type.
 func ParseQuant(name string) (gguf.Type, error) {
 	switch strings.ToLower(name) {
 	case "f32":
@@ -43,12 +48,15 @@ func ParseQuant(name string) (gguf.Type, error) {
 		return gguf.F16, nil
 	case "q8_0":
 		return gguf.Q8_0, nil
+	case "q4_k":
+		return gguf.Q4_K, nil
 	}
-	return 0, fmt.Errorf("synth: unknown quantization %q (have f32, f16, q8_0)", name)
+	return 0, fmt.Errorf("synth: unknown quantization %q (have f32, f16, q8_0, q4_k)", name)
 }
 
 // fileType returns general.file_type for a quantization (llama_ftype:
-// ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7).
+// ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7, MOSTLY_Q4_K_S 14: every
+// matrix Q4_K, none Q6_K as Q4_K_M would have).
 func fileType(t gguf.Type) (uint32, error) {
 	switch t {
 	case gguf.F32:
@@ -57,8 +65,19 @@ func fileType(t gguf.Type) (uint32, error) {
 		return 1, nil
 	case gguf.Q8_0:
 		return 7, nil
+	case gguf.Q4_K:
+		return 14, nil
 	}
-	return 0, fmt.Errorf("synth: quantization %v is not supported (use F32, F16 or Q8_0)", t)
+	return 0, fmt.Errorf("synth: quantization %v is not supported (use F32, F16, Q8_0 or Q4_K)", t)
+}
+
+// matrixType is the type a d0-long-row matrix gets under quant q: q, or
+// Q8_0 where q is Q4_K and d0 is not a multiple of its super-block.
+func matrixType(q gguf.Type, d0 uint64) gguf.Type {
+	if q == gguf.Q4_K && d0%gguf.Q4_KBlockSize != 0 {
+		return gguf.Q8_0
+	}
+	return q
 }
 
 // Validate checks the shape and the quantization.
@@ -85,7 +104,7 @@ func (o Options) tensors() []tensor {
 	s := o.Shape
 	e, kv, ff, nv := uint64(s.NEmbd), uint64(s.NEmbdKV()), uint64(s.NFF), uint64(s.VocabSize)
 	mat := func(name string, d0, d1 uint64) tensor {
-		return tensor{name: name, dims: []uint64{d0, d1}, typ: o.Quant}
+		return tensor{name: name, dims: []uint64{d0, d1}, typ: matrixType(o.Quant, d0)}
 	}
 	norm := func(name string) tensor {
 		return tensor{name: name, dims: []uint64{e}, typ: gguf.F32, norm: true}
@@ -275,6 +294,10 @@ func writeRandom(w io.Writer, t tensor, seed int64) error {
 			}
 		case gguf.Q8_0:
 			if err := gguf.QuantizeQ8_0(buf, row); err != nil {
+				return err
+			}
+		case gguf.Q4_K:
+			if err := gguf.QuantizeQ4_K(buf, row); err != nil {
 				return err
 			}
 		default:

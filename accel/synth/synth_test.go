@@ -60,13 +60,13 @@ func TestShapesValid(t *testing.T) {
 }
 
 func TestParseQuant(t *testing.T) {
-	for name, want := range map[string]gguf.Type{"f32": gguf.F32, "F16": gguf.F16, "q8_0": gguf.Q8_0, "Q8_0": gguf.Q8_0} {
+	for name, want := range map[string]gguf.Type{"f32": gguf.F32, "F16": gguf.F16, "q8_0": gguf.Q8_0, "Q8_0": gguf.Q8_0, "q4_k": gguf.Q4_K, "Q4_K": gguf.Q4_K} {
 		if got, err := ParseQuant(name); err != nil || got != want {
 			t.Errorf("ParseQuant(%q) = %v, %v; want %v", name, got, err, want)
 		}
 	}
-	if _, err := ParseQuant("q4_k"); err == nil {
-		t.Error("ParseQuant(q4_k): no error")
+	if _, err := ParseQuant("q4_0"); err == nil {
+		t.Error("ParseQuant(q4_0): no error")
 	}
 	if err := (Options{Shape: tinyShape(t), Quant: gguf.Q4_0}).Validate(); err == nil {
 		t.Error("Q4_0 options: no error")
@@ -415,6 +415,66 @@ func TestTinyLlamaPlan(t *testing.T) {
 	f16, _ := Size(Options{Shape: s, Quant: gguf.F16})
 	if f16 < 2_200_000_000 || f16 > 2_210_000_000 {
 		t.Errorf("f16 size %d, want about 2.2 GB", f16)
+	}
+}
+
+// TestQ4K: with Q4_K, matrices with rows a multiple of 256 long are
+// Q4_K and hold the normal(0, 0.02) weights within Q4_K's error, the
+// others are Q8_0; the TinyLlama shape is all Q4_K, about 0.6 GiB.
+func TestQ4K(t *testing.T) {
+	s := tinyShape(t)
+	s.NEmbd, s.NFF = 256, 352 // ffn_down rows are 352 long: Q8_0
+	var buf bytes.Buffer
+	if err := Write(&buf, Options{Shape: s, Quant: gguf.Q4_K, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Decode(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ft, _ := f.Metadata.Uint("general.file_type"); ft != 14 {
+		t.Errorf("file_type %d, want 14 (MOSTLY_Q4_K_S)", ft)
+	}
+	for _, ti := range f.Tensors {
+		want := gguf.Q4_K
+		switch {
+		case len(ti.Dims) == 1:
+			want = gguf.F32
+		case strings.HasSuffix(ti.Name, "ffn_down.weight"):
+			want = gguf.Q8_0
+		}
+		if ti.Type != want {
+			t.Errorf("%s: %v, want %v", ti.Name, ti.Type, want)
+		}
+	}
+	data, _ := f.TensorData("blk.1.ffn_up.weight")
+	w := make([]float32, 256*352)
+	if err := gguf.DequantizeQ4_K(w, data); err != nil {
+		t.Fatal(err)
+	}
+	var ss float64
+	for _, v := range w {
+		ss += float64(v) * float64(v)
+	}
+	if sd := math.Sqrt(ss / float64(len(w))); sd < 0.019 || sd > 0.021 {
+		t.Errorf("ffn_up standard deviation %v, want about 0.02", sd)
+	}
+	tl, err := LookupShape("tinyllama-1.1b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, size, err := Plan(Options{Shape: tl, Quant: gguf.Q4_K})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ti := range plan {
+		if len(ti.Dims) == 2 && ti.Type != gguf.Q4_K {
+			t.Errorf("tinyllama %s: %v", ti.Name, ti.Type)
+		}
+	}
+	t.Logf("tinyllama-1.1b q4_k: %d bytes", size)
+	if size < 610_000_000 || size > 625_000_000 {
+		t.Errorf("tinyllama-1.1b q4_k size %d, want about 619 MB (1.1e9 × 4.5 bits)", size)
 	}
 }
 

@@ -28,7 +28,7 @@ func runModelSynth(ctx context.Context, args []string, stdout, stderr io.Writer)
 		names = append(names, s.Name)
 	}
 	shapeName := fs.String("shape", "tiny", "model shape: "+strings.Join(names, ", "))
-	quant := fs.String("quant", "q8_0", "weight type: f32, f16 or q8_0")
+	quant := fs.String("quant", "q8_0", "weight type: f32, f16, q8_0 or q4_k (Q4_K where rows are a multiple of 256, else Q8_0)")
 	seed := fs.Int64("seed", 1, "random seed; the same seed writes the same bytes")
 	// Accept flags before and after the output path.
 	if err := fs.Parse(args); err != nil {

@@ -32,6 +32,19 @@ func Micro(t testing.TB) *gguf.File {
 	})
 }
 
+// Q4K returns the "tiny" shape widened to embedding 256 (feed-forward
+// 352, the same vocabulary, heads, layers and context) with quant q, for
+// Q4_K tests: with gguf.Q4_K every matrix is Q4_K except ffn_down, whose
+// 352-long rows are not a multiple of 256 and so are Q8_0 (synth's
+// fallback), so one model runs both kernels. With F32 it is the same
+// weights unquantized, for comparison.
+func Q4K(t testing.TB, q gguf.Type) *gguf.File {
+	t.Helper()
+	return build(t, q, func(s *synth.Shape) {
+		s.Name, s.NEmbd = "q4k", 256
+	})
+}
+
 func build(t testing.TB, q gguf.Type, edit func(*synth.Shape)) *gguf.File {
 	t.Helper()
 	shape, err := synth.LookupShape("tiny")
