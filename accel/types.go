@@ -10,11 +10,52 @@ import (
 )
 
 // Message is one turn of a chat conversation. Role is "system", "user",
-// "assistant" or "tool".
+// "assistant" or "tool". An assistant message may carry ToolCalls (its
+// Content may then be empty); a tool message answers one call, named by
+// ToolCallID, with the result as Content.
 type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role       string     `json:"role"`
+	Content    string     `json:"content"`
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string     `json:"tool_call_id,omitempty"`
 }
+
+// Tool is a function the model may call, as OpenAI's API declares one.
+type Tool struct {
+	// Name is the function's name: 1 to 64 of a-z A-Z 0-9 _ -.
+	Name string
+	// Description tells the model what the function does; may be empty.
+	Description string
+	// Parameters is the JSON schema of the arguments (an object schema);
+	// nil means no arguments.
+	Parameters []byte
+}
+
+// ToolCall is one call the model made: an id (unique in the reply), the
+// function's name and its arguments as JSON text (as the model wrote
+// them: not necessarily valid JSON).
+type ToolCall struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// ToolCallDelta is a piece of a streamed tool call. Index identifies the
+// call within the reply; the first delta of a call carries its ID and
+// Name, later ones more Arguments text.
+type ToolCallDelta struct {
+	Index     int
+	ID        string
+	Name      string
+	Arguments string
+}
+
+// Tool choices (ChatRequest.ToolChoice); a tool's name forces that tool.
+const (
+	ToolChoiceAuto     = "auto"     // the model decides (the default)
+	ToolChoiceNone     = "none"     // no tool call
+	ToolChoiceRequired = "required" // at least one tool call
+)
 
 // Sampling holds the generation parameters shared by chat and completion
 // requests. A nil pointer field means "the backend's default"; the local
@@ -49,6 +90,11 @@ type ChatRequest struct {
 	// without .gguf).
 	Model    string
 	Messages []Message
+	// Tools are the functions the model may call; none means a plain chat.
+	Tools []Tool
+	// ToolChoice is "" or ToolChoiceAuto, ToolChoiceNone,
+	// ToolChoiceRequired, or the name of one of Tools to force.
+	ToolChoice string
 	Sampling
 }
 
@@ -61,8 +107,9 @@ type CompletionRequest struct {
 
 // Finish reasons, as OpenAI names them.
 const (
-	FinishStop   = "stop"   // an end-of-generation token or a stop string
-	FinishLength = "length" // max tokens or the context length was reached
+	FinishStop      = "stop"       // an end-of-generation token or a stop string
+	FinishLength    = "length"     // max tokens or the context length was reached
+	FinishToolCalls = "tool_calls" // the reply ends with tool calls
 )
 
 // Usage counts the tokens of one request.
@@ -72,10 +119,15 @@ type Usage struct {
 	TotalTokens      int `json:"total_tokens"`
 }
 
-// Chunk is one piece of a streamed answer. Text chunks have Text set; the
-// last chunk has FinishReason and Usage set (and maybe Text too).
+// Chunk is one piece of a streamed answer. Text chunks have Text set;
+// Reasoning is the model's thinking (a reasoning model's <think> text, or
+// a remote server's reasoning_content), apart from the answer; ToolCalls
+// are pieces of tool calls. The last chunk has FinishReason and Usage set
+// (and maybe Text or ToolCalls too).
 type Chunk struct {
 	Text         string
+	Reasoning    string
+	ToolCalls    []ToolCallDelta
 	FinishReason string
 	Usage        *Usage
 }
@@ -148,6 +200,8 @@ func (s *Stream) Close() {
 // Result is a whole answer, collected from a Stream.
 type Result struct {
 	Text         string
+	Reasoning    string
+	ToolCalls    []ToolCall
 	FinishReason string
 	Usage        Usage
 }
@@ -155,21 +209,64 @@ type Result struct {
 // Collect reads s to the end, closes it and returns the whole answer.
 func Collect(s *Stream) (Result, error) {
 	defer s.Close()
-	var b strings.Builder
+	var b, rb strings.Builder
+	var calls ToolCalls
 	for {
 		c, err := s.Recv()
 		if err != nil {
 			return Result{}, err
 		}
 		b.WriteString(c.Text)
+		rb.WriteString(c.Reasoning)
+		calls.Add(c.ToolCalls)
 		if c.FinishReason != "" {
-			r := Result{Text: b.String(), FinishReason: c.FinishReason}
+			r := Result{Text: b.String(), Reasoning: rb.String(), ToolCalls: calls.Calls(), FinishReason: c.FinishReason}
 			if c.Usage != nil {
 				r.Usage = *c.Usage
 			}
 			return r, nil
 		}
 	}
+}
+
+// ToolCalls assembles streamed tool-call deltas into whole calls, in
+// the order their indices first appeared. The zero value is empty.
+type ToolCalls struct {
+	calls []ToolCall
+	index map[int]int // delta index → position in calls
+}
+
+// Add applies deltas: a new index starts a call, later deltas of the same
+// index append to its arguments (and set its id or name if they were
+// empty).
+func (t *ToolCalls) Add(deltas []ToolCallDelta) {
+	for _, d := range deltas {
+		if t.index == nil {
+			t.index = map[int]int{}
+		}
+		i, ok := t.index[d.Index]
+		if !ok {
+			i = len(t.calls)
+			t.index[d.Index] = i
+			t.calls = append(t.calls, ToolCall{})
+		}
+		c := &t.calls[i]
+		if c.ID == "" {
+			c.ID = d.ID
+		}
+		if c.Name == "" {
+			c.Name = d.Name
+		}
+		c.Arguments += d.Arguments
+	}
+}
+
+// Calls returns the calls assembled so far (nil when none).
+func (t *ToolCalls) Calls() []ToolCall {
+	if len(t.calls) == 0 {
+		return nil
+	}
+	return append([]ToolCall(nil), t.calls...)
 }
 
 // Error is a failed request in OpenAI's terms: an HTTP status and the

@@ -2,6 +2,7 @@ package accel
 
 import (
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -37,17 +38,70 @@ func (s Sampling) Validate() error {
 	return nil
 }
 
-// Validate checks a chat request: at least one message, known roles, and
-// the sampling fields.
+// MaxTools bounds the tools of one request (OpenAI's limit).
+const MaxTools = 128
+
+// validToolName reports whether name is 1 to 64 of a-z A-Z 0-9 _ -, as
+// OpenAI requires of function names.
+func validToolName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks a chat request: at least one message, known roles, tool
+// calls only on assistant messages and a call id on tool messages, tool
+// names, a tool choice that names a tool, and the sampling fields.
 func (r ChatRequest) Validate() error {
 	if len(r.Messages) == 0 {
 		return Invalid("messages", "messages must not be empty")
 	}
-	for _, m := range r.Messages {
+	for i, m := range r.Messages {
 		switch m.Role {
 		case "system", "user", "assistant", "tool":
 		default:
 			return Invalid("messages", "unknown role %q", m.Role)
+		}
+		if len(m.ToolCalls) > 0 && m.Role != "assistant" {
+			return Invalid(fmt.Sprintf("messages[%d].tool_calls", i), "only assistant messages have tool calls")
+		}
+		for _, c := range m.ToolCalls {
+			if c.ID == "" || !validToolName(c.Name) {
+				return Invalid(fmt.Sprintf("messages[%d].tool_calls", i), "a tool call needs an id and a function name")
+			}
+		}
+		if m.Role == "tool" && m.ToolCallID == "" {
+			return Invalid(fmt.Sprintf("messages[%d].tool_call_id", i), "a tool message needs the tool_call_id it answers")
+		}
+	}
+	if len(r.Tools) > MaxTools {
+		return Invalid("tools", "at most %d tools, got %d", MaxTools, len(r.Tools))
+	}
+	names := make(map[string]bool, len(r.Tools))
+	for i, t := range r.Tools {
+		if !validToolName(t.Name) {
+			return Invalid(fmt.Sprintf("tools[%d].function.name", i), "tool name %q: want 1 to 64 of a-z A-Z 0-9 _ -", t.Name)
+		}
+		if names[t.Name] {
+			return Invalid(fmt.Sprintf("tools[%d].function.name", i), "tool name %q is declared twice", t.Name)
+		}
+		names[t.Name] = true
+	}
+	switch r.ToolChoice {
+	case "", ToolChoiceAuto, ToolChoiceNone:
+	case ToolChoiceRequired:
+		if len(r.Tools) == 0 {
+			return Invalid("tool_choice", "tool_choice required needs tools")
+		}
+	default:
+		if !names[r.ToolChoice] {
+			return Invalid("tool_choice", "tool_choice names %q, which is not one of the tools", r.ToolChoice)
 		}
 	}
 	return r.Sampling.Validate()

@@ -24,6 +24,12 @@
 //   - Phi3: Phi-3-mini-instruct, "<|user|>\n...<|end|>\n".
 //
 // StopStrings gives each family's end-of-turn markers, for stopping generation.
+//
+// Tools (tools.go): RenderTools puts the tools a request offers, past tool
+// calls and tool results into the prompt for the families that have a
+// tool-calling convention (ChatML in the Hermes/Qwen style, Llama 3.1's
+// JSON calls), and Parser splits a streamed reply into text, <think>
+// reasoning and tool calls.
 package chattmpl
 
 import (
@@ -32,10 +38,12 @@ import (
 )
 
 // Message is one turn of a conversation. Role is "system", "user",
-// "assistant" or "tool".
+// "assistant" or "tool". ToolCalls are an assistant turn's calls (see
+// RenderTools).
 type Message struct {
-	Role    string
-	Content string
+	Role      string
+	Content   string
+	ToolCalls []ToolCall
 }
 
 // Roles accepted in Message.Role.

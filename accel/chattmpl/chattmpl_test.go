@@ -20,13 +20,13 @@ var tokens = map[Family][2]string{
 
 var (
 	sysUser = []Message{
-		{RoleSystem, "You are helpful."},
-		{RoleUser, "Hello!"},
+		{Role: RoleSystem, Content: "You are helpful."},
+		{Role: RoleUser, Content: "Hello!"},
 	}
 	multiTurn = []Message{
-		{RoleUser, "Hi"},
-		{RoleAssistant, "Hello! How can I help?"},
-		{RoleUser, "Tell me a joke."},
+		{Role: RoleUser, Content: "Hi"},
+		{Role: RoleAssistant, Content: "Hello! How can I help?"},
+		{Role: RoleUser, Content: "Tell me a joke."},
 	}
 )
 
@@ -129,8 +129,8 @@ func TestRenderGolden(t *testing.T) {
 // rendered without bos_token).
 func TestRenderPublished(t *testing.T) {
 	conv := []Message{
-		{RoleUser, "hello"}, {RoleAssistant, "response"},
-		{RoleUser, "again"}, {RoleAssistant, "response"},
+		{Role: RoleUser, Content: "hello"}, {Role: RoleAssistant, Content: "response"},
+		{Role: RoleUser, Content: "again"}, {Role: RoleAssistant, Content: "response"},
 	}
 	for _, c := range []struct {
 		f        Family
@@ -152,7 +152,7 @@ func TestRenderPublished(t *testing.T) {
 }
 
 func TestTrim(t *testing.T) {
-	msgs := []Message{{RoleUser, "  hi \n"}}
+	msgs := []Message{{Role: RoleUser, Content: "  hi \n"}}
 	for f, want := range map[Family]string{
 		Llama3: "<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>",
 		Gemma:  "<start_of_turn>user\nhi<end_of_turn>\n",
@@ -239,15 +239,15 @@ func TestRenderErrors(t *testing.T) {
 		msgs []Message
 		want string
 	}{
-		{"badrole", ChatML, []Message{{"narrator", "x"}}, "unknown role"},
+		{"badrole", ChatML, []Message{{Role: "narrator", Content: "x"}}, "unknown role"},
 		{"unknownfamily", Unknown, multiTurn, "unsupported family"},
-		{"llama2/twousers", Llama2, []Message{{RoleUser, "a"}, {RoleUser, "b"}}, "alternate"},
-		{"llama2/assistantfirst", Llama2, []Message{{RoleSystem, "s"}, {RoleAssistant, "a"}}, "message 1"},
-		{"llama2/tool", Llama2, []Message{{RoleUser, "a"}, {RoleTool, "t"}}, "alternate"},
-		{"llama2/latesystem", Llama2, []Message{{RoleUser, "a"}, {RoleSystem, "s"}}, "alternate"},
+		{"llama2/twousers", Llama2, []Message{{Role: RoleUser, Content: "a"}, {Role: RoleUser, Content: "b"}}, "alternate"},
+		{"llama2/assistantfirst", Llama2, []Message{{Role: RoleSystem, Content: "s"}, {Role: RoleAssistant, Content: "a"}}, "message 1"},
+		{"llama2/tool", Llama2, []Message{{Role: RoleUser, Content: "a"}, {Role: RoleTool, Content: "t"}}, "alternate"},
+		{"llama2/latesystem", Llama2, []Message{{Role: RoleUser, Content: "a"}, {Role: RoleSystem, Content: "s"}}, "alternate"},
 		{"mistral/system", Mistral, sysUser, "system role"},
-		{"mistral/twoassistants", Mistral, []Message{{RoleUser, "a"}, {RoleAssistant, "b"}, {RoleAssistant, "c"}}, "alternate"},
-		{"gemma/twousers", Gemma, []Message{{RoleSystem, "s"}, {RoleUser, "a"}, {RoleUser, "b"}}, "message 2"},
+		{"mistral/twoassistants", Mistral, []Message{{Role: RoleUser, Content: "a"}, {Role: RoleAssistant, Content: "b"}, {Role: RoleAssistant, Content: "c"}}, "alternate"},
+		{"gemma/twousers", Gemma, []Message{{Role: RoleSystem, Content: "s"}, {Role: RoleUser, Content: "a"}, {Role: RoleUser, Content: "b"}}, "message 2"},
 	}
 	for _, c := range cases {
 		_, err := Render(c.f, c.msgs, true, "<s>", "</s>")
@@ -258,7 +258,7 @@ func TestRenderErrors(t *testing.T) {
 }
 
 func TestToolRole(t *testing.T) {
-	msgs := []Message{{RoleUser, "q"}, {RoleTool, "42"}}
+	msgs := []Message{{Role: RoleUser, Content: "q"}, {Role: RoleTool, Content: "42"}}
 	got, err := Render(ChatML, msgs, true, "", "")
 	want := "<|im_start|>user\nq<|im_end|>\n<|im_start|>tool\n42<|im_end|>\n<|im_start|>assistant\n"
 	if err != nil || got != want {

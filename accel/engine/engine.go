@@ -234,7 +234,10 @@ func (e *Engine) checkModel(id string) error {
 
 // Chat renders the conversation with the model's chat template and
 // streams the assistant's reply. The family's end-of-turn markers are
-// added to the stop strings.
+// added to the stop strings. Tools are rendered into the prompt for the
+// families that have a convention for them (chattmpl.RenderTools; others
+// refuse a request with tools), and the reply's tool calls and <think>
+// reasoning are parsed out of its text (splitReply).
 func (e *Engine) Chat(ctx context.Context, req accel.ChatRequest) (*accel.Stream, error) {
 	if err := e.checkModel(req.Model); err != nil {
 		return nil, err
@@ -242,11 +245,23 @@ func (e *Engine) Chat(ctx context.Context, req accel.ChatRequest) (*accel.Stream
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	prompt, err := e.m.chatPrompt(req.Messages)
+	tools := req.Tools
+	if req.ToolChoice == accel.ToolChoiceNone {
+		tools = nil
+	}
+	prompt, err := e.m.chatPrompt(req.Messages, tools)
 	if err != nil {
 		return nil, accel.Invalid("messages", "%v", err)
 	}
-	return e.start(ctx, prompt, req.Sampling, e.stops)
+	p := chattmpl.NewParser(e.m.Family, len(tools) > 0, e.m.Thinks)
+	if !p.Active() {
+		return e.start(ctx, prompt, req.Sampling, e.stops)
+	}
+	out, cancel, err := e.submitRequest(ctx, prompt, req.Sampling, e.stops)
+	if err != nil {
+		return nil, err
+	}
+	return splitReply(out, cancel, p), nil
 }
 
 // Complete streams the continuation of a raw prompt (BOS added as the
@@ -286,17 +301,27 @@ func params(s accel.Sampling, extraStops []string) sample.Params {
 }
 
 func (e *Engine) start(ctx context.Context, prompt []int32, s accel.Sampling, extraStops []string) (*accel.Stream, error) {
+	out, cancel, err := e.submitRequest(ctx, prompt, s, extraStops)
+	if err != nil {
+		return nil, err
+	}
+	return accel.NewStream(out, cancel), nil
+}
+
+// submitRequest queues a generation and returns the channel its events
+// come on and the function that cancels it.
+func (e *Engine) submitRequest(ctx context.Context, prompt []int32, s accel.Sampling, extraStops []string) (<-chan accel.Event, context.CancelFunc, error) {
 	if len(prompt) == 0 {
-		return nil, accel.Invalid("prompt", "the prompt is empty and the model adds no BOS token")
+		return nil, nil, accel.Invalid("prompt", "the prompt is empty and the model adds no BOS token")
 	}
 	if len(prompt) >= e.cfg.ContextLength {
-		return nil, &accel.Error{Status: 400, Type: "invalid_request_error", Code: "context_length_exceeded", Param: "messages",
+		return nil, nil, &accel.Error{Status: 400, Type: "invalid_request_error", Code: "context_length_exceeded", Param: "messages",
 			Message: fmt.Sprintf("this model's maximum context length is %d tokens; the prompt has %d tokens, leaving no room for a completion", e.cfg.ContextLength, len(prompt))}
 	}
 	p := params(s, extraStops)
 	sm, err := sample.New(p, e.m.LM.VocabSize)
 	if err != nil {
-		return nil, accel.Invalid("", "%v", err)
+		return nil, nil, accel.Invalid("", "%v", err)
 	}
 	maxTokens := e.cfg.ContextLength - len(prompt)
 	if s.MaxTokens > 0 {
@@ -314,13 +339,13 @@ func (e *Engine) start(ctx context.Context, prompt []int32, s accel.Sampling, ex
 	defer e.mu.RUnlock()
 	if e.closed || !e.started {
 		cancel()
-		return nil, accel.ErrClosed
+		return nil, nil, accel.ErrClosed
 	}
 	if e.inflight.Add(1) > int64(e.cfg.MaxQueue+e.cfg.MaxSeqs) {
 		e.inflight.Add(-1)
 		cancel()
-		return nil, accel.ErrOverloaded
+		return nil, nil, accel.ErrOverloaded
 	}
 	e.submit <- r // never blocks: capacity is the inflight limit
-	return accel.NewStream(out, cancel), nil
+	return out, cancel, nil
 }

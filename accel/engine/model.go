@@ -25,6 +25,9 @@ type Model struct {
 	// Family is the chat template family detected from
 	// tokenizer.chat_template (ChatML when there is none or it is unknown).
 	Family chattmpl.Family
+	// Thinks is set when the chat template mentions <think> (Qwen 3,
+	// DeepSeek R1 and their kin): replies' <think> blocks are reasoning.
+	Thinks bool
 	// File is the parsed file; it must stay open while the model is used.
 	File *gguf.File
 	// Created is when the model was loaded (Unix seconds).
@@ -75,13 +78,14 @@ func FromFile(f *gguf.File, id string) (*Model, error) {
 	if tok.VocabSize() != lm.VocabSize {
 		return nil, fmt.Errorf("tokenizer has %d tokens, token_embd.weight %d", tok.VocabSize(), lm.VocabSize)
 	}
-	fam := chattmpl.ChatML
+	fam, thinks := chattmpl.ChatML, false
 	if tmpl, err := f.Metadata.String("tokenizer.chat_template"); err == nil {
 		if d, ok := chattmpl.Detect(tmpl); ok {
 			fam = d
 		}
+		thinks = strings.Contains(tmpl, "<think>")
 	}
-	return &Model{ID: id, LM: lm, Tok: tok, Family: fam, File: f, Created: time.Now().Unix()}, nil
+	return &Model{ID: id, LM: lm, Tok: tok, Family: fam, Thinks: thinks, File: f, Created: time.Now().Unix()}, nil
 }
 
 // Close releases the file.
@@ -122,11 +126,19 @@ func prefault(ctx context.Context, f *gguf.File, progress func(done, total int64
 	return nil
 }
 
-// chatPrompt renders and tokenizes a chat for the model.
-func (m *Model) chatPrompt(msgs []accel.Message) ([]int32, error) {
+// chatPrompt renders and tokenizes a chat for the model, with the tools
+// it offers (chattmpl.RenderTools).
+func (m *Model) chatPrompt(msgs []accel.Message, tools []accel.Tool) ([]int32, error) {
 	cm := make([]chattmpl.Message, len(msgs))
 	for i, x := range msgs {
 		cm[i] = chattmpl.Message{Role: x.Role, Content: x.Content}
+		for _, c := range x.ToolCalls {
+			cm[i].ToolCalls = append(cm[i].ToolCalls, chattmpl.ToolCall{Name: c.Name, Arguments: c.Arguments})
+		}
+	}
+	ct := make([]chattmpl.Tool, len(tools))
+	for i, t := range tools {
+		ct[i] = chattmpl.Tool{Name: t.Name, Description: t.Description, Parameters: t.Parameters}
 	}
 	bos, eos := "", ""
 	if id := m.Tok.BOS(); id >= 0 {
@@ -135,7 +147,7 @@ func (m *Model) chatPrompt(msgs []accel.Message) ([]int32, error) {
 	if id := m.Tok.EOS(); id >= 0 {
 		eos = m.Tok.Piece(id)
 	}
-	text, err := chattmpl.Render(m.Family, cm, true, bos, eos)
+	text, err := chattmpl.RenderTools(m.Family, cm, ct, true, bos, eos)
 	if err != nil {
 		return nil, err
 	}

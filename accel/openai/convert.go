@@ -1,6 +1,8 @@
 package openai
 
 import (
+	"fmt"
+
 	"github.com/outpost-iot/outpost/accel"
 )
 
@@ -83,9 +85,50 @@ func (r ChatCompletionRequest) ToAccel() (accel.ChatRequest, error) {
 		if role == "developer" {
 			role = "system" // OpenAI's newer name for system messages
 		}
-		out.Messages = append(out.Messages, accel.Message{Role: role, Content: string(m.Content)})
+		am := accel.Message{Role: role, Content: string(m.Content), ToolCallID: m.ToolCallID}
+		for _, c := range m.ToolCalls {
+			if c.Type != "" && c.Type != "function" {
+				return out, accel.Invalid("messages", "tool call type %q is not supported (only function)", c.Type)
+			}
+			am.ToolCalls = append(am.ToolCalls, accel.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: c.Function.Arguments})
+		}
+		out.Messages = append(out.Messages, am)
 	}
+	for i, t := range r.Tools {
+		if t.Type != "function" {
+			return out, accel.Invalid(fmt.Sprintf("tools[%d].type", i), "tool type %q is not supported (only function)", t.Type)
+		}
+		var params []byte
+		if len(t.Function.Parameters) > 0 && string(t.Function.Parameters) != "null" {
+			params = append([]byte(nil), t.Function.Parameters...)
+		}
+		out.Tools = append(out.Tools, accel.Tool{Name: t.Function.Name, Description: t.Function.Description, Parameters: params})
+	}
+	out.ToolChoice = string(r.ToolChoice)
 	return out, out.Validate()
+}
+
+// MessagesFromAccel maps engine messages to the wire's (for a remote
+// server).
+func MessagesFromAccel(msgs []accel.Message) []ChatMessage {
+	out := make([]ChatMessage, 0, len(msgs))
+	for _, m := range msgs {
+		cm := ChatMessage{Role: m.Role, Content: Content(m.Content), ToolCallID: m.ToolCallID}
+		for _, c := range m.ToolCalls {
+			cm.ToolCalls = append(cm.ToolCalls, ToolCall{ID: c.ID, Type: "function", Function: FunctionCall{Name: c.Name, Arguments: c.Arguments}})
+		}
+		out = append(out, cm)
+	}
+	return out
+}
+
+// ToolsFromAccel maps engine tools to the wire's (for a remote server).
+func ToolsFromAccel(tools []accel.Tool) []ToolDef {
+	var out []ToolDef
+	for _, t := range tools {
+		out = append(out, ToolDef{Type: "function", Function: FunctionDef{Name: t.Name, Description: t.Description, Parameters: t.Parameters}})
+	}
+	return out
 }
 
 // ToAccel maps a completion request: one prompt string only.

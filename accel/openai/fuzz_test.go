@@ -19,6 +19,9 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"model":"m","prompt":"abc","temperature":2,"top_p":1,"n":1,"presence_penalty":0}`,
 		`{"model":"m","prompt":["a"],"max_completion_tokens":0}`,
 		`{"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]}`,
+		`{"model":"m","messages":[{"role":"user","content":"w"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"r"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":{"type":"function","function":{"name":"f"}}}`,
+		`{"model":"m","messages":[{"role":"user","content":"w"}],"tools":[{"type":"function","function":{"name":""}}],"tool_choice":"required","parallel_tool_calls":false}`,
+		`{"model":"m","messages":[{"role":"tool","content":"w"}],"tool_choice":7}`,
 		`{"messages":1}`, `[]`, `null`, ``, `{"model":"m"} {}`, `{"temperature":"hot"}`,
 	} {
 		f.Add([]byte(s))

@@ -186,8 +186,12 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *accel.Strea
 		}
 		u := Usage(res.Usage)
 		if chat {
+			msg := ChatMessage{Role: "assistant", Content: Content(res.Text), ReasoningContent: res.Reasoning}
+			for _, c := range res.ToolCalls {
+				msg.ToolCalls = append(msg.ToolCalls, ToolCall{ID: c.ID, Type: "function", Function: FunctionCall{Name: c.Name, Arguments: c.Arguments}})
+			}
 			writeJSON(w, http.StatusOK, ChatCompletion{ID: newID("chatcmpl-"), Object: "chat.completion", Created: created, Model: model,
-				Choices: []ChatChoice{{Message: ChatMessage{Role: "assistant", Content: Content(res.Text)}, FinishReason: res.FinishReason}}, Usage: &u})
+				Choices: []ChatChoice{{Message: msg, FinishReason: res.FinishReason}}, Usage: &u})
 		} else {
 			writeJSON(w, http.StatusOK, Completion{ID: newID("cmpl-"), Object: "text_completion", Created: created, Model: model,
 				Choices: []CompletionChoice{{Text: res.Text, FinishReason: res.FinishReason}}, Usage: &u})
@@ -216,6 +220,35 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *accel.Strea
 			return
 		}
 	}
+	// extras sends a chat chunk's reasoning and tool-call pieces, each as
+	// a delta of its own before the text, as OpenAI-compatible servers do.
+	extras := func(c accel.Chunk) bool {
+		if !chat {
+			return true
+		}
+		if c.Reasoning != "" {
+			r := c.Reasoning
+			chunk.Choices = []ChunkChoice{{Delta: &Delta{ReasoningContent: &r}}}
+			if !sse.event(chunk) {
+				return false
+			}
+		}
+		if len(c.ToolCalls) > 0 {
+			d := &Delta{}
+			for _, tc := range c.ToolCalls {
+				w := ToolCallDelta{Index: tc.Index, ID: tc.ID, Function: FunctionCallDelta{Name: tc.Name, Arguments: tc.Arguments}}
+				if tc.ID != "" {
+					w.Type = "function"
+				}
+				d.ToolCalls = append(d.ToolCalls, w)
+			}
+			chunk.Choices = []ChunkChoice{{Delta: d}}
+			if !sse.event(chunk) {
+				return false
+			}
+		}
+		return true
+	}
 	for {
 		c, err := s.Recv()
 		if err != nil {
@@ -230,6 +263,9 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *accel.Strea
 		var finish *string
 		if c.FinishReason != "" {
 			finish = &c.FinishReason
+		}
+		if !extras(c) {
+			return
 		}
 		if c.Text != "" || finish != nil {
 			chunk.Choices = choice(c.Text, "", finish)

@@ -69,10 +69,126 @@ func (s *Strings) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ChatMessage is a message in a chat request or response.
+// ChatMessage is a message in a chat request or response: an assistant
+// message may carry tool_calls (its content is then null when empty), a
+// tool message the tool_call_id it answers.
 type ChatMessage struct {
-	Role    string  `json:"role"`
-	Content Content `json:"content"`
+	Role       string     `json:"role"`
+	Content    Content    `json:"content"`
+	Name       string     `json:"name,omitempty"`
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string     `json:"tool_call_id,omitempty"`
+	// ReasoningContent is a response's thinking, apart from content.
+	ReasoningContent string `json:"reasoning_content,omitempty"`
+}
+
+// MarshalJSON writes content as null when it is empty and the message
+// has tool calls, as OpenAI does.
+func (m ChatMessage) MarshalJSON() ([]byte, error) {
+	type plain ChatMessage
+	if m.Content != "" || len(m.ToolCalls) == 0 {
+		return json.Marshal(plain(m))
+	}
+	return json.Marshal(struct {
+		Role             string     `json:"role"`
+		Content          *string    `json:"content"`
+		ToolCalls        []ToolCall `json:"tool_calls"`
+		ReasoningContent string     `json:"reasoning_content,omitempty"`
+	}{m.Role, nil, m.ToolCalls, m.ReasoningContent})
+}
+
+// ToolCall is a tool call of an assistant message:
+// {"id", "type": "function", "function": {"name", "arguments"}}.
+type ToolCall struct {
+	ID       string       `json:"id"`
+	Type     string       `json:"type"`
+	Function FunctionCall `json:"function"`
+}
+
+// FunctionCall is a tool call's function: arguments is JSON text.
+type FunctionCall struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// ToolCallDelta is a piece of a streamed tool call: the first of a call
+// has id, type and function.name; later ones only index and
+// function.arguments.
+type ToolCallDelta struct {
+	Index    int               `json:"index"`
+	ID       string            `json:"id,omitempty"`
+	Type     string            `json:"type,omitempty"`
+	Function FunctionCallDelta `json:"function"`
+}
+
+// FunctionCallDelta is the function of a ToolCallDelta.
+type FunctionCallDelta struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
+}
+
+// ToolDef is a tool of a request: {"type": "function", "function":
+// {"name", "description"?, "parameters"?, "strict"?}}.
+type ToolDef struct {
+	Type     string      `json:"type"`
+	Function FunctionDef `json:"function"`
+}
+
+// FunctionDef declares a function: parameters is a JSON schema.
+type FunctionDef struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Parameters  json.RawMessage `json:"parameters,omitempty"`
+	Strict      *bool           `json:"strict,omitempty"`
+}
+
+// ToolChoice is a request's tool_choice: "none", "auto", "required", or
+// {"type": "function", "function": {"name"}} (held as the name).
+type ToolChoice string
+
+// UnmarshalJSON accepts null, a string or the function object.
+func (c *ToolChoice) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*c = ""
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*c = ToolChoice(s)
+		return nil
+	}
+	var obj struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil || obj.Type != "function" || obj.Function.Name == "" {
+		return errors.New(`tool_choice must be "none", "auto", "required" or {"type": "function", "function": {"name": ...}}`)
+	}
+	*c = ToolChoice(obj.Function.Name)
+	return nil
+}
+
+// MarshalJSON writes the three modes as strings and a name as the
+// function object.
+func (c ToolChoice) MarshalJSON() ([]byte, error) {
+	switch c {
+	case "none", "auto", "required":
+		return json.Marshal(string(c))
+	}
+	var obj struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	obj.Type, obj.Function.Name = "function", string(c)
+	return json.Marshal(obj)
 }
 
 // StreamOptions are the stream_options of a request.
@@ -106,8 +222,11 @@ type Sampling struct {
 
 // ChatCompletionRequest is the body of POST /v1/chat/completions.
 type ChatCompletionRequest struct {
-	Model    string        `json:"model"`
-	Messages []ChatMessage `json:"messages"`
+	Model             string        `json:"model"`
+	Messages          []ChatMessage `json:"messages"`
+	Tools             []ToolDef     `json:"tools,omitempty"`
+	ToolChoice        ToolChoice    `json:"tool_choice,omitempty"`
+	ParallelToolCalls *bool         `json:"parallel_tool_calls,omitempty"`
 	Sampling
 }
 
@@ -143,10 +262,15 @@ type ChatCompletion struct {
 	Usage   *Usage       `json:"usage,omitempty"`
 }
 
-// Delta is the new part of a streamed chat message.
+// Delta is the new part of a streamed chat message. ReasoningContent is
+// the model's thinking (llama.cpp's and DeepSeek's name; vLLM also sends
+// it as reasoning, which Reasoning reads).
 type Delta struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role             string          `json:"role,omitempty"`
+	Content          *string         `json:"content,omitempty"`
+	ReasoningContent *string         `json:"reasoning_content,omitempty"`
+	Reasoning        *string         `json:"reasoning,omitempty"`
+	ToolCalls        []ToolCallDelta `json:"tool_calls,omitempty"`
 }
 
 // ChunkChoice is a choice of a streamed chunk: Delta for chat, Text for

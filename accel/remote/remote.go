@@ -202,10 +202,8 @@ func (c *Client) Chat(ctx context.Context, r accel.ChatRequest) (*accel.Stream, 
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	body := openai.ChatCompletionRequest{Model: c.model(r.Model), Sampling: streaming(r.Sampling)}
-	for _, m := range r.Messages {
-		body.Messages = append(body.Messages, openai.ChatMessage{Role: m.Role, Content: openai.Content(m.Content)})
-	}
+	body := openai.ChatCompletionRequest{Model: c.model(r.Model), Sampling: streaming(r.Sampling),
+		Messages: openai.MessagesFromAccel(r.Messages), Tools: openai.ToolsFromAccel(r.Tools), ToolChoice: openai.ToolChoice(r.ToolChoice)}
 	return c.stream(ctx, "/chat/completions", body)
 }
 
@@ -256,7 +254,9 @@ func (c *Client) stream(ctx context.Context, path string, body any) (*accel.Stre
 	return accel.NewStream(events, cancel), nil
 }
 
-// readStream reads a streamed response, calling emit for each text chunk,
+// readStream reads a streamed response, calling emit for each chunk of
+// text, reasoning (reasoning_content, or vLLM's reasoning) or tool-call
+// deltas,
 // and returns the final chunk (finish reason and usage, which OpenAI
 // sends in a later chunk than the finish reason) once the stream ends.
 func readStream(sse *sseReader, emit func(accel.Chunk) bool) (accel.Chunk, error) {
@@ -295,13 +295,23 @@ func readStream(sse *sseReader, emit func(accel.Chunk) bool) (accel.Chunk, error
 			if ch.Index != 0 {
 				continue
 			}
-			var text string
-			if ch.Delta != nil && ch.Delta.Content != nil {
-				text = *ch.Delta.Content
+			var out accel.Chunk
+			if d := ch.Delta; d != nil {
+				if d.Content != nil {
+					out.Text = *d.Content
+				}
+				if d.ReasoningContent != nil {
+					out.Reasoning = *d.ReasoningContent
+				} else if d.Reasoning != nil {
+					out.Reasoning = *d.Reasoning
+				}
+				for _, tc := range d.ToolCalls {
+					out.ToolCalls = append(out.ToolCalls, accel.ToolCallDelta{Index: tc.Index, ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+				}
 			} else if ch.Text != nil {
-				text = *ch.Text
+				out.Text = *ch.Text
 			}
-			if text != "" && !emit(accel.Chunk{Text: text}) {
+			if (out.Text != "" || out.Reasoning != "" || len(out.ToolCalls) > 0) && !emit(out) {
 				return final, context.Canceled
 			}
 			if ch.FinishReason != nil && *ch.FinishReason != "" {

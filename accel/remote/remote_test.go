@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -55,7 +56,7 @@ func TestSameAnswersAsLocal(t *testing.T) {
 				t.Fatalf("%s: %v", name, err)
 			}
 		}
-		if res[0] != res[1] {
+		if !reflect.DeepEqual(res[0], res[1]) {
 			t.Errorf("%s: remote %+v, local %+v", name, res[0], res[1])
 		}
 		if res[0].Usage.CompletionTokens == 0 || res[0].FinishReason == "" {
