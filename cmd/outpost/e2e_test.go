@@ -145,31 +145,99 @@ func runCmd(t *testing.T, stdin string, name string, args ...string) (string, er
 }
 
 // subscribeOnce starts mosquitto_sub for count messages and returns a
-// function that waits for its output.
-func subscribeOnce(t *testing.T, port, topic string, count int, extra ...string) func() (string, error) {
+// function that waits for its output. admin is a user the gateway's admin
+// API admits (nil without credentials).
+func subscribeOnce(t *testing.T, g *gateway, admin *url.Userinfo, topic string, count int, extra ...string) func() (string, error) {
 	t.Helper()
-	sub := testutil.NeedTool(t, "mosquitto_sub")
-	args := append([]string{"-h", "127.0.0.1", "-p", port, "-t", topic, "-C", fmt.Sprint(count), "-W", "15", "-v", "-q", "1", "-i", "e2e-sub-" + topic}, extra...)
-	cmd := exec.Command(sub, args...)
-	var out bytes.Buffer
+	args := append([]string{"-h", "127.0.0.1", "-p", g.mqttPort, "-t", topic, "-C", fmt.Sprint(count), "-W", "15", "-v", "-q", "1"}, extra...)
+	return startSubscriber(t, g, admin, "e2e-sub-"+topic, args...)
+}
+
+// startSubscriber runs mosquitto_sub with args as client id and returns
+// once the gateway lists that client with its subscription (mosquitto_sub
+// has no "subscribed" signal, and a fixed sleep is too short on a loaded
+// machine: a publish sent before the subscription is simply never seen).
+// The function returned waits for it to exit and returns its output.
+func startSubscriber(t *testing.T, g *gateway, admin *url.Userinfo, id string, args ...string) func() (string, error) {
+	t.Helper()
+	cmd := exec.Command(testutil.NeedTool(t, "mosquitto_sub"), append([]string{"-i", id}, args...)...)
+	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Give the subscription time to reach the broker; mosquitto_sub has no
-	// "subscribed" signal. Not a timing assertion: a late subscription
-	// shows up as a missing message and a clear failure.
-	time.Sleep(500 * time.Millisecond)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(agentWait)
+	for !subscribed(t, g, admin, id) {
+		select {
+		case err := <-exited:
+			t.Fatalf("mosquitto_sub %v exited before subscribing: %v\n%s", args, err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("mosquitto_sub %v not subscribed after %v\n%s", args, agentWait, out.String())
+		}
+	}
 	return func() (string, error) {
-		err := cmd.Wait()
+		err := <-exited
 		return out.String(), err
 	}
+}
+
+// subscribed reports whether the gateway lists client id, connected, with
+// a subscription.
+func subscribed(t *testing.T, g *gateway, admin *url.Userinfo, id string) bool {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+g.httpAddr+"/admin/clients", nil)
+	if admin != nil {
+		pw, _ := admin.Password()
+		req.SetBasicAuth(admin.Username(), pw)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rows []struct {
+		ID            string `json:"id"`
+		Connected     bool   `json:"connected"`
+		Subscriptions int    `json:"subscriptions"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&rows); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin clients: %d %v", resp.StatusCode, err)
+	}
+	for _, r := range rows {
+		if r.ID == id && r.Connected && r.Subscriptions > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// syncBuffer is a bytes.Buffer a command writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func TestMosquittoClientsAnonymousOnLoopback(t *testing.T) {
 	pub := testutil.NeedTool(t, "mosquitto_pub")
 	g := startBinary(t)
-	wait := subscribeOnce(t, g.mqttPort, "e2e/#", 2)
+	wait := subscribeOnce(t, g, nil, "e2e/#", 2)
 	if out, err := runCmd(t, "", pub, "-h", "127.0.0.1", "-p", g.mqttPort, "-t", "e2e/a", "-m", "hello", "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
@@ -212,7 +280,8 @@ func TestMosquittoClientsWithCredentials(t *testing.T) {
 		t.Fatalf("anonymous publish accepted: %s", out)
 	}
 
-	wait := subscribeOnce(t, p, "#", 1, "-u", "ops", "-P", "ops-pw")
+	ops := url.UserPassword("ops", "ops-pw")
+	wait := subscribeOnce(t, g, ops, "#", 1, "-u", "ops", "-P", "ops-pw")
 	// Outside dev's topics: refused with "not authorized" in the PUBACK.
 	out, err = runCmd(t, "", pub, "-p", p, "-t", "other/topic", "-m", "denied", "-u", "dev", "-P", "dev-pw", "-q", "1", "-V", "mqttv5")
 	if !strings.Contains(out, "Not authorized") {
@@ -228,13 +297,7 @@ func TestMosquittoClientsWithCredentials(t *testing.T) {
 
 	// SIGHUP reload: a user added while running can connect, and an open
 	// connection stays up.
-	hold := exec.Command(testutil.NeedTool(t, "mosquitto_sub"), "-p", p, "-t", "dev/dev/#", "-u", "dev", "-P", "dev-pw", "-C", "1", "-W", "20")
-	var holdOut bytes.Buffer
-	hold.Stdout, hold.Stderr = &holdOut, &holdOut
-	if err := hold.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
+	hold := startSubscriber(t, g, ops, "e2e-hold", "-p", p, "-t", "dev/dev/#", "-u", "dev", "-P", "dev-pw", "-C", "1", "-W", "20")
 	if out, err := runCmd(t, "new-pw\n", binary, "passwd", "add", "newbie", "--password-stdin", "--credentials", creds); err != nil {
 		t.Fatalf("passwd add: %v %s", err, out)
 	}
@@ -249,8 +312,8 @@ func TestMosquittoClientsWithCredentials(t *testing.T) {
 	if out, err := runCmd(t, "", pub, "-p", p, "-t", "dev/dev/after-reload", "-m", "still-here", "-u", "dev", "-P", "dev-pw", "-q", "1"); err != nil {
 		t.Fatalf("publish after reload: %v %s", err, out)
 	}
-	if err := hold.Wait(); err != nil || !strings.Contains(holdOut.String(), "still-here") {
-		t.Fatalf("connection across SIGHUP: %v %s", err, holdOut.String())
+	if out, err := hold(); err != nil || !strings.Contains(out, "still-here") {
+		t.Fatalf("connection across SIGHUP: %v %s", err, out)
 	}
 }
 
