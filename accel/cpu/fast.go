@@ -27,6 +27,15 @@ type simdOps struct {
 	// dotQ8F32x4 sets out[t*outStride] = dotQ8F32(w, x[t*cols:(t+1)*cols])
 	// for four tokens t, the same bits as four calls; nil: four calls.
 	dotQ8F32x4 func(w []byte, x []float32, cols int, out []float32, outStride int)
+	// dotQ4K is Σ_b Σ_j [step_bj · Σ_l q_bjl·x[256b+32j+l] − offset_bj ·
+	// xs[8b+j]] over the len(x)/256 Q4_K super-blocks b of w and their
+	// sub-blocks j (gguf.Q4_KSubBlock's step and offset, xs the sums of
+	// x by 32), float32.
+	dotQ4K func(w []byte, x, xs []float32) float32
+	// dotQ4Kx4 sets out[t*outStride] = dotQ4K(w, x[t*cols:(t+1)*cols],
+	// xs[t*cols/32:(t+1)*cols/32]) for four tokens t, the same bits as
+	// four calls; nil: four calls.
+	dotQ4Kx4 func(w []byte, x, xs []float32, cols int, out []float32, outStride int)
 	// dotF32 is Σ a[i]·b[i] over len(a), float32.
 	dotF32 func(a, b []float32) float32
 	// dotF16 is Σ f16(w[i])·x[i] over len(x) (w little-endian halves).
@@ -43,7 +52,7 @@ type simdOps struct {
 	swiGLU func(gate, up []float32)
 }
 
-var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
+var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
 
 // Best returns the fastest kernels this CPU runs: AVX2+FMA+F16C on amd64,
 // NEON on arm64, else (and in builds with the purego tag) Scalar.
@@ -65,7 +74,7 @@ func fastKernels(ops simdOps, quantize bool) Kernels {
 	if swiGLU == nil {
 		swiGLU = swiGLUFast
 	}
-	name, prepare := ops.name, func(*MatMulInput, llama.Tensor, int) {}
+	name, prepare := ops.name, prepareFast
 	if quantize {
 		name, prepare = ops.name+"-q8act", prepareQ8
 	}
@@ -108,10 +117,28 @@ func withRowDefaults(ops simdOps) simdOps {
 	return ops
 }
 
-// prepareQ8 quantizes the activations of a Q8_0 matmul; other weight
-// types read in.X as it is.
+// prepareFast sums the activations of a Q4_K matmul by 32 (the factor
+// of each sub-block's min); other weight types read in.X as it is.
+func prepareFast(in *MatMulInput, w llama.Tensor, n int) {
+	if w.Type != gguf.Q4_K {
+		return
+	}
+	m := n * w.Cols
+	in.S = grow(in.S, m/32)
+	for i := range in.S[:m/32] {
+		var s float32
+		for _, v := range in.X[32*i : 32*i+32] {
+			s += v
+		}
+		in.S[i] = s
+	}
+}
+
+// prepareQ8 quantizes the activations of a Q8_0 matmul and is
+// prepareFast for the others.
 func prepareQ8(in *MatMulInput, w llama.Tensor, n int) {
 	if w.Type != gguf.Q8_0 {
+		prepareFast(in, w, n)
 		return
 	}
 	m := n * w.Cols
@@ -174,6 +201,20 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 			row := w.Data[r*rb : (r+1)*rb]
 			for t := range n {
 				out[t*rows+r] = ops.dotQ8(row, in.Q[t*cols:(t+1)*cols], in.QD[t*nb:(t+1)*nb])
+			}
+		}
+	case w.Type == gguf.Q4_K:
+		sc := cols / 32
+		for r := lo; r < hi; r++ {
+			row := w.Data[r*rb : (r+1)*rb]
+			t := 0
+			if ops.dotQ4Kx4 != nil {
+				for ; t+4 <= n; t += 4 {
+					ops.dotQ4Kx4(row, in.X[t*cols:(t+4)*cols], in.S[t*sc:(t+4)*sc], cols, out[t*rows+r:], rows)
+				}
+			}
+			for ; t < n; t++ {
+				out[t*rows+r] = ops.dotQ4K(row, in.X[t*cols:(t+1)*cols], in.S[t*sc:(t+1)*sc])
 			}
 		}
 	case w.Type == gguf.F16:
@@ -335,6 +376,24 @@ func dotQ8F32Go(w []byte, x []float32) float32 {
 			bs += float32(int8(blk[2+j])) * v
 		}
 		s += f16At(blk, 0) * bs
+	}
+	return s
+}
+
+func dotQ4KGo(w []byte, x, xs []float32) float32 {
+	var s float32
+	for b := range len(x) / gguf.Q4_KBlockSize {
+		blk := w[b*gguf.Q4_KBlockBytes : (b+1)*gguf.Q4_KBlockBytes]
+		for j := range gguf.Q4_KSubBlocks {
+			step, off := gguf.Q4_KSubBlock(blk, j)
+			qs := blk[16+32*(j/2) : 16+32*(j/2)+32]
+			shift := 4 * uint(j%2)
+			var bs float32
+			for l, v := range x[b*gguf.Q4_KBlockSize+32*j:][:32] {
+				bs += float32(qs[l]>>shift&15) * v
+			}
+			s += step*bs - off*xs[8*b+j]
+		}
 	}
 	return s
 }

@@ -18,7 +18,8 @@ type Kernels struct {
 	// Prepare fills the forms of the activations in that MatMul reads
 	// (in.X is set: n rows of w.Cols values), once per matmul, before the
 	// row ranges run: float64 for the scalar kernel, int8 blocks for the
-	// fast Q8_0 one. It reuses in's buffers. Prepare and MatMul come as a
+	// fast Q8_0 one, sums of 32 for the fast Q4_K one. It reuses in's
+	// buffers. Prepare and MatMul come as a
 	// pair.
 	Prepare func(in *MatMulInput, w llama.Tensor, n int)
 	// MatMul computes rows [lo, hi) of w times n activation rows:
@@ -50,6 +51,10 @@ type MatMulInput struct {
 	// QD = max|x|/127 per block kept in float32.
 	Q  []int8
 	QD []float32
+	// S holds the sums of each 32 consecutive values of X, in float32
+	// and index order (fast kernels, Q4_K weights only): the factor of a
+	// Q4_K sub-block's min.
+	S []float32
 }
 
 // AttnArgs are the inputs of one token's attention: its query heads, the

@@ -14,6 +14,12 @@ func dotQ8F32AVX2(w *byte, x *float32, nb int) float32
 func dotQ8F32x4AVX2(w *byte, x *float32, stride int, nb int, out *float32, outStride int)
 
 //go:noescape
+func dotQ4KAVX2(w *byte, x, xs *float32, nb int) float32
+
+//go:noescape
+func dotQ4Kx4AVX2(w *byte, x, xs *float32, stride, xsStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotF32AVX2(a, b *float32, n int) float32
 
 //go:noescape
@@ -55,6 +61,8 @@ func archOps() (simdOps, bool) {
 		},
 		dotQ8F32:   dotQ8F32Asm(dotQ8F32AVX2),
 		dotQ8F32x4: dotQ8F32x4Asm(dotQ8F32x4AVX2),
+		dotQ4K:     dotQ4KAsm(dotQ4KAVX2),
+		dotQ4Kx4:   dotQ4Kx4Asm(dotQ4Kx4AVX2),
 		dotF32:     dotF32Asm(dotF32AVX2, 8),
 		dotF16:     dotF16Asm(dotF16AVX2, 8),
 		axpy:       axpyAsm(axpyAVX2, 8),

@@ -465,3 +465,214 @@ swloop:
 swdone:
 	VZEROUPPER
 	RET
+
+// Q4_K (simd_amd64.go's dotQ4KAVX2, dotQ4Kx4AVX2). A super-block is
+// 144 bytes: f16 d at 0, f16 dmin at 2, twelve bytes of 6-bit scales
+// and mins at 4, then four groups of 32 quant bytes at 16; group g holds
+// sub-block 2g in its low nibbles and 2g+1 in its high ones.
+
+// Q4K_SCALES decodes the block at SI: the eight steps d·sc[j] to the
+// stack at steps-32(SP) (as float32) and the eight offsets dmin·m[j] to
+// Y2 (AX, R10-R13, X1, Y1 scratch). The 6-bit fields are gathered four
+// at a time in 32-bit words: scales 0-3 are the low six bits of bytes
+// 4-7, mins 0-3 of bytes 8-11; scales 4-7 are the low nibbles of bytes
+// 12-15 with the top bits of bytes 4-7 above them, mins 4-7 the high
+// nibbles of bytes 12-15 with the top bits of bytes 8-11.
+#define Q4K_SCALES \
+	MOVL 4(SI), AX \
+	MOVL 8(SI), R11 \
+	MOVL 12(SI), R12 \
+	MOVL R12, R13 \
+	ANDL $0x0f0f0f0f, R12 \
+	SHRL $4, R13 \
+	ANDL $0x0f0f0f0f, R13 \
+	MOVL AX, R10 \
+	SHRL $2, R10 \
+	ANDL $0x30303030, R10 \
+	ORL R10, R12 \
+	MOVL R11, R10 \
+	SHRL $2, R10 \
+	ANDL $0x30303030, R10 \
+	ORL R10, R13 \
+	ANDL $0x3f3f3f3f, AX \
+	ANDL $0x3f3f3f3f, R11 \
+	SHLQ $32, R12 \
+	ORQ R12, AX \
+	SHLQ $32, R13 \
+	ORQ R13, R11 \
+	VMOVQ AX, X1 \
+	VPMOVZXBD X1, Y1 \
+	VCVTDQ2PS Y1, Y1 \
+	MOVWLZX (SI), AX \
+	VMOVD AX, X2 \
+	VCVTPH2PS X2, X2 \
+	VBROADCASTSS X2, Y2 \
+	VMULPS Y2, Y1, Y1 \
+	VMOVUPS Y1, steps-32(SP) \
+	VMOVQ R11, X1 \
+	VPMOVZXBD X1, Y1 \
+	VCVTDQ2PS Y1, Y1 \
+	MOVWLZX 2(SI), AX \
+	VMOVD AX, X2 \
+	VCVTPH2PS X2, X2 \
+	VBROADCASTSS X2, Y2 \
+	VMULPS Y1, Y2, Y2
+
+// Q4K_WIDEN widens the 32 quant bytes at off(SI) to float32: low
+// nibbles in lo0-lo3, high nibbles in hi0-hi3 (Y15: dword 15s).
+#define Q4K_WIDEN(off, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3) \
+	VPMOVZXBD off(SI), lo0 \
+	VPMOVZXBD off+8(SI), lo1 \
+	VPMOVZXBD off+16(SI), lo2 \
+	VPMOVZXBD off+24(SI), lo3 \
+	VPSRLD $4, lo0, hi0 \
+	VPSRLD $4, lo1, hi1 \
+	VPSRLD $4, lo2, hi2 \
+	VPSRLD $4, lo3, hi3 \
+	VPAND Y15, lo0, lo0 \
+	VPAND Y15, lo1, lo1 \
+	VPAND Y15, lo2, lo2 \
+	VPAND Y15, lo3, lo3 \
+	VCVTDQ2PS lo0, lo0 \
+	VCVTDQ2PS lo1, lo1 \
+	VCVTDQ2PS lo2, lo2 \
+	VCVTDQ2PS lo3, lo3 \
+	VCVTDQ2PS hi0, hi0 \
+	VCVTDQ2PS hi1, hi1 \
+	VCVTDQ2PS hi2, hi2 \
+	VCVTDQ2PS hi3, hi3
+
+// Q4K_SUB multiplies the widened sub-block w0-w3 by the 32 activations
+// at m (and 32, 64, 96 bytes on) into t, then adds t times the step
+// broadcast in s into acc.
+#define Q4K_SUB(m, w0, w1, w2, w3, t, s, acc) \
+	VMULPS m, w0, t \
+	VFMADD231PS 32+m, w1, t \
+	VFMADD231PS 64+m, w2, t \
+	VFMADD231PS 96+m, w3, t \
+	VFMADD231PS t, s, acc
+
+// func dotQ4KAVX2(w *byte, x, xs *float32, nb int) float32
+//
+// Over nb super-blocks: per sub-block j the quants times the 32
+// activations in float32, times d·sc[j], minus dmin·m[j] times xs[j]
+// (the activations' sum). Each token's operations are those of
+// dotQ4Kx4AVX2, so the results are the same bits.
+TEXT ·dotQ4KAVX2(SB), NOSPLIT, $32-36
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ xs+16(FP), DX
+	MOVQ nb+24(FP), CX
+	VXORPS Y0, Y0, Y0
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD $28, Y15, Y15 // dword 15s
+
+k1loop:
+	TESTQ CX, CX
+	JZ k1done
+	PREFETCHT0 2048(SI) // the weights stream from memory
+	PREFETCHT0 2112(SI)
+	PREFETCHT0 2176(SI)
+	Q4K_SCALES
+	VFNMADD231PS (DX), Y2, Y0
+
+#define K1_GROUP(g) \
+	Q4K_WIDEN(16+32*g, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10) \
+	VBROADCASTSS steps-32+8*g(SP), Y1 \
+	VBROADCASTSS steps-28+8*g(SP), Y2 \
+	Q4K_SUB(256*g(DI), Y3, Y4, Y5, Y6, Y11, Y1, Y0) \
+	Q4K_SUB(256*g+128(DI), Y7, Y8, Y9, Y10, Y12, Y2, Y0)
+
+	K1_GROUP(0)
+	K1_GROUP(1)
+	K1_GROUP(2)
+	K1_GROUP(3)
+	ADDQ $144, SI
+	ADDQ $1024, DI
+	ADDQ $32, DX
+	DECQ CX
+	JMP k1loop
+
+k1done:
+	HSUM_Y0
+	MOVSS X0, ret+32(FP)
+	RET
+
+// func dotQ4Kx4AVX2(w *byte, x, xs *float32, stride, xsStride, nb int, out *float32, outStride int)
+//
+// dotQ4KAVX2 of one row against four tokens (activations at x, x+stride,
+// …, sums at xs, xs+xsStride, …, strides in bytes) into out,
+// out+outStride, …: each block's scales are decoded and its quants
+// widened once for the four.
+TEXT ·dotQ4Kx4AVX2(SB), NOSPLIT, $32-64
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ xs+16(FP), DX
+	MOVQ stride+24(FP), BX
+	MOVQ xsStride+32(FP), R9
+	MOVQ nb+40(FP), CX
+	LEAQ (DI)(BX*2), R8 // token 2's activations
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD $28, Y15, Y15
+
+k4loop:
+	TESTQ CX, CX
+	JZ k4done
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
+	PREFETCHT0 2176(SI)
+	Q4K_SCALES
+	LEAQ (DX)(R9*2), R10 // token 2's sums
+	VFNMADD231PS (DX), Y2, Y11
+	VFNMADD231PS (DX)(R9*1), Y2, Y12
+	VFNMADD231PS (R10), Y2, Y13
+	VFNMADD231PS (R10)(R9*1), Y2, Y14
+
+#define K4_HALF(off, w0, w1, w2, w3, s) \
+	Q4K_SUB(off(DI), w0, w1, w2, w3, Y0, s, Y11) \
+	Q4K_SUB(off(DI)(BX*1), w0, w1, w2, w3, Y0, s, Y12) \
+	Q4K_SUB(off(R8), w0, w1, w2, w3, Y0, s, Y13) \
+	Q4K_SUB(off(R8)(BX*1), w0, w1, w2, w3, Y0, s, Y14)
+
+#define K4_GROUP(g) \
+	Q4K_WIDEN(16+32*g, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10) \
+	VBROADCASTSS steps-32+8*g(SP), Y1 \
+	VBROADCASTSS steps-28+8*g(SP), Y2 \
+	K4_HALF(256*g, Y3, Y4, Y5, Y6, Y1) \
+	K4_HALF(256*g+128, Y7, Y8, Y9, Y10, Y2)
+
+	K4_GROUP(0)
+	K4_GROUP(1)
+	K4_GROUP(2)
+	K4_GROUP(3)
+	ADDQ $144, SI
+	ADDQ $1024, DI
+	ADDQ $1024, R8
+	ADDQ $32, DX
+	DECQ CX
+	JMP k4loop
+
+k4done:
+	MOVQ out+48(FP), DX
+	MOVQ outStride+56(FP), BX
+	VMOVAPS Y11, Y0
+	HSUM_Y0_KEEP
+	MOVSS X0, (DX)
+	ADDQ BX, DX
+	VMOVAPS Y12, Y0
+	HSUM_Y0_KEEP
+	MOVSS X0, (DX)
+	ADDQ BX, DX
+	VMOVAPS Y13, Y0
+	HSUM_Y0_KEEP
+	MOVSS X0, (DX)
+	ADDQ BX, DX
+	VMOVAPS Y14, Y0
+	HSUM_Y0_KEEP
+	MOVSS X0, (DX)
+	VZEROUPPER
+	RET

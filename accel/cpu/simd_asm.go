@@ -2,7 +2,11 @@
 
 package cpu
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/outpost-iot/outpost/accel/gguf"
+)
 
 // The assembly primitives take pointers and a count that is a multiple of
 // their vector width; these wrap them as simdOps fields, with the slice
@@ -29,6 +33,36 @@ func dotQ8F32x4Asm(asm func(w *byte, x *float32, stride int, nb int, out *float3
 		}
 		_, _ = w[nb*q8Bytes-1], x[3*cols+nb*q8Size-1]
 		asm(&w[0], &x[0], 4*cols, nb, &out[0], 4*outStride)
+	}
+}
+
+const (
+	q4kSize  = gguf.Q4_KBlockSize
+	q4kBytes = gguf.Q4_KBlockBytes
+)
+
+func dotQ4KAsm(asm func(w *byte, x, xs *float32, nb int) float32) func([]byte, []float32, []float32) float32 {
+	return func(w []byte, x, xs []float32) float32 {
+		nb := len(x) / q4kSize
+		if nb == 0 {
+			return 0
+		}
+		_, _ = w[nb*q4kBytes-1], xs[nb*8-1]
+		return asm(&w[0], &x[0], &xs[0], nb)
+	}
+}
+
+func dotQ4Kx4Asm(asm func(w *byte, x, xs *float32, stride, xsStride, nb int, out *float32, outStride int)) func([]byte, []float32, []float32, int, []float32, int) {
+	return func(w []byte, x, xs []float32, cols int, out []float32, outStride int) {
+		nb := cols / q4kSize
+		_ = out[3*outStride]
+		if nb == 0 {
+			out[0], out[outStride], out[2*outStride], out[3*outStride] = 0, 0, 0, 0
+			return
+		}
+		sc := cols / 32
+		_, _, _ = w[nb*q4kBytes-1], x[3*cols+nb*q4kSize-1], xs[3*sc+nb*8-1]
+		asm(&w[0], &x[0], &xs[0], 4*cols, 4*sc, nb, &out[0], 4*outStride)
 	}
 }
 

@@ -1,0 +1,199 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/outpost-iot/outpost/accel/gguf"
+	"github.com/outpost-iot/outpost/accel/internal/testmodel"
+	"github.com/outpost-iot/outpost/accel/llama"
+)
+
+// randQ4K is a Q4_K tensor with every quant and scale byte random and
+// random f16 d and dmin of either sign (a file may hold any).
+func randQ4K(rng *rand.Rand, rows, cols int) llama.Tensor {
+	t := llama.Tensor{Name: "w", Type: gguf.Q4_K, Cols: cols, Rows: rows}
+	t.Data = make([]byte, rows*t.RowBytes())
+	for i := range t.Data {
+		t.Data[i] = byte(rng.IntN(256))
+	}
+	for off := 0; off < len(t.Data); off += gguf.Q4_KBlockBytes {
+		d := gguf.Float32ToF16((rng.Float32()*2 - 1) / 512)
+		m := gguf.Float32ToF16((rng.Float32()*2 - 1) / 256)
+		t.Data[off], t.Data[off+1] = byte(d), byte(d>>8)
+		t.Data[off+2], t.Data[off+3] = byte(m), byte(m>>8)
+	}
+	return t
+}
+
+// q4kAbs is Σ_i (|step·q_i·x_i| + |offset·x_i|) over row r of w: the
+// magnitude the float32 roundings of a Q4_K dot are relative to.
+func q4kAbs(w llama.Tensor, r int, x []float32) float64 {
+	row := w.Data[r*w.RowBytes():]
+	var abs float64
+	for i, v := range x[:w.Cols] {
+		blk := row[i/256*gguf.Q4_KBlockBytes:]
+		j, l := i%256/32, i%32
+		step, off := gguf.Q4_KSubBlock(blk, j)
+		q := blk[16+32*(j/2)+l] >> (4 * uint(j%2)) & 15
+		abs += math.Abs(float64(step)*float64(q)*float64(v)) + math.Abs(float64(off)*float64(v))
+	}
+	return abs
+}
+
+// TestMatMulQ4K compares every fast Q4_K matmul with the scalar one
+// (float64 over the dequantized weights): the fast kernels sum each
+// sub-block's quants times activations in float32, scale it, and
+// subtract the min times the activations' sum, so sumBound over the
+// row's magnitudes applies, plus the reference's own rounding of each
+// weight (two float32 operations). Token t of a batch of n is
+// bit-identical to the same token alone, whatever n (the four-token
+// kernel and the one-token kernel agree bit for bit).
+func TestMatMulQ4K(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, k := range fastSets() {
+		t.Run(k.Name, func(t *testing.T) {
+			for _, shape := range [][2]int{{1, 256}, {13, 512}, {67, 768}, {5, 2048}} {
+				rows, cols := shape[0], shape[1]
+				w := randQ4K(rng, rows, cols)
+				for _, n := range []int{1, 3, 4, 5, 9} {
+					x := randF32(rng, n*cols, 3)
+					got := runMatMul(k, w, x, n)
+					want := runMatMul(Scalar(), w, x, n)
+					for tok := range n {
+						xt := x[tok*cols : (tok+1)*cols]
+						alone := runMatMul(k, w, xt, 1)
+						for r := range rows {
+							abs := q4kAbs(w, r, xt)
+							g, e := got[tok*rows+r], want[tok*rows+r]
+							if d := math.Abs(float64(g) - float64(e)); d > sumBound(cols, abs)+2*u*abs {
+								t.Fatalf("%dx%d n=%d token %d row %d: %v, reference %v (abs %g)", rows, cols, n, tok, r, g, e, abs)
+							}
+							if alone[r] != g {
+								t.Fatalf("%dx%d n=%d token %d row %d: %v batched, %v alone", rows, cols, n, tok, r, g, alone[r])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestQ4KExtremes: all quants 15 or 0, the largest 6-bit scales and
+// mins, d and dmin of both signs, against exact sums (the values are
+// small integers times powers of two, so every kernel is exact).
+func TestQ4KExtremes(t *testing.T) {
+	for _, ops := range opsUnderTest() {
+		for _, q := range []byte{0x00, 0xff, 0x0f, 0xf0} {
+			for _, dd := range [][2]float32{{1, 1}, {-0.5, 2}, {0.25, -0.125}} {
+				blk := make([]byte, 2*gguf.Q4_KBlockBytes)
+				for b := range 2 {
+					o := b * gguf.Q4_KBlockBytes
+					d, m := gguf.Float32ToF16(dd[0]), gguf.Float32ToF16(dd[1])
+					blk[o], blk[o+1], blk[o+2], blk[o+3] = byte(d), byte(d>>8), byte(m), byte(m>>8)
+					for i := 4; i < 16; i++ {
+						blk[o+i] = 0xff // every scale and min 63
+					}
+					for i := 16; i < gguf.Q4_KBlockBytes; i++ {
+						blk[o+i] = q
+					}
+				}
+				x := make([]float32, 512)
+				xs := make([]float32, 16)
+				for i := range x {
+					x[i] = float32(i%7) - 3
+					xs[i/32] += x[i]
+				}
+				var want float64
+				for i, v := range x {
+					qi := float64(q & 15)
+					if i%64 >= 32 {
+						qi = float64(q >> 4)
+					}
+					want += (float64(dd[0])*63*qi - float64(dd[1])*63) * float64(v)
+				}
+				if got := ops.dotQ4K(blk, x, xs); float64(got) != want {
+					t.Errorf("%s: q %#x d %v: %v, want %v", ops.name, q, dd, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestQ4KGreedyMatchesReference: the Q4_K test model (Q4_K matrices,
+// Q8_0 ffn_down) generates the same greedy tokens through the runner
+// with Best (float32 activations) as through accel/llama, batched and
+// not. With -short (the arm64 run under qemu), a dozen tokens.
+func TestQ4KGreedyMatchesReference(t *testing.T) {
+	m, err := llama.Load(testmodel.Q4K(t, gguf.Q4_K))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	prompts := [][]int32{randTokens(rng, 3, m.VocabSize), randTokens(rng, 17, m.VocabSize), randTokens(rng, 8, m.VocabSize)}
+	n := 32
+	if testing.Short() {
+		n = 12
+	}
+	k := Best()
+	t.Run(k.Name, func(t *testing.T) {
+		r, err := New(m, Config{NumBlocks: 16, Kernels: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		one := greedy(t, r, prompts, n, false)
+		all := greedy(t, r, prompts, n, true)
+		for i, p := range prompts {
+			ref, err := llama.Generate(m, p, n, len(p)+n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(one[i], ref) || !slices.Equal(all[i], ref) {
+				t.Errorf("prompt %d: unbatched %v, batched %v, reference %v", i, one[i], all[i], ref)
+			}
+		}
+	})
+}
+
+// benchMatMulW is benchMatMul for any weight tensor.
+func benchMatMulW(b *testing.B, k Kernels, w llama.Tensor, n int) {
+	in := MatMulInput{X: make([]float32, n*w.Cols)}
+	for i := range in.X {
+		in.X[i] = float32(i%17) - 8
+	}
+	out := make([]float32, n*w.Rows)
+	b.SetBytes(int64(len(w.Data)))
+	for b.Loop() {
+		k.Prepare(&in, w, n)
+		k.MatMul(out, w, &in, n, 0, w.Rows)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n*w.Rows*w.Cols), "ns/MAC")
+}
+
+// BenchmarkMatMulQ4K: a 256 × 2048 Q4_K matrix (held in cache, as
+// BenchmarkMatMulQ8Tokens*'s Q8_0 one) times 1, 4 or 8 tokens.
+func BenchmarkMatMulQ4K(b *testing.B) {
+	w := randQ4K(rand.New(rand.NewPCG(1, 2)), 256, 2048)
+	for _, n := range []int{1, 4, 8} {
+		b.Run(fmt.Sprint("Tokens", n), func(b *testing.B) {
+			benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMulW(b, k, w, n) })
+		})
+	}
+}
+
+// BenchmarkMatMulBig: TinyLlama's output projection (32000 × 2048), Q8_0
+// against Q4_K, one token: streamed from memory, as in a decode step.
+func BenchmarkMatMulBig(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, w := range []llama.Tensor{q8Matrix(32000, 2048), randQ4K(rng, 32000, 2048)} {
+		b.Run(w.Type.String(), func(b *testing.B) {
+			k := Best()
+			b.Run(k.Name, func(b *testing.B) { benchMatMulW(b, k, w, 1) })
+		})
+	}
+}
