@@ -45,8 +45,10 @@ func TestMatMulTiles(t *testing.T) {
 	}
 }
 
-func benchMatMul(b *testing.B, k Kernels, n int) {
-	w := q8Matrix(256, 2048)
+func benchMatMulQ8(b *testing.B, k Kernels, n int) { benchMatMul(b, k, q8Matrix(256, 2048), n) }
+
+// benchMatMul times w by n tokens with k, Prepare included.
+func benchMatMul(b *testing.B, k Kernels, w llama.Tensor, n int) {
 	in := MatMulInput{X: make([]float32, n*w.Cols)}
 	for i := range in.X {
 		in.X[i] = float32(i%17) - 8
@@ -61,11 +63,11 @@ func benchMatMul(b *testing.B, k Kernels, n int) {
 }
 
 func BenchmarkMatMulQ8Tokens1(b *testing.B) {
-	benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMul(b, k, 1) })
+	benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMulQ8(b, k, 1) })
 }
 func BenchmarkMatMulQ8Tokens4(b *testing.B) {
-	benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMul(b, k, 4) })
+	benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMulQ8(b, k, 4) })
 }
 func BenchmarkMatMulQ8Tokens8(b *testing.B) {
-	benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMul(b, k, 8) })
+	benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMulQ8(b, k, 8) })
 }

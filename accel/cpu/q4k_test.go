@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/outpost-iot/outpost/accel/gguf"
@@ -146,33 +145,8 @@ func TestQ4KGreedyMatchesReference(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.Close()
-		one := greedy(t, r, prompts, n, false)
-		all := greedy(t, r, prompts, n, true)
-		for i, p := range prompts {
-			ref, err := llama.Generate(m, p, n, len(p)+n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(one[i], ref) || !slices.Equal(all[i], ref) {
-				t.Errorf("prompt %d: unbatched %v, batched %v, reference %v", i, one[i], all[i], ref)
-			}
-		}
+		checkGreedy(t, m, r, prompts, n)
 	})
-}
-
-// benchMatMulW is benchMatMul for any weight tensor.
-func benchMatMulW(b *testing.B, k Kernels, w llama.Tensor, n int) {
-	in := MatMulInput{X: make([]float32, n*w.Cols)}
-	for i := range in.X {
-		in.X[i] = float32(i%17) - 8
-	}
-	out := make([]float32, n*w.Rows)
-	b.SetBytes(int64(len(w.Data)))
-	for b.Loop() {
-		k.Prepare(&in, w, n)
-		k.MatMul(out, w, &in, n, 0, w.Rows)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n*w.Rows*w.Cols), "ns/MAC")
 }
 
 // BenchmarkMatMulQ4K: a 256 × 2048 Q4_K matrix (held in cache, as
@@ -181,7 +155,7 @@ func BenchmarkMatMulQ4K(b *testing.B) {
 	w := randQ4K(rand.New(rand.NewPCG(1, 2)), 256, 2048)
 	for _, n := range []int{1, 4, 8} {
 		b.Run(fmt.Sprint("Tokens", n), func(b *testing.B) {
-			benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMulW(b, k, w, n) })
+			benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMul(b, k, w, n) })
 		})
 	}
 }
@@ -193,7 +167,7 @@ func BenchmarkMatMulBig(b *testing.B) {
 	for _, w := range []llama.Tensor{q8Matrix(32000, 2048), randQ4K(rng, 32000, 2048)} {
 		b.Run(w.Type.String(), func(b *testing.B) {
 			k := Best()
-			b.Run(k.Name, func(b *testing.B) { benchMatMulW(b, k, w, 1) })
+			b.Run(k.Name, func(b *testing.B) { benchMatMul(b, k, w, 1) })
 		})
 	}
 }

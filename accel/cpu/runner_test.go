@@ -209,7 +209,13 @@ func TestGreedyBatchedEqualsUnbatched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 12
+	checkGreedy(t, m, r, prompts, 12)
+}
+
+// checkGreedy: r generates n greedy tokens for each prompt, one after
+// another and all in one batch, and both are accel/llama's tokens.
+func checkGreedy(t *testing.T, m *llama.Model, r *Runner, prompts [][]int32, n int) {
+	t.Helper()
 	one := greedy(t, r, prompts, n, false)
 	all := greedy(t, r, prompts, n, true)
 	for i, p := range prompts {
