@@ -32,13 +32,19 @@
 // set the CPU runs, chosen at run time from its features: on amd64 with
 // AVX2, FMA and F16C, and on arm64 (NEON, always present), Go assembly
 // primitives (simd_amd64.s, simd_arm64.s) under float32 kernels: Q8_0,
-// F16 and F32 dots (Q8_0 also one weight row against four tokens, for
-// batches and prefill, the same bits as four single dots), RMSNorm,
+// Q4_K, F16 and F32 dots (Q8_0 and Q4_K also one weight row against four
+// tokens, for batches and prefill, the same bits as four single dots),
+// RMSNorm,
 // SwiGLU (a float32 exp; vectorized on amd64), attention with an online
 // softmax one KV block at a time, and RoPE with each angle's sine and
 // cosine computed once for all heads. Elsewhere, and
-// with the purego build tag, Best is Scalar. Q8_0 matmuls keep the
-// activations in float32 (Q8_0 × F32); a set that quantizes them to int8
+// with the purego build tag, Best is Scalar. Q4_K matmuls (k-quant
+// super-blocks of 256 weights: eight sub-blocks with a 6-bit scale and
+// min each, 4-bit quants) keep the activations in float32 too: the
+// nibbles are widened in registers, each sub-block's 32 products summed
+// and scaled, and its min multiplied by the activations' sum, which
+// Prepare computes once per matmul (MatMulInput.S). Q8_0 matmuls keep
+// the activations in float32 (Q8_0 × F32); a set that quantizes them to int8
 // blocks once per matmul (llama.cpp's q8_0 × q8_0) exists for the batched
 // kernels, tested and benchmarked but not chosen: at batch 1 it is no
 // faster here and it moves the logits enough to change greedy tokens of
