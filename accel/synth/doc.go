@@ -15,9 +15,9 @@
 //     Matrices are F32, F16, Q8_0 or Q4_K (quantized row by row with
 //     gguf.QuantizeQ8_0 or gguf.QuantizeQ4_K, ggml's reference method;
 //     with Q4_K, matrices whose rows are not a multiple of 256 long are
-//     Q8_0, and general.file_type says MOSTLY_Q4_K_S). Rows are generated and written one at a time
-//     through gguf.Tensor.WriteData, so memory stays bounded by one row
-//     plus the vocabulary, whatever the model size.
+//     Q8_0, and general.file_type says MOSTLY_Q4_K_S). Rows are generated in order, encoded 64 at a time in
+//     parallel and written through gguf.Tensor.WriteData, so memory stays
+//     bounded by 64 rows plus the vocabulary, whatever the model size.
 //   - Vocabulary: a SentencePiece-style "llama" tokenizer (see Vocab):
 //     control tokens, then printable ASCII pieces ("▁" marks a leading
 //     space) up to the vocabulary size, and no byte-fallback tokens, so

@@ -3,6 +3,7 @@ package synth
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -10,7 +11,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/outpost-iot/outpost/accel/gguf"
 )
@@ -220,7 +223,7 @@ func Size(opts Options) (int64, error) {
 }
 
 // Write writes the model to w as a GGUF v3 file. Memory use is bounded by
-// one matrix row and the vocabulary, so it suits multi-gigabyte models; w
+// 64 matrix rows and the vocabulary, so it suits multi-gigabyte models; w
 // sees writes of up to 1 MiB.
 func Write(w io.Writer, opts Options) error {
 	if err := opts.Validate(); err != nil {
@@ -265,7 +268,9 @@ func tensorRand(seed int64, name string) *rand.Rand {
 }
 
 // writeRandom streams a matrix of normal(0, WeightScale) values row by row
-// in the tensor's type.
+// in the tensor's type. Rows are drawn in order from the tensor's
+// generator in batches of up to batchRows and encoded in parallel (Q4_K's
+// quantizer is slow), so the bytes do not depend on the parallelism.
 func writeRandom(w io.Writer, t tensor, seed int64) error {
 	rng := tensorRand(seed, t.name)
 	n := int(t.dims[0])
@@ -277,35 +282,56 @@ func writeRandom(w io.Writer, t tensor, seed int64) error {
 	if err != nil {
 		return err
 	}
-	row := make([]float32, n)
-	buf := make([]byte, rowBytes)
-	for range rows {
-		for j := range row {
-			row[j] = float32(rng.NormFloat64() * WeightScale)
+	const batchRows = 64
+	vals := make([]float32, min(rows, batchRows)*n)
+	buf := make([]byte, min(rows, batchRows)*rowBytes)
+	workers := runtime.GOMAXPROCS(0)
+	for done := 0; done < rows; {
+		k := min(batchRows, rows-done)
+		for j := range vals[:k*n] {
+			vals[j] = float32(rng.NormFloat64() * WeightScale)
 		}
-		switch t.typ {
-		case gguf.F32:
-			for j, x := range row {
-				binary.LittleEndian.PutUint32(buf[4*j:], math.Float32bits(x))
-			}
-		case gguf.F16:
-			for j, x := range row {
-				binary.LittleEndian.PutUint16(buf[2*j:], gguf.Float32ToF16(x))
-			}
-		case gguf.Q8_0:
-			if err := gguf.QuantizeQ8_0(buf, row); err != nil {
-				return err
-			}
-		case gguf.Q4_K:
-			if err := gguf.QuantizeQ4_K(buf, row); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("unsupported type %v", t.typ)
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for g := range workers {
+			lo, hi := k*g/workers, k*(g+1)/workers
+			wg.Go(func() {
+				for r := lo; r < hi && errs[g] == nil; r++ {
+					errs[g] = encodeRow(buf[r*rowBytes:(r+1)*rowBytes], vals[r*n:(r+1)*n], t.typ)
+				}
+			})
 		}
-		if _, err := w.Write(buf); err != nil {
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			return err
 		}
+		for r := range k {
+			if _, err := w.Write(buf[r*rowBytes : (r+1)*rowBytes]); err != nil {
+				return err
+			}
+		}
+		done += k
+	}
+	return nil
+}
+
+// encodeRow writes row in type typ to buf.
+func encodeRow(buf []byte, row []float32, typ gguf.Type) error {
+	switch typ {
+	case gguf.F32:
+		for j, x := range row {
+			binary.LittleEndian.PutUint32(buf[4*j:], math.Float32bits(x))
+		}
+	case gguf.F16:
+		for j, x := range row {
+			binary.LittleEndian.PutUint16(buf[2*j:], gguf.Float32ToF16(x))
+		}
+	case gguf.Q8_0:
+		return gguf.QuantizeQ8_0(buf, row)
+	case gguf.Q4_K:
+		return gguf.QuantizeQ4_K(buf, row)
+	default:
+		return fmt.Errorf("unsupported type %v", typ)
 	}
 	return nil
 }
