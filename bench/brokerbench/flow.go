@@ -29,7 +29,8 @@ type flow struct {
 	next    [][]atomic.Int64 // [subscriber][publisher] highest sequence number received + 1
 	waiting []atomic.Bool    // per publisher: blocked, wants a wake-up
 	wake    []chan struct{}  // per publisher
-	stalls  atomic.Int64     // credit returned after stallTimeout
+	stalls  atomic.Int64     // credit returned after stall
+	stall   time.Duration    // stallTimeout; tests lengthen it
 }
 
 // newFlow returns nil (no flow control) if total is 0.
@@ -44,6 +45,7 @@ func newFlow(total int64, pubs, subs int) *flow {
 		next:    make([][]atomic.Int64, subs),
 		waiting: make([]atomic.Bool, pubs),
 		wake:    make([]chan struct{}, pubs),
+		stall:   stallTimeout,
 	}
 	for i := range f.next {
 		f.next[i] = make([]atomic.Int64, pubs)
@@ -107,7 +109,7 @@ func (g *gate) acquire(ctx context.Context, seq, stopAt int64) bool {
 		_ = g.beforeWait() // an error resurfaces at the next publish
 	}
 	if g.timer == nil {
-		g.timer = time.NewTimer(stallTimeout)
+		g.timer = time.NewTimer(f.stall)
 	}
 	for {
 		f.waiting[g.pub].Store(true)
@@ -117,7 +119,7 @@ func (g *gate) acquire(ctx context.Context, seq, stopAt int64) bool {
 			return true
 		}
 		before := g.floor
-		g.timer.Reset(stallTimeout)
+		g.timer.Reset(f.stall)
 		select {
 		case <-f.wake[g.pub]:
 		case <-g.timer.C:

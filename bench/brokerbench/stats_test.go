@@ -106,6 +106,9 @@ func TestPayloadAndMedian(t *testing.T) {
 
 func TestFlowGate(t *testing.T) {
 	f := newFlow(8, 2, 2) // 4 per publisher, 2 subscribers
+	// Until the stall is tested below, no pause of this goroutine (a loaded
+	// machine) may pass for one.
+	f.stall = time.Hour
 	g := &gate{f: f, pub: 1}
 	ctx := context.Background()
 	far := clockNow() + int64(time.Minute)
@@ -132,6 +135,7 @@ func TestFlowGate(t *testing.T) {
 		t.Fatal("unexpected stall")
 	}
 	// Nothing arrives: released after stallTimeout, counted as a stall.
+	f.stall = stallTimeout
 	start := time.Now()
 	if !g.acquire(ctx, 6, far) || time.Since(start) < stallTimeout || f.stalls.Load() != 1 {
 		t.Fatalf("stall handling: waited %v, stalls %d", time.Since(start), f.stalls.Load())
