@@ -90,8 +90,16 @@ type Config struct {
 	// Temperature is the sampling temperature; nil is the backend's
 	// default.
 	Temperature *float32
+	// Tools are the server-side tools the model may call (docs/chat.md,
+	// Tools); clients may add their own in each request.
+	Tools []Tool
+	// MaxSteps bounds the model calls of one turn (each step is a call,
+	// then the server tools it asked for). Default 5.
+	MaxSteps int
 	// Prompt, when set, builds the model's conversation from the stored
 	// history instead of SystemPrompt followed by ModelMessages(history).
+	// With tools it runs before each step; the reply being built is the
+	// last message of history.
 	Prompt func(ctx *agenthost.Context, history []Message) []accel.Message
 	// OnFinish, when set, runs on the agent's goroutine after a reply
 	// ended and its terminal frame was sent: reply is the assistant message
@@ -100,23 +108,42 @@ type Config struct {
 	OnFinish func(ctx *agenthost.Context, reply Message, finishReason string, err error)
 }
 
-// Validate checks the configuration.
+// Validate checks the configuration: no negative limit, tool names that
+// the model API accepts, each once, each with an Execute.
 func (c Config) Validate() error {
-	if c.MaxTokens < 0 || c.MaxPersistedMessages < 0 {
+	if c.MaxTokens < 0 || c.MaxPersistedMessages < 0 || c.MaxSteps < 0 {
 		return errors.New("chat: negative limit")
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Tools {
+		switch {
+		case !accel.ValidToolName(t.Name):
+			return fmt.Errorf("chat: tool name %q: want 1 to 64 of a-z A-Z 0-9 _ -", t.Name)
+		case seen[t.Name]:
+			return fmt.Errorf("chat: tool %q is declared twice", t.Name)
+		case t.Execute == nil:
+			return fmt.Errorf("chat: tool %q has no Execute", t.Name)
+		}
+		seen[t.Name] = true
 	}
 	return nil
 }
+
+// DefaultMaxSteps bounds the model calls of one turn.
+const DefaultMaxSteps = 5
 
 func (c Config) withDefaults() Config {
 	if c.MaxTokens == 0 {
 		c.MaxTokens = DefaultMaxTokens
 	}
+	if c.MaxSteps == 0 {
+		c.MaxSteps = DefaultMaxSteps
+	}
 	return c
 }
 
 // NewClass is a chat class named name (kebab-case) with cfg. It panics
-// on a negative limit (a programming error).
+// on a configuration Validate refuses (a programming error).
 func NewClass(name string, cfg Config) agenthost.Class {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
@@ -259,6 +286,10 @@ func (a *Agent) OnMessage(ctx *agenthost.Context, c wire.Conn, m wire.Inbound) e
 	case TypeResumeAck:
 		id, _ := frame["id"].(string)
 		err = a.resumeAck(ctx, c, id)
+	case TypeToolResult:
+		err = a.toolResult(ctx, c, frame)
+	case TypeToolApproval:
+		err = a.toolApproval(ctx, c, frame)
 	default:
 		err = fmt.Errorf("%w: type %q: %w", ErrBadFrame, typ, errNotChat)
 	}

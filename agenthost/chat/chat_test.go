@@ -555,7 +555,7 @@ func TestModelRequest(t *testing.T) {
 		g := newGated(t, e)
 		h := startHost(t, t.TempDir(), c.cfg, g)
 		a := newConn("a")
-		a.onSend = postOnce(t, h, a, isChunk("start"), `{"type":"cf_agent_chat_request_cancel","id":"r1"}`)
+		a.onSend = postOnce(t, h, a, isChunk("text-delta"), `{"type":"cf_agent_chat_request_cancel","id":"r1"}`)
 		connect(t, h, a)
 		c.body["messages"] = []any{userMsg("u1", "hi")}
 		if err := send(t, h, a, chatRequest("r1", c.body)); err != nil {

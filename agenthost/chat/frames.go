@@ -34,6 +34,8 @@ type Request struct {
 	// Trigger is "submit-message" or "regenerate-message" (the body's
 	// trigger, sent by ai-chat since 0.1.6); "" when absent.
 	Trigger string
+	// ClientTools are the tools the client runs (the body's clientTools).
+	ClientTools []ClientTool
 	// Body is the whole request body, custom fields included.
 	Body map[string]any
 }
@@ -74,6 +76,14 @@ func ParseRequest(frame map[string]any) (Request, error) {
 	}
 	r := Request{ID: id, Messages: msgs, Body: bm}
 	r.Trigger, _ = bm["trigger"].(string)
+	r.ClientTools = parseClientTools(bm["clientTools"])
+	applyBody(&r, bm)
+	return r, nil
+}
+
+// applyBody reads the custom body fields Outpost knows into r: maxTokens
+// (or max_tokens) and temperature.
+func applyBody(r *Request, bm map[string]any) {
 	for _, k := range []string{"maxTokens", "max_tokens"} {
 		if n, ok := intOf(bm[k]); ok && n > 0 {
 			r.MaxTokens = n
@@ -91,7 +101,6 @@ func ParseRequest(frame map[string]any) (Request, error) {
 			r.Temperature = &f
 		}
 	}
-	return r, nil
 }
 
 // intOf reads a positive whole number of the value model.

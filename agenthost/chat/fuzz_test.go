@@ -40,39 +40,17 @@ var fuzzJSON, fuzzCBOR = func() (codecs.Codec, codecs.Codec) {
 // refused, never panics; a decoded request's messages survive the store
 // round trip (encode, decode, check) unchanged.
 func FuzzParseRequest(f *testing.F) {
-	for _, s := range requestSeeds {
-		f.Add([]byte(s))
-		if v, err := fuzzJSON.Unmarshal([]byte(s)); err == nil {
-			if b, err := fuzzCBOR.Marshal(v); err == nil {
-				f.Add(b)
-			}
+	addFrameSeeds(f, requestSeeds, "chat_request.cbor", "chat_request.json")
+	forEachFrame(f, func(t *testing.T, frame map[string]any) {
+		req, err := ParseRequest(frame)
+		if err != nil {
+			return
 		}
-	}
-	for _, name := range []string{"chat_request.cbor", "chat_request.json"} {
-		if b, err := os.ReadFile(filepath.Join("testdata", "golden", name)); err == nil {
-			f.Add(b)
+		if req.ID == "" || req.MaxTokens < 0 {
+			t.Fatalf("accepted %+v", req)
 		}
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, c := range []codecs.Codec{fuzzJSON, fuzzCBOR} {
-			v, err := c.Unmarshal(data)
-			if err != nil {
-				continue
-			}
-			frame, ok := v.(map[string]any)
-			if !ok {
-				continue
-			}
-			req, err := ParseRequest(frame)
-			if err != nil {
-				continue
-			}
-			if req.ID == "" || req.MaxTokens < 0 {
-				t.Fatalf("accepted %+v", req)
-			}
-			for _, m := range req.Messages {
-				checkRoundTrip(t, m)
-			}
+		for _, m := range req.Messages {
+			checkRoundTrip(t, m)
 		}
 	})
 }
@@ -137,6 +115,8 @@ func FuzzChunks(f *testing.F) {
 	f.Add([]byte(`[{"type":"start","messageId":"m"},{"type":"text-start","id":"t"},{"type":"text-delta","id":"t","delta":"hi"},{"type":"text-end","id":"t"},{"type":"finish","messageMetadata":{"finishReason":"stop"}}]`))
 	f.Add([]byte(`[{"type":"text-delta","id":"x","delta":"a"},{"type":"data-p","id":"1","data":1},{"type":"data-p","id":"1","data":2},{"type":"data-q","transient":true,"data":3},{"type":"text-end","id":"nope"}]`))
 	f.Add([]byte(`[{"type":"start","messageId":7},{"type":"text-delta","delta":5},{"type":"message-metadata","messageMetadata":[]}]`))
+	f.Add([]byte(`[{"type":"start-step"},{"type":"reasoning-start","id":"r"},{"type":"reasoning-delta","id":"r","delta":"hm"},{"type":"reasoning-end","id":"r"},{"type":"tool-input-start","toolCallId":"c1","toolName":"w"},{"type":"tool-input-delta","toolCallId":"c1","inputTextDelta":"{}"},{"type":"tool-input-available","toolCallId":"c1","toolName":"w","input":{}},{"type":"tool-approval-request","toolCallId":"c1","approvalId":"a1"},{"type":"tool-output-available","toolCallId":"c1","output":{"t":3}},{"type":"finish-step"}]`))
+	f.Add([]byte(`[{"type":"tool-input-available","toolCallId":"c2","toolName":"x","input":1},{"type":"tool-output-error","toolCallId":"c2","errorText":"e"},{"type":"tool-input-error","toolCallId":"c3","toolName":"y","input":"{","errorText":"bad"},{"type":"tool-output-denied","toolCallId":"c3"},{"type":"tool-input-start","toolCallId":7}]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := fuzzJSON.Unmarshal(data)
 		if err != nil {
@@ -176,6 +156,9 @@ func FuzzOnMessage(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	for _, s := range toolFrameSeeds {
+		f.Add([]byte(s))
+	}
 	h := startHostF(f)
 	c := newConn("fuzz")
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -190,6 +173,77 @@ func FuzzOnMessage(f *testing.F) {
 			}
 			if err := <-done; err != nil && !errors.Is(err, wire.ErrMalformed) {
 				t.Fatalf("frame %q: %v", data, err)
+			}
+		}
+	})
+}
+
+// Seeds: the tool frames @cloudflare/ai-chat 0.12.2 sends, and broken
+// variants.
+var toolFrameSeeds = []string{
+	`{"type":"cf_agent_tool_result","toolCallId":"call_1","toolName":"getLocation","output":{"city":"Oslo"},"autoContinue":true,"clientTools":[{"name":"getLocation","description":"Where the user is","parameters":{"type":"object"}}]}`,
+	`{"type":"cf_agent_tool_result","toolCallId":"call_1","toolName":"x","output":null,"state":"output-error","errorText":"no GPS","autoContinue":false}`,
+	`{"type":"cf_agent_tool_result","toolCallId":"","output":1}`,
+	`{"type":"cf_agent_tool_result","toolCallId":"c","state":"weird"}`,
+	`{"type":"cf_agent_tool_result","toolCallId":"c","clientTools":[{"name":"bad name"},{"name":7},"x"]}`,
+	`{"type":"cf_agent_tool_approval","toolCallId":"call_2","approved":true,"autoContinue":true}`,
+	`{"type":"cf_agent_tool_approval","toolCallId":"call_2","approved":false,"reason":"no"}`,
+	`{"type":"cf_agent_tool_approval","toolCallId":"call_2","approved":"yes"}`,
+	`{"type":"cf_agent_tool_approval","approved":true}`,
+}
+
+// FuzzToolFrames: any tool result or approval frame, JSON or CBOR,
+// decodes or is refused with an error that wraps ErrBadFrame, never
+// panics; a decoded one has its call id.
+func FuzzToolFrames(f *testing.F) {
+	addFrameSeeds(f, toolFrameSeeds, "chat_tool_result.json", "chat_tool_result.cbor", "chat_tool_approval.json", "chat_tool_approval.cbor")
+	forEachFrame(f, func(t *testing.T, m map[string]any) {
+		if r, err := ParseToolResult(m); err != nil {
+			if !errors.Is(err, ErrBadFrame) {
+				t.Fatalf("tool result error %v", err)
+			}
+		} else if r.ToolCallID == "" || (r.State != "output-available" && r.State != "output-error") {
+			t.Fatalf("tool result %+v", r)
+		}
+		if a, err := ParseToolApproval(m); err != nil {
+			if !errors.Is(err, ErrBadFrame) {
+				t.Fatalf("approval error %v", err)
+			}
+		} else if a.ToolCallID == "" {
+			t.Fatalf("approval %+v", a)
+		}
+	})
+}
+
+// addFrameSeeds adds each JSON seed, its CBOR form, and the golden files
+// named.
+func addFrameSeeds(f *testing.F, seeds []string, golden ...string) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+		if v, err := fuzzJSON.Unmarshal([]byte(s)); err == nil {
+			if b, err := fuzzCBOR.Marshal(v); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	for _, name := range golden {
+		if b, err := os.ReadFile(filepath.Join("testdata", "golden", name)); err == nil {
+			f.Add(b)
+		}
+	}
+}
+
+// forEachFrame fuzzes check with every input that decodes, as JSON or as
+// CBOR, to a map.
+func forEachFrame(f *testing.F, check func(t *testing.T, frame map[string]any)) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, c := range []codecs.Codec{fuzzJSON, fuzzCBOR} {
+			v, err := c.Unmarshal(data)
+			if err != nil {
+				continue
+			}
+			if m, ok := v.(map[string]any); ok {
+				check(t, m)
 			}
 		}
 	})

@@ -80,6 +80,25 @@ func TestGoldenFrames(t *testing.T) {
 		"chat_clear":       clearFrame(),
 		"chat_resuming":    {Kind: wire.Chat, Value: map[string]any{"type": TypeStreamResuming, "id": "Xq3kd0aZ"}},
 		"chat_resume_none": {Kind: wire.Chat, Value: map[string]any{"type": TypeResumeNone, "probeId": "p0Xk2"}},
+		// Tools, reasoning, data parts, continuations.
+		"chat_start_step":        chunkFrame("Xq3kd0aZ", map[string]any{"type": "start-step"}),
+		"chat_finish_step":       chunkFrame("Xq3kd0aZ", map[string]any{"type": "finish-step"}),
+		"chat_reasoning_delta":   chunkFrame("Xq3kd0aZ", map[string]any{"type": "reasoning-delta", "id": "reasoning-Xq3kd0aZ-0", "delta": "The user wants"}),
+		"chat_tool_input_start":  chunkFrame("Xq3kd0aZ", map[string]any{"type": "tool-input-start", "toolCallId": "call_w1", "toolName": "get_weather"}),
+		"chat_tool_input_delta":  chunkFrame("Xq3kd0aZ", map[string]any{"type": "tool-input-delta", "toolCallId": "call_w1", "inputTextDelta": `{"city":`}),
+		"chat_tool_input":        chunkFrame("Xq3kd0aZ", map[string]any{"type": "tool-input-available", "toolCallId": "call_w1", "toolName": "get_weather", "input": map[string]any{"city": "Oslo"}}),
+		"chat_tool_approval_req": chunkFrame("Xq3kd0aZ", map[string]any{"type": "tool-approval-request", "approvalId": "approval_0a1b2c3d4e5f6071", "toolCallId": "call_w1"}),
+		"chat_tool_output":       chunkFrame("Xq3kd0aZ", map[string]any{"type": "tool-output-available", "toolCallId": "call_w1", "output": map[string]any{"city": "Oslo", "temp": int64(3)}}),
+		"chat_tool_output_error": chunkFrame("Xq3kd0aZ", map[string]any{"type": "tool-output-error", "toolCallId": "call_w1", "errorText": "the weather service is down"}),
+		"chat_tool_denied":       chunkFrame("Xq3kd0aZ", map[string]any{"type": "tool-output-denied", "toolCallId": "call_w1"}),
+		"chat_data":              chunkFrame("Xq3kd0aZ", map[string]any{"type": "data-progress", "id": "p1", "data": map[string]any{"step": "asking"}}),
+		"chat_continuation": {Kind: wire.Chat, Value: map[string]any{"type": TypeUseChatResponse, "id": "0a1b2c3d", "done": false, "continuation": true,
+			"body": wire.Nested{Value: map[string]any{"type": "tool-output-available", "toolCallId": "call_w1", "output": map[string]any{"temp": int64(3)}}}}},
+		"chat_replay_complete": {Kind: wire.Chat, Value: map[string]any{"type": TypeUseChatResponse, "id": "Xq3kd0aZ", "body": "", "done": false, "replay": true, "replayComplete": true}},
+		"chat_stream_pending":  {Kind: wire.Chat, Value: map[string]any{"type": TypeStreamPending, "id": "0a1b2c3d", "probeId": "p0Xk2"}},
+		"chat_message_updated": {Kind: wire.Chat, Value: map[string]any{"type": TypeMessageUpdated, "message": Message{ID: "assistant_1764000000000_0a1b2c3d", Role: RoleAssistant,
+			Parts: []map[string]any{{"type": "tool-get_weather", "toolCallId": "call_w1", "state": "approval-responded", "input": map[string]any{"city": "Oslo"},
+				"approval": map[string]any{"id": "approval_0a1b2c3d4e5f6071", "approved": true}}}}.Value()}},
 	}
 	for name, f := range frames {
 		if f.Kind != wire.Chat {
@@ -102,7 +121,27 @@ func TestGoldenFrames(t *testing.T) {
 		data := encodeAs(t, codec, wire.Frame{Value: req})
 		checkGolden(t, "chat_request."+codec, data)
 		checkGolden(t, "chat_cancel."+codec, encodeAs(t, codec, wire.Frame{Value: map[string]any{"type": TypeRequestCancel, "id": "Xq3kd0aZ"}}))
+		// Tool results and approvals, as the client sends them (output is
+		// the value itself in both codecs).
+		tr := map[string]any{"type": TypeToolResult, "toolCallId": "call_l1", "toolName": "getLocation", "output": map[string]any{"city": "Oslo"},
+			"autoContinue": true, "clientTools": []any{map[string]any{"name": "getLocation", "description": "Where the user is"}}}
+		trData := encodeAs(t, codec, wire.Frame{Value: tr})
+		checkGolden(t, "chat_tool_result."+codec, trData)
+		ap := map[string]any{"type": TypeToolApproval, "toolCallId": "call_w1", "approved": true, "autoContinue": true}
+		apData := encodeAs(t, codec, wire.Frame{Value: ap})
+		checkGolden(t, "chat_tool_approval."+codec, apData)
 		c, _ := codecs.New(codec, codecs.Limits{})
+		if v, err := c.Unmarshal(trData); err != nil {
+			t.Fatal(err)
+		} else if r, err := ParseToolResult(v.(map[string]any)); err != nil || r.ToolCallID != "call_l1" || !r.AutoContinue || len(r.ClientTools) != 1 ||
+			r.Output.(map[string]any)["city"] != "Oslo" {
+			t.Errorf("chat_tool_result.%s: %+v %v", codec, r, err)
+		}
+		if v, err := c.Unmarshal(apData); err != nil {
+			t.Fatal(err)
+		} else if a, err := ParseToolApproval(v.(map[string]any)); err != nil || a.ToolCallID != "call_w1" || !a.Approved || !a.AutoContinue {
+			t.Errorf("chat_tool_approval.%s: %+v %v", codec, a, err)
+		}
 		v, err := c.Unmarshal(data)
 		if err != nil {
 			t.Fatal(err)

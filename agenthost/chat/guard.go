@@ -93,9 +93,18 @@ func guardRow(m Message) ([]byte, Message, error) {
 	return nil, m, fmt.Errorf("message %q is %d bytes of JSON after compaction, over the %d-byte row limit", m.ID, len(b), RowMaxBytes)
 }
 
+// copyPart copies a part, and the maps in it one level deep (a tool
+// part's approval), so that changes to the copy do not reach p.
 func copyPart(p map[string]any) map[string]any {
 	np := make(map[string]any, len(p))
 	for k, v := range p {
+		if m, ok := v.(map[string]any); ok {
+			mc := make(map[string]any, len(m))
+			for k2, v2 := range m {
+				mc[k2] = v2
+			}
+			v = mc
+		}
 		np[k] = v
 	}
 	return np

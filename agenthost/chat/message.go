@@ -132,18 +132,100 @@ func messageValues(msgs []Message) []any {
 
 // ModelMessages converts UI messages to the model's conversation: the
 // system prompt first (when not empty), then each message's text parts as
-// one turn; messages without text (only tool or file parts) are left out.
+// one turn. An assistant message's tool parts become, step by step (its
+// step-start parts divide the steps), an assistant turn with the step's
+// text and tool calls followed by one tool turn per call: the output as
+// JSON text, the error text, or a denial. Calls that have no result yet
+// (waiting for a client or an approval) are left out, and so are messages
+// with neither text nor settled tool calls (files, data parts...).
 func ModelMessages(system string, msgs []Message) []accel.Message {
 	out := make([]accel.Message, 0, len(msgs)+1)
 	if system != "" {
 		out = append(out, accel.Message{Role: RoleSystem, Content: system})
 	}
 	for _, m := range msgs {
-		if text := m.Text(); text != "" {
-			out = append(out, accel.Message{Role: m.Role, Content: text})
+		if m.Role != RoleAssistant {
+			if text := m.Text(); text != "" {
+				out = append(out, accel.Message{Role: m.Role, Content: text})
+			}
+			continue
 		}
+		out = appendAssistant(out, m.Parts)
 	}
 	return out
+}
+
+// appendAssistant appends an assistant message's steps to out.
+func appendAssistant(out []accel.Message, parts []map[string]any) []accel.Message {
+	var text strings.Builder
+	var calls []accel.ToolCall
+	var results []accel.Message
+	flush := func() {
+		if text.Len() > 0 || len(calls) > 0 {
+			out = append(out, accel.Message{Role: RoleAssistant, Content: text.String(), ToolCalls: calls})
+			out = append(out, results...)
+		}
+		text.Reset()
+		calls, results = nil, nil
+	}
+	for _, p := range parts {
+		switch {
+		case p["type"] == "step-start":
+			flush()
+		case p["type"] == "text":
+			s, _ := p["text"].(string)
+			text.WriteString(s)
+		case isToolPart(p) && settled(p["state"]):
+			id, _ := p["toolCallId"].(string)
+			if id == "" {
+				continue
+			}
+			args, err := jsonCodec.Marshal(orEmptyObject(p["input"]))
+			if err != nil {
+				args = []byte("{}")
+			}
+			calls = append(calls, accel.ToolCall{ID: id, Name: toolName(p), Arguments: string(args)})
+			results = append(results, accel.Message{Role: "tool", ToolCallID: id, Content: toolResultText(p)})
+		}
+	}
+	flush()
+	return out
+}
+
+// toolName is a tool part's tool: its type after "tool-", or its
+// toolName (dynamic tools).
+func toolName(p map[string]any) string {
+	if n, _ := p["toolName"].(string); n != "" {
+		return n
+	}
+	t, _ := p["type"].(string)
+	return strings.TrimPrefix(t, "tool-")
+}
+
+// toolResultText is what the model reads of a settled tool part.
+func toolResultText(p map[string]any) string {
+	switch p["state"] {
+	case "output-error":
+		e, _ := p["errorText"].(string)
+		return "Error: " + e
+	case "output-denied":
+		return "The user denied this tool call."
+	}
+	if s, ok := p["output"].(string); ok {
+		return s
+	}
+	b, err := jsonCodec.Marshal(p["output"])
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func orEmptyObject(v any) any {
+	if v == nil {
+		return map[string]any{}
+	}
+	return v
 }
 
 // jsonCodec encodes rows, nested bodies and HTTP answers; its limits are

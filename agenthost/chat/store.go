@@ -31,6 +31,13 @@ var Migrations = []string{
 		created_at INTEGER NOT NULL,
 		completed_at INTEGER
 	);`,
+	// The SDK's request context: the last request's custom body fields
+	// and client tools, which continuations after a tool result or an
+	// approval use (they survive hibernation and restarts).
+	`CREATE TABLE cf_ai_chat_request_context (
+		key TEXT PRIMARY KEY,
+		value TEXT NOT NULL
+	);`,
 }
 
 // Stream statuses of cf_ai_chat_stream_metadata, as in the SDK.
@@ -126,10 +133,46 @@ func deleteExcept(ctx *agenthost.Context, keep []Message) error {
 	})
 }
 
-// clearAll deletes the messages and the stream records.
+// Keys of cf_ai_chat_request_context, as in the SDK.
+const (
+	contextLastBody        = "lastBody"
+	contextLastClientTools = "lastClientTools"
+)
+
+// setRequestContext stores a value (as JSON) under key; nil deletes it.
+func setRequestContext(ctx *agenthost.Context, key string, v any) error {
+	if v == nil {
+		_, err := ctx.Exec(`DELETE FROM cf_ai_chat_request_context WHERE key = ?`, key)
+		return err
+	}
+	b, err := jsonCodec.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store request context: %w", err)
+	}
+	_, err = ctx.Exec(`INSERT INTO cf_ai_chat_request_context (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, string(b))
+	return err
+}
+
+// requestContext reads the value stored under key, nil when none (or
+// when it does not decode).
+func requestContext(ctx *agenthost.Context, key string) any {
+	var text string
+	if err := ctx.QueryRow(`SELECT value FROM cf_ai_chat_request_context WHERE key = ?`, key).Scan(&text); err != nil {
+		return nil
+	}
+	v, err := jsonCodec.Unmarshal([]byte(text))
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// clearAll deletes the messages, the stream records and the request
+// context.
 func clearAll(ctx *agenthost.Context) error {
 	return ctx.Tx(func(tx *sql.Tx) error {
-		for _, t := range []string{"cf_ai_chat_agent_messages", "cf_ai_chat_stream_chunks", "cf_ai_chat_stream_metadata"} {
+		for _, t := range []string{"cf_ai_chat_agent_messages", "cf_ai_chat_stream_chunks", "cf_ai_chat_stream_metadata", "cf_ai_chat_request_context"} {
 			if _, err := tx.Exec(`DELETE FROM ` + t); err != nil {
 				return fmt.Errorf("clear %s: %w", t, err)
 			}

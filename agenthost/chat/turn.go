@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,24 +21,46 @@ const (
 	TypeResumeRequest  = "cf_agent_stream_resume_request"
 	TypeResumeAck      = "cf_agent_stream_resume_ack"
 	TypeResumeNone     = "cf_agent_stream_resume_none"
+	TypeStreamPending  = "cf_agent_stream_pending"
 )
 
 // turn is the chat turn that is streaming. Its fields are used only on the
 // agent's goroutine (in hooks, and in the events the model goroutine
-// posts), except cancel, which is safe anywhere.
+// posts), except cancel, which is safe anywhere, and the fields set
+// before the model goroutine starts and never changed (the tools, the
+// sampling, continuation).
 type turn struct {
-	key        liveKey
-	requestID  string
-	streamID   string
-	requester  string // Key of the connection that asked
-	cancel     context.CancelFunc
-	b          *builder
-	chunks     int             // chunks stored so far
-	pending    map[string]bool // connections told "resuming" that have not acknowledged
-	cfg        Config
-	queue      []queuedTurn // requests waiting for this reply, at most MaxQueuedTurns
-	ended      bool
-	textOpened bool
+	key          liveKey
+	requestID    string
+	streamID     string
+	requester    string // Key of the connection that asked
+	continuation bool   // a continuation after a tool result or an approval: frames say so
+	cancel       context.CancelFunc
+	b            *builder
+	chunks       int             // chunks stored so far
+	pending      map[string]bool // connections told "resuming" that have not acknowledged
+	awaiting     []wire.Conn     // connections told "pending" for the first waiting continuation
+	cfg          Config
+	queue        []queuedTurn // requests waiting for this reply, at most MaxQueuedTurns
+	ended        bool
+
+	tools    toolSet
+	offered  []accel.Tool // the tools the model is offered
+	maxSteps int
+	sampling accel.Sampling
+
+	step      int
+	stepOpen  bool
+	open      map[string]string // open text and reasoning parts: kind → chunk id
+	calls     map[int]*streamCall
+	callOrder []int
+}
+
+// streamCall is a tool call the model is streaming.
+type streamCall struct {
+	id, name string
+	args     string
+	started  bool // tool-input-start sent
 }
 
 // liveKey names an agent of one host: a gateway restart (a new host) has
@@ -95,14 +118,19 @@ func (a *Agent) request(ctx *agenthost.Context, c wire.Conn, frame map[string]an
 		}
 		return err
 	}
+	return a.enqueue(ctx, queuedTurn{conn: c, req: req})
+}
+
+// enqueue starts q now, or queues it behind the reply that streams.
+func (a *Agent) enqueue(ctx *agenthost.Context, q queuedTurn) error {
 	if t := liveTurn(ctx); t != nil {
 		if len(t.queue) >= MaxQueuedTurns {
-			return c.Send(errorFrame(req.ID, fmt.Sprintf("chat: %d requests are already waiting for the reply that streams (request %s)", len(t.queue), t.requestID)))
+			return q.conn.Send(errorFrame(q.req.ID, fmt.Sprintf("chat: %d requests are already waiting for the reply that streams (request %s)", len(t.queue), t.requestID)))
 		}
-		t.queue = append(t.queue, queuedTurn{conn: c, req: req})
+		t.queue = append(t.queue, q)
 		return nil
 	}
-	a.startTurn(ctx, c, req, nil)
+	a.startTurn(ctx, q, nil)
 	return nil
 }
 
@@ -110,32 +138,51 @@ func (a *Agent) request(ctx *agenthost.Context, c wire.Conn, frame map[string]an
 // that streams; one more is refused with an error response.
 const MaxQueuedTurns = 8
 
-// queuedTurn is a request that waits for the reply that streams.
+// queuedTurn is a request that waits for the reply that streams, or a
+// continuation (after a tool result or an approval), whose request has an
+// id of the agent's and no messages.
 type queuedTurn struct {
-	conn wire.Conn
-	req  Request
+	conn         wire.Conn
+	req          Request
+	continuation bool
 }
 
-// startTurn stores the request's messages and starts the model's reply,
-// and reports whether it did; a request it cannot start is answered with
-// an error response. queue is what waits after it.
-func (a *Agent) startTurn(ctx *agenthost.Context, c wire.Conn, req Request, queue []queuedTurn) bool {
-	refuse := func(msg string) bool {
-		if err := c.Send(errorFrame(req.ID, msg)); err != nil {
+// startTurn stores the request's messages (a continuation has none: it
+// goes on with the last assistant message) and starts the model's reply;
+// it returns the turn, or nil after answering a request it cannot start
+// with an error response. queue is what waits after it.
+func (a *Agent) startTurn(ctx *agenthost.Context, q queuedTurn, queue []queuedTurn) *turn {
+	c, req := q.conn, q.req
+	refuse := func(msg string) *turn {
+		f := errorFrame(req.ID, msg)
+		if q.continuation {
+			f.Value.(map[string]any)["continuation"] = true
+		}
+		if err := c.Send(f); err != nil {
 			ctx.Logger().Debug("chat: error frame not sent", "conn", c.ID(), "error", err)
 		}
-		return false
+		return nil
 	}
-	if req.Trigger == "regenerate-message" {
-		// The client dropped the reply it regenerates: so does the store.
-		if err := deleteExcept(ctx, req.Messages); err != nil {
-			ctx.Logger().Warn("chat: regenerate", "error", err)
+	if q.continuation {
+		// The last request's body and client tools, as stored.
+		body, _ := requestContext(ctx, contextLastBody).(map[string]any)
+		applyBody(&req, body)
+		req.ClientTools = parseClientTools(requestContext(ctx, contextLastClientTools))
+	} else {
+		if req.Trigger == "regenerate-message" {
+			// The client dropped the reply it regenerates: so does the store.
+			if err := deleteExcept(ctx, req.Messages); err != nil {
+				ctx.Logger().Warn("chat: regenerate", "error", err)
+				return refuse("chat: cannot store the messages: " + err.Error())
+			}
+		}
+		if err := a.persist(ctx, req.Messages, c.Key()); err != nil {
+			ctx.Logger().Warn("chat: store request messages", "error", err)
 			return refuse("chat: cannot store the messages: " + err.Error())
 		}
-	}
-	if err := a.persist(ctx, req.Messages, c.Key()); err != nil {
-		ctx.Logger().Warn("chat: store request messages", "error", err)
-		return refuse("chat: cannot store the messages: " + err.Error())
+		if err := storeRequestContext(ctx, req); err != nil {
+			ctx.Logger().Warn("chat: store the request context", "error", err)
+		}
 	}
 	inf, err := ctx.Inference()
 	if err != nil {
@@ -145,12 +192,6 @@ func (a *Agent) startTurn(ctx *agenthost.Context, c wire.Conn, req Request, queu
 	if err != nil {
 		return refuse("chat: cannot read the messages: " + err.Error())
 	}
-	var prompt []accel.Message
-	if a.cfg.Prompt != nil {
-		prompt = a.cfg.Prompt(ctx, history)
-	} else {
-		prompt = ModelMessages(a.cfg.SystemPrompt, history)
-	}
 	maxTokens := a.cfg.MaxTokens
 	if req.MaxTokens > 0 {
 		maxTokens = req.MaxTokens
@@ -159,14 +200,22 @@ func (a *Agent) startTurn(ctx *agenthost.Context, c wire.Conn, req Request, queu
 	if req.Temperature != nil {
 		temperature = req.Temperature
 	}
-	chatReq := accel.ChatRequest{Model: a.cfg.Model, Messages: prompt, Sampling: accel.Sampling{MaxTokens: maxTokens, Temperature: temperature}}
-
+	b := newBuilder(fmt.Sprintf("assistant_%d_%s", ctx.Now().UnixMilli(), randomID("", 4)))
+	if q.continuation {
+		last := lastAssistant(history)
+		if last == nil {
+			return refuse("chat: nothing to continue: no assistant message")
+		}
+		b = continueBuilder(*last)
+	}
 	sctx, cancel := context.WithCancel(ctx.Context())
 	t := &turn{
 		key: keyOf(ctx), requestID: req.ID, streamID: randomID("stream_", 8), requester: c.Key(), cancel: cancel,
-		b: newBuilder(fmt.Sprintf("assistant_%d_%s", ctx.Now().UnixMilli(), randomID("", 4))), pending: map[string]bool{},
-		cfg: a.cfg, queue: queue,
+		continuation: q.continuation, b: b, pending: map[string]bool{}, cfg: a.cfg, queue: queue,
+		tools: newToolSet(a.cfg.Tools, req.ClientTools), maxSteps: a.cfg.MaxSteps,
+		sampling: accel.Sampling{MaxTokens: maxTokens, Temperature: temperature}, open: map[string]string{},
 	}
+	t.offered = t.tools.accel(a.cfg.Tools, req.ClientTools)
 	if err := startStream(ctx, t.streamID, t.requestID); err != nil {
 		cancel()
 		return refuse("chat: " + err.Error())
@@ -178,36 +227,63 @@ func (a *Agent) startTurn(ctx *agenthost.Context, c wire.Conn, req Request, queu
 	ctx.Spawn(func(hctx context.Context, run func(func(*agenthost.Context) error) error) {
 		defer cancel()
 		defer t.unregister() // after the host closed, no event will
-		t.stream(hctx, sctx, inf, chatReq, run)
+		t.run(hctx, sctx, inf, run)
 	})
-	return true
+	return t
+}
+
+// lastAssistant is the last assistant message of history, nil when none.
+func lastAssistant(history []Message) *Message {
+	for i := len(history) - 1; i >= 0; i-- {
+		if history[i].Role == RoleAssistant {
+			return &history[i]
+		}
+	}
+	return nil
 }
 
 // next starts the first waiting request that can start, handing it the
-// rest of the queue.
+// rest of the queue; connections waiting for it to stream are told it
+// is resuming.
 func (t *turn) next(ctx *agenthost.Context) {
 	a := &Agent{cfg: t.cfg}
+	awaiting := t.awaiting
+	t.awaiting = nil
 	for len(t.queue) > 0 {
 		q := t.queue[0]
 		t.queue = t.queue[1:]
-		if a.startTurn(ctx, q.conn, q.req, t.queue) {
+		if nt := a.startTurn(ctx, q, t.queue); nt != nil {
+			for _, c := range awaiting {
+				if err := nt.offerResume(c, ""); err != nil {
+					ctx.Logger().Debug("chat: resuming not sent", "conn", c.ID(), "error", err)
+				}
+			}
 			return
+		}
+	}
+	for _, c := range awaiting {
+		if err := c.Send(wire.Frame{Kind: wire.Chat, Value: map[string]any{"type": TypeResumeNone}}); err != nil {
+			ctx.Logger().Debug("chat: resume none not sent", "conn", c.ID(), "error", err)
 		}
 	}
 }
 
-// stream runs on the model goroutine: it opens the model stream and posts
-// each chunk to the agent. When the host shuts down it stops without
+// run runs on the model goroutine: it resolves the approvals a
+// continuation goes on from, then runs the steps (a model call, then the
+// server tools it called) until the model answers without a call, a call
+// waits for a client or a person, or MaxSteps model calls were made. Each
+// chunk is posted to the agent. When the host shuts down it stops without
 // posting: the stream stays recorded as streaming, and the next start
 // closes it as a restart would.
-func (t *turn) stream(hctx, sctx context.Context, inf agenthost.Inference, req accel.ChatRequest, run func(func(*agenthost.Context) error) error) {
+func (t *turn) run(hctx, sctx context.Context, inf agenthost.Inference, run func(func(*agenthost.Context) error) error) {
 	fail := func(err error) {
 		if hctx.Err() != nil {
 			return
 		}
 		_ = run(func(ctx *agenthost.Context) error { return t.fail(ctx, err) })
 	}
-	if req.Model == "" {
+	model := t.cfg.Model
+	if model == "" {
 		models, err := inf.Models(sctx)
 		if err == nil && len(models) == 0 {
 			err = errors.New("the inference backend lists no model")
@@ -216,12 +292,76 @@ func (t *turn) stream(hctx, sctx context.Context, inf agenthost.Inference, req a
 			fail(err)
 			return
 		}
-		req.Model = models[0].ID
+		model = models[0].ID
 	}
+	if t.continuation {
+		var todo []toolRun
+		if run(func(ctx *agenthost.Context) error {
+			if t.ended {
+				return errTurnOver
+			}
+			todo = t.resolveApprovals(ctx)
+			return nil
+		}) != nil {
+			return
+		}
+		if !t.execute(sctx, todo, run) {
+			return
+		}
+	}
+	for {
+		var req accel.ChatRequest
+		if run(func(ctx *agenthost.Context) error {
+			if t.ended {
+				return errTurnOver
+			}
+			req = t.request(ctx)
+			t.startStep(ctx)
+			return nil
+		}) != nil {
+			return
+		}
+		req.Model = model
+		reason, ok := t.stream(sctx, inf, req, run, fail)
+		if !ok {
+			return
+		}
+		var todo []toolRun
+		final := false
+		if run(func(ctx *agenthost.Context) error {
+			if t.ended {
+				return errTurnOver
+			}
+			todo, final = t.endStep(ctx, reason)
+			return nil
+		}) != nil {
+			return
+		}
+		if !t.execute(sctx, todo, run) {
+			return
+		}
+		if run(func(ctx *agenthost.Context) error {
+			if t.ended {
+				return errTurnOver
+			}
+			t.finishStep(ctx)
+			if final {
+				t.end(ctx, uiToolCalls, "")
+			}
+			return nil
+		}) != nil || final {
+			return
+		}
+	}
+}
+
+// stream reads one model call, posting each chunk; it returns the finish
+// reason, or false when the turn is over (the failure was posted).
+func (t *turn) stream(sctx context.Context, inf agenthost.Inference, req accel.ChatRequest, run func(func(*agenthost.Context) error) error, fail func(error)) (string, bool) {
 	s, err := openFitting(sctx, inf, req)
 	if err != nil {
 		fail(err)
-		return
+		return "", false
 	}
 	defer s.Close()
 	for {
@@ -230,15 +370,43 @@ func (t *turn) stream(hctx, sctx context.Context, inf agenthost.Inference, req a
 			if !errors.Is(err, io.EOF) {
 				fail(err)
 			}
-			return
+			return "", false
 		}
 		if run(func(ctx *agenthost.Context) error { return t.token(ctx, ch) }) != nil {
-			return // the turn is over, or the host closed
+			return "", false // the turn is over, or the host closed
 		}
 		if ch.FinishReason != "" {
-			return
+			return ch.FinishReason, true
 		}
 	}
+}
+
+// request is the model request of the next step: the stored history, the
+// message being built in place of its stored copy (a continuation's, or
+// one stored early for an approval), as Config.Prompt or ModelMessages
+// make it, with the turn's tools and sampling.
+func (t *turn) request(ctx *agenthost.Context) accel.ChatRequest {
+	history, err := loadMessages(ctx)
+	if err != nil {
+		ctx.Logger().Warn("chat: read the messages for the next step", "error", err)
+	}
+	msg := t.b.message()
+	replaced := false
+	for i := range history {
+		if history[i].ID == msg.ID {
+			history[i], replaced = msg, true
+		}
+	}
+	if !replaced && len(msg.Parts) > 0 {
+		history = append(history, msg)
+	}
+	var prompt []accel.Message
+	if t.cfg.Prompt != nil {
+		prompt = t.cfg.Prompt(ctx, history)
+	} else {
+		prompt = ModelMessages(t.cfg.SystemPrompt, history)
+	}
+	return accel.ChatRequest{Model: t.cfg.Model, Messages: prompt, Tools: t.offered, Sampling: t.sampling}
 }
 
 // openFitting opens the model stream; while the backend says the
@@ -268,6 +436,12 @@ func openFitting(ctx context.Context, inf agenthost.Inference, req accel.ChatReq
 // every connection but those waiting to resume. A chunk that cannot be
 // stored is still sent (as the SDK does with chunks over the row limit).
 func (t *turn) emit(ctx *agenthost.Context, chunk map[string]any) {
+	t.b.apply(chunk)
+	t.send(ctx, chunk)
+}
+
+// send stores and broadcasts a chunk already applied to the message.
+func (t *turn) send(ctx *agenthost.Context, chunk map[string]any) {
 	if body, err := jsonCodec.Marshal(chunk); err != nil {
 		ctx.Logger().Warn("chat: chunk not stored", "error", err)
 	} else if err := storeChunk(ctx, t.streamID, t.chunks, body); err != nil {
@@ -275,8 +449,15 @@ func (t *turn) emit(ctx *agenthost.Context, chunk map[string]any) {
 	} else {
 		t.chunks++
 	}
-	t.b.apply(chunk)
-	ctx.Broadcast(chunkFrame(t.requestID, chunk), t.pendingKeys()...)
+	ctx.Broadcast(t.frame(chunkFrame(t.requestID, chunk)), t.pendingKeys()...)
+}
+
+// frame flags f as a continuation's when the turn is one.
+func (t *turn) frame(f wire.Frame) wire.Frame {
+	if t.continuation {
+		f.Value.(map[string]any)["continuation"] = true
+	}
+	return f
 }
 
 func (t *turn) pendingKeys() []string {
@@ -287,35 +468,16 @@ func (t *turn) pendingKeys() []string {
 	return keys
 }
 
-// token handles one model chunk on the agent's goroutine.
-func (t *turn) token(ctx *agenthost.Context, ch accel.Chunk) error {
-	if t.ended {
-		return errTurnOver
-	}
-	if ch.Text != "" {
-		if !t.textOpened {
-			t.textOpened = true
-			t.emit(ctx, map[string]any{"type": "text-start", "id": t.requestID})
-		}
-		t.emit(ctx, map[string]any{"type": "text-delta", "id": t.requestID, "delta": ch.Text})
-	}
-	if ch.FinishReason != "" {
-		t.end(ctx, ch.FinishReason, "")
-	}
-	return nil
-}
-
-// end finishes the turn: close the text part, send finish (unless
-// cancelled: reason ""), store the assistant message, mark the stream,
-// then send the terminal frame, an error response when errMsg is set.
+// end finishes the turn: close the open text and reasoning parts, send
+// finish (unless cancelled: reason ""), store the assistant message, mark
+// the stream, then send the terminal frame, an error response when errMsg
+// is set.
 func (t *turn) end(ctx *agenthost.Context, reason, errMsg string) {
 	t.ended = true
 	t.unregister()
-	if t.textOpened {
-		t.emit(ctx, map[string]any{"type": "text-end", "id": t.requestID})
-	}
+	t.closeParts(ctx)
 	if reason != "" {
-		t.emit(ctx, map[string]any{"type": "finish", "messageMetadata": map[string]any{"finishReason": reason}})
+		t.emit(ctx, map[string]any{"type": "finish", "messageMetadata": map[string]any{"finishReason": uiFinishReason(reason)}})
 	}
 	t.b.closeTexts()
 	status := statusCompleted
@@ -327,7 +489,11 @@ func (t *turn) end(ctx *agenthost.Context, reason, errMsg string) {
 			ctx.Logger().Warn("chat: store the reply", "error", err)
 			status, errMsg = statusError, "chat: cannot store the reply: "+err.Error()
 		} else if all, err := loadMessages(ctx); err == nil {
-			ctx.Broadcast(messagesFrame(all), t.requester)
+			var except []string
+			if !t.continuation {
+				except = append(except, t.requester)
+			}
+			ctx.Broadcast(messagesFrame(all), except...)
 		}
 	}
 	if err := endStream(ctx, t.streamID, status); err != nil {
@@ -336,14 +502,303 @@ func (t *turn) end(ctx *agenthost.Context, reason, errMsg string) {
 	var err error
 	if errMsg != "" {
 		err = errors.New(errMsg)
-		ctx.Broadcast(errorFrame(t.requestID, errMsg))
+		ctx.Broadcast(t.frame(errorFrame(t.requestID, errMsg)))
 	} else {
-		ctx.Broadcast(doneFrame(t.requestID))
+		ctx.Broadcast(t.frame(doneFrame(t.requestID)))
 	}
 	if t.cfg.OnFinish != nil {
-		t.cfg.OnFinish(ctx, t.b.message(), reason, err)
+		t.cfg.OnFinish(ctx, t.b.message(), uiFinishReason(reason), err)
 	}
 	t.next(ctx)
+}
+
+// uiToolCalls is the finish reason of a reply that stopped on tool calls,
+// as the AI SDK names it.
+const uiToolCalls = "tool-calls"
+
+// uiFinishReason is a model's finish reason as the AI SDK names it.
+func uiFinishReason(r string) string {
+	if r == accel.FinishToolCalls {
+		return uiToolCalls
+	}
+	return r
+}
+
+// closeParts ends the open text and reasoning parts (text-end,
+// reasoning-end).
+func (t *turn) closeParts(ctx *agenthost.Context) {
+	for _, kind := range []string{"reasoning", "text"} {
+		if id, ok := t.open[kind]; ok {
+			delete(t.open, kind)
+			t.emit(ctx, map[string]any{"type": kind + "-end", "id": id})
+		}
+	}
+}
+
+// partID is the chunk id of the step's text or reasoning part: the
+// request id for the first step's text (as before tools), else one of
+// its own.
+func (t *turn) partID(kind string) string {
+	if kind == "text" && t.step == 0 {
+		return t.requestID
+	}
+	return fmt.Sprintf("%s-%s-%d", kind, t.requestID, t.step)
+}
+
+// token handles one model chunk on the agent's goroutine: reasoning,
+// text and tool-call pieces become their UI-message-stream chunks.
+func (t *turn) token(ctx *agenthost.Context, ch accel.Chunk) error {
+	if t.ended {
+		return errTurnOver
+	}
+	write := func(kind, delta string) {
+		if delta == "" {
+			return
+		}
+		other := "text"
+		if kind == "text" {
+			other = "reasoning"
+		}
+		if id, ok := t.open[other]; ok {
+			delete(t.open, other)
+			t.emit(ctx, map[string]any{"type": other + "-end", "id": id})
+		}
+		id, ok := t.open[kind]
+		if !ok {
+			id = t.partID(kind)
+			t.open[kind] = id
+			t.emit(ctx, map[string]any{"type": kind + "-start", "id": id})
+		}
+		t.emit(ctx, map[string]any{"type": kind + "-delta", "id": id, "delta": delta})
+	}
+	write("reasoning", ch.Reasoning)
+	write("text", ch.Text)
+	for _, d := range ch.ToolCalls {
+		if t.calls == nil {
+			t.calls = map[int]*streamCall{}
+		}
+		sc := t.calls[d.Index]
+		if sc == nil {
+			sc = &streamCall{id: d.ID}
+			if sc.id == "" {
+				sc.id = randomID("call_", 12)
+			}
+			t.calls[d.Index] = sc
+			t.callOrder = append(t.callOrder, d.Index)
+		}
+		if sc.name == "" {
+			sc.name = d.Name
+		}
+		if !sc.started && sc.name != "" {
+			sc.started = true
+			t.emit(ctx, map[string]any{"type": "tool-input-start", "toolCallId": sc.id, "toolName": sc.name})
+			if sc.args != "" {
+				t.emit(ctx, map[string]any{"type": "tool-input-delta", "toolCallId": sc.id, "inputTextDelta": sc.args})
+			}
+		}
+		sc.args += d.Arguments
+		if sc.started && d.Arguments != "" {
+			t.emit(ctx, map[string]any{"type": "tool-input-delta", "toolCallId": sc.id, "inputTextDelta": d.Arguments})
+		}
+	}
+	return nil
+}
+
+// stepped reports whether the turn marks its steps (start-step,
+// finish-step): when tools are in play, as the AI SDK's streamText does;
+// a plain chat keeps the chunks it always had.
+func (t *turn) stepped() bool { return !t.tools.empty() || t.continuation }
+
+// startStep begins a model call.
+func (t *turn) startStep(ctx *agenthost.Context) {
+	t.calls, t.callOrder = nil, nil
+	if t.stepped() {
+		t.stepOpen = true
+		t.emit(ctx, map[string]any{"type": "start-step"})
+	}
+}
+
+// finishStep ends a model call and the tool runs that followed it.
+func (t *turn) finishStep(ctx *agenthost.Context) {
+	t.step++
+	if t.stepOpen {
+		t.stepOpen = false
+		t.emit(ctx, map[string]any{"type": "finish-step"})
+	}
+}
+
+// toolRun is a server tool call to run on the model goroutine.
+type toolRun struct {
+	id    string
+	tool  Tool
+	input any
+}
+
+// endStep ends a model call that finished with reason. Without tool calls
+// the turn ends. Otherwise each call's input is made available (or is an
+// input error when it is not JSON), and the calls are sorted: server
+// tools to run now (returned), server tools that need approval (the
+// message is stored with the pending approval before
+// tool-approval-request is sent), client tools (they wait for
+// cf_agent_tool_result), unknown tools (an output error). final says that
+// the turn ends after the runs: a call waits, or the step limit is
+// reached.
+func (t *turn) endStep(ctx *agenthost.Context, reason string) (todo []toolRun, final bool) {
+	t.closeParts(ctx)
+	if len(t.callOrder) == 0 {
+		t.finishStep(ctx)
+		t.end(ctx, reason, "")
+		return nil, false
+	}
+	var approvals []map[string]any
+	waits := false
+	for _, idx := range t.callOrder {
+		sc := t.calls[idx]
+		if !sc.started {
+			sc.name = "unknown"
+			t.emit(ctx, map[string]any{"type": "tool-input-start", "toolCallId": sc.id, "toolName": sc.name})
+		}
+		input, err := jsonCodec.Unmarshal([]byte(sc.args))
+		if sc.args == "" {
+			input, err = map[string]any{}, nil
+		}
+		if err != nil {
+			t.emit(ctx, map[string]any{"type": "tool-input-error", "toolCallId": sc.id, "toolName": sc.name, "input": sc.args,
+				"errorText": "the tool input is not JSON: " + err.Error()})
+			continue
+		}
+		t.emit(ctx, map[string]any{"type": "tool-input-available", "toolCallId": sc.id, "toolName": sc.name, "input": input})
+		if tool, ok := t.tools.server[sc.name]; ok {
+			if tool.NeedsApproval != nil && tool.NeedsApproval(input) {
+				approvals = append(approvals, map[string]any{"type": "tool-approval-request", "approvalId": randomID("approval_", 8), "toolCallId": sc.id})
+				waits = true
+			} else {
+				todo = append(todo, toolRun{id: sc.id, tool: tool, input: input})
+			}
+			continue
+		}
+		if _, ok := t.tools.client[sc.name]; ok {
+			waits = true
+			continue
+		}
+		t.emit(ctx, map[string]any{"type": "tool-output-error", "toolCallId": sc.id, "errorText": fmt.Sprintf("there is no tool named %q", sc.name)})
+	}
+	if len(approvals) > 0 {
+		// The pending approval is stored before it is asked, so that it
+		// survives hibernation and a restart (the SDK's #922).
+		for _, c := range approvals {
+			t.b.apply(c)
+		}
+		t.b.closeTexts()
+		if err := upsertMessages(ctx, []Message{t.b.message()}, t.cfg.MaxPersistedMessages); err != nil {
+			ctx.Logger().Warn("chat: store the pending approval", "error", err)
+		}
+		for _, c := range approvals {
+			t.send(ctx, c)
+		}
+	}
+	return todo, waits || t.maxSteps > 0 && t.step+1 >= t.maxSteps
+}
+
+// resolveApprovals is a continuation's first work: tool calls a person
+// approved are returned to run, denied ones get tool-output-denied.
+func (t *turn) resolveApprovals(ctx *agenthost.Context) []toolRun {
+	var todo []toolRun
+	for _, p := range t.b.message().Parts {
+		if !isToolPart(p) || p["state"] != "approval-responded" {
+			continue
+		}
+		id, _ := p["toolCallId"].(string)
+		if !approved(p) {
+			t.emit(ctx, map[string]any{"type": "tool-output-denied", "toolCallId": id})
+			continue
+		}
+		tool, ok := t.tools.server[toolName(p)]
+		if !ok {
+			t.emit(ctx, map[string]any{"type": "tool-output-error", "toolCallId": id, "errorText": fmt.Sprintf("there is no tool named %q", toolName(p))})
+			continue
+		}
+		todo = append(todo, toolRun{id: id, tool: tool, input: p["input"]})
+	}
+	return todo
+}
+
+// execute runs server tools on the model goroutine, one after the other,
+// posting each output (or error); it returns false when the turn is over.
+func (t *turn) execute(sctx context.Context, todo []toolRun, run func(func(*agenthost.Context) error) error) bool {
+	for _, r := range todo {
+		wctx := context.WithValue(sctx, dataWriterKey{}, dataWriter(func(chunk map[string]any) error {
+			return run(func(ctx *agenthost.Context) error {
+				if t.ended {
+					return errTurnOver
+				}
+				t.emit(ctx, chunk)
+				return nil
+			})
+		}))
+		out, err := runTool(wctx, r)
+		chunk := map[string]any{"type": "tool-output-available", "toolCallId": r.id, "output": out}
+		if err != nil {
+			chunk = map[string]any{"type": "tool-output-error", "toolCallId": r.id, "errorText": err.Error()}
+		}
+		if run(func(ctx *agenthost.Context) error {
+			if t.ended {
+				return errTurnOver
+			}
+			t.emit(ctx, chunk)
+			return nil
+		}) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// runTool runs one tool, turning a panic into an error and the output
+// into the JSON value model (a Go struct becomes its JSON object).
+func runTool(ctx context.Context, r toolRun) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("tool %s panicked: %v", r.tool.Name, p)
+		}
+	}()
+	if r.tool.Execute == nil {
+		return nil, fmt.Errorf("tool %s has no Execute", r.tool.Name)
+	}
+	v, err := r.tool.Execute(ctx, r.input)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("tool %s output: %w", r.tool.Name, err)
+	}
+	return jsonCodec.Unmarshal(b)
+}
+
+// storeRequestContext keeps the request's custom body fields and client
+// tools for the continuations that follow it (the SDK's lastBody and
+// lastClientTools).
+func storeRequestContext(ctx *agenthost.Context, req Request) error {
+	body := map[string]any{}
+	for k, v := range req.Body {
+		switch k {
+		case "messages", "clientTools", "trigger":
+		default:
+			body[k] = v
+		}
+	}
+	var bv, tv any
+	if len(body) > 0 {
+		bv = body
+	}
+	if len(req.ClientTools) > 0 {
+		tv = clientToolValues(req.ClientTools)
+	}
+	if err := setRequestContext(ctx, contextLastBody, bv); err != nil {
+		return err
+	}
+	return setRequestContext(ctx, contextLastClientTools, tv)
 }
 
 // fail ends the turn after the model failed; what streamed is kept.
@@ -362,11 +817,20 @@ func (t *turn) abort(ctx *agenthost.Context) {
 	t.ended = true
 	t.cancel()
 	t.unregister()
-	ctx.Broadcast(doneFrame(t.requestID))
+	ctx.Broadcast(t.frame(doneFrame(t.requestID)))
 	for _, q := range t.queue {
-		ctx.Broadcast(doneFrame(q.req.ID))
+		ctx.Broadcast(queuedDone(q))
 	}
 	t.queue = nil
+}
+
+// queuedDone is the terminal frame of a waiting request that is dropped.
+func queuedDone(q queuedTurn) wire.Frame {
+	f := doneFrame(q.req.ID)
+	if q.continuation {
+		f.Value.(map[string]any)["continuation"] = true
+	}
+	return f
 }
 
 // cancel ends the streaming turn with that request id: the model stops,
@@ -386,7 +850,7 @@ func (a *Agent) cancel(ctx *agenthost.Context, id string) error {
 	for i, q := range t.queue {
 		if q.req.ID == id {
 			t.queue = append(t.queue[:i:i], t.queue[i+1:]...)
-			ctx.Broadcast(doneFrame(id))
+			ctx.Broadcast(queuedDone(q))
 			break
 		}
 	}
@@ -406,11 +870,21 @@ func (t *turn) offerResume(c wire.Conn, probeID string) error {
 }
 
 // resumeRequest answers a client that asks whether a reply is streaming:
-// cf_agent_stream_resuming, or cf_agent_stream_resume_none (with the
-// client's probeId, as the SDK since ai-chat 0.1.8 does), so that the
-// client stops waiting at once.
+// cf_agent_stream_resuming; cf_agent_stream_pending when a continuation
+// waits for the reply that streams (the client keeps waiting, and is told
+// resuming when the continuation starts, as the SDK does since #1784); or
+// cf_agent_stream_resume_none (with the client's probeId, as the SDK
+// since ai-chat 0.1.8 does), so that the client stops waiting at once.
 func (a *Agent) resumeRequest(ctx *agenthost.Context, c wire.Conn, probeID string) error {
 	if t := liveTurn(ctx); t != nil {
+		if len(t.queue) > 0 && t.queue[0].continuation && t.queue[0].conn.Key() == c.Key() {
+			t.awaiting = append(t.awaiting, c)
+			f := map[string]any{"type": TypeStreamPending, "id": t.queue[0].req.ID}
+			if probeID != "" {
+				f["probeId"] = probeID
+			}
+			return c.Send(wire.Frame{Kind: wire.Chat, Value: f})
+		}
 		return t.offerResume(c, probeID)
 	}
 	f := map[string]any{"type": TypeResumeNone}
@@ -434,11 +908,16 @@ func (a *Agent) resumeAck(ctx *agenthost.Context, c wire.Conn, id string) error 
 		return err
 	}
 	for _, ch := range chunks {
-		f := chunkFrame(t.requestID, ch)
+		f := t.frame(chunkFrame(t.requestID, ch))
 		f.Value.(map[string]any)["replay"] = true
 		if err := c.Send(f); err != nil {
 			return err
 		}
 	}
-	return nil
+	// The replay is over, the reply goes on: the SDK's client flushes
+	// what it batched (replayComplete, ai-chat 0.1.6).
+	f := t.frame(wire.Frame{Kind: wire.Chat, Value: map[string]any{
+		"type": TypeUseChatResponse, "id": t.requestID, "body": "", "done": false, "replay": true, "replayComplete": true,
+	}})
+	return c.Send(f)
 }

@@ -1,0 +1,370 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/outpost-iot/outpost/accel"
+	"github.com/outpost-iot/outpost/accel/openai"
+	"github.com/outpost-iot/outpost/accel/openai/openaitest"
+	"github.com/outpost-iot/outpost/accel/remote"
+	"github.com/outpost-iot/outpost/agenthost"
+)
+
+// scripted serves script as the model through the real remote backend (a
+// random-weight model never calls a tool).
+func scripted(t *testing.T, script openaitest.Script) (*openaitest.Server, agenthost.Inference) {
+	t.Helper()
+	sc := openaitest.New(script)
+	t.Cleanup(sc.Close)
+	rc, err := remote.New(remote.Config{BaseURL: sc.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc, rc
+}
+
+// weatherScript calls tool (with {"city":"Oslo"}) until the conversation
+// has a tool result, then answers with a text that quotes the result.
+func weatherScript(tool string) openaitest.Script {
+	return func(req openai.ChatCompletionRequest) openaitest.Reply {
+		if last := openaitest.LastMessage(req); last.Role == "tool" {
+			return openaitest.Reply{Text: "Result: " + string(last.Content)}
+		}
+		return openaitest.Reply{Reasoning: "need the weather", Text: "Let me check.", ToolCalls: []accel.ToolCall{{ID: "call_w1", Name: tool, Arguments: `{"city":"Oslo"}`}}}
+	}
+}
+
+var weatherParams = map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []any{"city"}}
+
+func weatherTool(approval bool) Tool {
+	t := Tool{Name: "get_weather", Description: "The weather in a city", Parameters: weatherParams,
+		Execute: func(ctx context.Context, input any) (any, error) {
+			city, _ := input.(map[string]any)["city"].(string)
+			if err := WriteData(ctx, DataPart{Type: "data-progress", ID: "p1", Data: map[string]any{"step": "asking"}}); err != nil {
+				return nil, err
+			}
+			if err := WriteData(ctx, DataPart{Type: "data-progress", ID: "p1", Data: map[string]any{"step": "done"}}); err != nil {
+				return nil, err
+			}
+			return struct {
+				City string `json:"city"`
+				Temp int    `json:"temp"`
+			}{city, 3}, nil
+		}}
+	if approval {
+		t.NeedsApproval = func(any) bool { return true }
+	}
+	return t
+}
+
+func chunkTypes(chunks []map[string]any) string {
+	var out []string
+	for _, c := range chunks {
+		typ := c["type"].(string)
+		if n := len(out); n > 0 && strings.HasSuffix(typ, "-delta") && out[n-1] == typ+"…" {
+			continue
+		}
+		if strings.HasSuffix(typ, "-delta") {
+			typ += "…"
+		}
+		out = append(out, typ)
+	}
+	return strings.Join(out, " ")
+}
+
+// partsOf is a stored message's parts.
+func partsOf(m map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, p := range m["parts"].([]any) {
+		out = append(out, p.(map[string]any))
+	}
+	return out
+}
+
+// TestServerTool: the model calls a Go tool; the agent streams the call
+// (tool-input-*), runs the tool (its data parts stream too), streams the
+// output, then calls the model again with the call and its result, in
+// one turn with two steps; the stored message has the tool part with its
+// output, the data part reconciled in place, and both steps' text.
+func TestServerTool(t *testing.T) {
+	sc, inf := scripted(t, weatherScript("get_weather"))
+	h := startHost(t, t.TempDir(), Config{Tools: []Tool{weatherTool(false)}}, inf)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "Weather in Oslo?")}})); err != nil {
+		t.Fatal(err)
+	}
+	if f := a.waitDone(t, "r1"); f["error"] != nil {
+		t.Fatalf("done %v", f)
+	}
+	chunks := a.chunks("r1")
+	want := "start start-step reasoning-start reasoning-delta… reasoning-end text-start text-delta… tool-input-start tool-input-delta… text-end tool-input-available " +
+		"data-progress data-progress tool-output-available finish-step start-step text-start text-delta… text-end finish-step finish"
+	if got := chunkTypes(chunks); got != want {
+		t.Fatalf("chunks\n got %s\nwant %s", got, want)
+	}
+	for _, c := range chunks {
+		switch c["type"] {
+		case "tool-input-start":
+			if c["toolCallId"] != "call_w1" || c["toolName"] != "get_weather" {
+				t.Errorf("chunk %v", c)
+			}
+		case "tool-input-available":
+			if !reflect.DeepEqual(c["input"], map[string]any{"city": "Oslo"}) {
+				t.Errorf("chunk %v", c)
+			}
+		case "tool-output-available":
+			if !reflect.DeepEqual(c["output"], map[string]any{"city": "Oslo", "temp": int64(3)}) {
+				t.Errorf("chunk %v", c)
+			}
+		case "finish":
+			if c["messageMetadata"].(map[string]any)["finishReason"] != "stop" {
+				t.Errorf("chunk %v", c)
+			}
+		}
+	}
+	hist := getMessages(t, h)
+	if len(hist) != 2 {
+		t.Fatalf("history %v", hist)
+	}
+	var types []string
+	for _, p := range partsOf(hist[1]) {
+		types = append(types, p["type"].(string))
+	}
+	if got := strings.Join(types, " "); got != "step-start reasoning text tool-get_weather data-progress step-start text" {
+		t.Fatalf("stored parts %s", got)
+	}
+	tp := partsOf(hist[1])[3]
+	if tp["state"] != "output-available" || tp["toolCallId"] != "call_w1" || tp["output"].(map[string]any)["temp"] != 3.0 {
+		t.Errorf("tool part %v", tp)
+	}
+	if dp := partsOf(hist[1])[4]; dp["data"].(map[string]any)["step"] != "done" || dp["id"] != "p1" {
+		t.Errorf("data part %v", dp)
+	}
+	if textOf(hist[1]) != `Let me check.Result: {"city":"Oslo","temp":3}` {
+		t.Errorf("text %q", textOf(hist[1]))
+	}
+	// The model's second call had the tools, the call and its result.
+	reqs := sc.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d model calls", len(reqs))
+	}
+	if len(reqs[0].Tools) != 1 || reqs[0].Tools[0].Function.Name != "get_weather" || !strings.Contains(string(reqs[0].Tools[0].Function.Parameters), `"city"`) {
+		t.Errorf("tools offered %+v", reqs[0].Tools)
+	}
+	msgs := reqs[1].Messages
+	if len(msgs) != 3 || msgs[1].Role != "assistant" || string(msgs[1].Content) != "Let me check." || len(msgs[1].ToolCalls) != 1 ||
+		msgs[1].ToolCalls[0].ID != "call_w1" || msgs[1].ToolCalls[0].Function.Arguments != `{"city":"Oslo"}` ||
+		msgs[2].Role != "tool" || msgs[2].ToolCallID != "call_w1" || string(msgs[2].Content) != `{"city":"Oslo","temp":3}` {
+		t.Errorf("second call's messages %+v", msgs)
+	}
+}
+
+// TestStepLimit: a model that calls a tool every time stops after
+// MaxSteps model calls, with finish reason tool-calls.
+func TestStepLimit(t *testing.T) {
+	sc, inf := scripted(t, func(openai.ChatCompletionRequest) openaitest.Reply {
+		return openaitest.Reply{ToolCalls: []accel.ToolCall{{ID: fmt.Sprintf("call_%d", len("x")), Name: "get_weather", Arguments: `{"city":"Oslo"}`}}}
+	})
+	h := startHost(t, t.TempDir(), Config{Tools: []Tool{weatherTool(false)}, MaxSteps: 3}, inf)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "loop")}})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r1")
+	if n := len(sc.Requests()); n != 3 {
+		t.Errorf("%d model calls, want 3", n)
+	}
+	chunks := a.chunks("r1")
+	if last := chunks[len(chunks)-1]; last["type"] != "finish" || last["messageMetadata"].(map[string]any)["finishReason"] != "tool-calls" {
+		t.Errorf("last chunk %v", last)
+	}
+}
+
+// TestToolApproval: a tool that needs approval stops the turn; the
+// pending approval is stored before tool-approval-request is sent; it
+// survives a gateway restart; the approval from a client updates the
+// message (cf_agent_message_updated) and continues the turn (continuation
+// frames), which runs the tool and calls the model with its result. A
+// denial tells the model the call was denied.
+func TestToolApproval(t *testing.T) {
+	for _, approved := range []bool{true, false} {
+		t.Run(fmt.Sprint("approved=", approved), func(t *testing.T) {
+			dir := t.TempDir()
+			sc, inf := scripted(t, weatherScript("get_weather"))
+			cfg := Config{Tools: []Tool{weatherTool(true)}}
+			h := startHost(t, dir, cfg, inf)
+			a := newConn("a")
+			stored := make(chan string, 1)
+			a.onSend = func(f map[string]any) {
+				if isChunk("tool-approval-request")(f) {
+					var msg string
+					_ = openDB(t, dir).QueryRow(`SELECT message FROM cf_ai_chat_agent_messages WHERE message LIKE '%approval-requested%'`).Scan(&msg)
+					stored <- msg
+				}
+			}
+			connect(t, h, a)
+			if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "Weather in Oslo?")}, "maxTokens": 20})); err != nil {
+				t.Fatal(err)
+			}
+			a.waitDone(t, "r1")
+			if msg := <-stored; !strings.Contains(msg, `"approval":{"id":"approval_`) {
+				t.Fatalf("the pending approval was not stored before it was asked: %q", msg)
+			}
+			chunks := a.chunks("r1")
+			if got := chunkTypes(chunks); !strings.HasSuffix(got, "tool-input-available tool-approval-request finish-step finish") {
+				t.Fatalf("chunks %s", got)
+			}
+			if len(sc.Requests()) != 1 {
+				t.Fatalf("%d model calls before the approval", len(sc.Requests()))
+			}
+			// A gateway restart: the approval is still pending.
+			h.Close(context.Background())
+			h = startHost(t, dir, cfg, inf)
+			hist := getMessages(t, h)
+			tp := partsOf(hist[1])[3]
+			if tp["state"] != "approval-requested" || tp["approval"].(map[string]any)["id"] == nil {
+				t.Fatalf("after a restart: %v", tp)
+			}
+			b := newConn("b")
+			connect(t, h, b)
+			if err := send(t, h, b, fmt.Sprintf(`{"type":"cf_agent_tool_approval","toolCallId":"call_w1","approved":%v,"autoContinue":true}`, approved)); err != nil {
+				t.Fatal(err)
+			}
+			up := b.waitFor(t, "message updated", func(f map[string]any) bool { return f["type"] == TypeMessageUpdated })
+			upPart := up["message"].(map[string]any)["parts"].([]any)[3].(map[string]any)
+			if upPart["state"] != "approval-responded" || upPart["approval"].(map[string]any)["approved"] != approved ||
+				upPart["approval"].(map[string]any)["id"] != tp["approval"].(map[string]any)["id"] {
+				t.Fatalf("updated part %v", upPart)
+			}
+			done := b.waitFor(t, "continuation done", func(f map[string]any) bool {
+				return f["type"] == TypeUseChatResponse && f["done"] == true && f["continuation"] == true
+			})
+			cont := b.chunks(done["id"].(string))
+			for _, f := range b.all() {
+				if f["type"] == TypeUseChatResponse && f["id"] == done["id"] && f["continuation"] != true {
+					t.Fatalf("continuation frame without continuation: %v", f)
+				}
+			}
+			first := "start data-progress data-progress tool-output-available start-step"
+			if !approved {
+				first = "start tool-output-denied start-step"
+			}
+			if got := chunkTypes(cont); !strings.HasPrefix(got, first) || !strings.HasSuffix(got, "text-end finish-step finish") {
+				t.Fatalf("continuation chunks %s", got)
+			}
+			if cont[0]["messageId"] != hist[1]["id"] {
+				t.Errorf("continuation start %v, message %v", cont[0], hist[1]["id"])
+			}
+			hist = getMessages(t, h)
+			if len(hist) != 2 {
+				t.Fatalf("history %v", hist)
+			}
+			final := partsOf(hist[1])[3]
+			wantState, wantResult := "output-available", `{"city":"Oslo","temp":3}`
+			if !approved {
+				wantState, wantResult = "output-denied", "The user denied this tool call."
+			}
+			if final["state"] != wantState {
+				t.Errorf("final tool part %v", final)
+			}
+			if !strings.HasSuffix(textOf(hist[1]), "Result: "+wantResult) {
+				t.Errorf("text %q", textOf(hist[1]))
+			}
+			reqs := sc.Requests()
+			if last := reqs[len(reqs)-1].Messages; last[len(last)-1].Role != "tool" || string(last[len(last)-1].Content) != wantResult {
+				t.Errorf("the model was told %+v", last[len(last)-1])
+			}
+		})
+	}
+}
+
+// TestClientTool: a tool the client declares in its request body is
+// called by the model; the turn stops with the call waiting; the
+// client's cf_agent_tool_result stores the output (message updated) and
+// continues the turn with the stored client tools and body.
+func TestClientTool(t *testing.T) {
+	sc, inf := scripted(t, weatherScript("getLocation"))
+	h := startHost(t, t.TempDir(), Config{}, inf)
+	a := newConn("a")
+	connect(t, h, a)
+	body := map[string]any{"messages": []any{userMsg("u1", "Where am I?")}, "maxTokens": 33,
+		"clientTools": []any{map[string]any{"name": "getLocation", "description": "Where the user is", "parameters": map[string]any{"type": "object"}}}}
+	if err := send(t, h, a, chatRequest("r1", body)); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r1")
+	if got := chunkTypes(a.chunks("r1")); !strings.HasSuffix(got, "tool-input-available finish-step finish") {
+		t.Fatalf("chunks %s", got)
+	}
+	hist := getMessages(t, h)
+	if p := partsOf(hist[1])[3]; p["type"] != "tool-getLocation" || p["state"] != "input-available" {
+		t.Fatalf("tool part %v", p)
+	}
+	// A result for a call that does not exist is refused.
+	if err := send(t, h, a, `{"type":"cf_agent_tool_result","toolCallId":"nope","output":1}`); !errors.Is(err, ErrBadFrame) {
+		t.Errorf("unknown call: %v", err)
+	}
+	if err := send(t, h, a, `{"type":"cf_agent_tool_result","toolCallId":"call_w1","toolName":"getLocation","output":{"city":"Oslo"},"autoContinue":true}`); err != nil {
+		t.Fatal(err)
+	}
+	done := a.waitFor(t, "continuation done", func(f map[string]any) bool {
+		return f["type"] == TypeUseChatResponse && f["done"] == true && f["continuation"] == true
+	})
+	if done["error"] != nil {
+		t.Fatalf("continuation %v", done)
+	}
+	if len(a.ofType(TypeMessageUpdated)) != 1 {
+		t.Errorf("message updates %v", a.ofType(TypeMessageUpdated))
+	}
+	hist = getMessages(t, h)
+	if p := partsOf(hist[1])[3]; p["state"] != "output-available" || !reflect.DeepEqual(p["output"], map[string]any{"city": "Oslo"}) {
+		t.Fatalf("tool part %v", p)
+	}
+	if !strings.HasSuffix(textOf(hist[1]), `Result: {"city":"Oslo"}`) {
+		t.Errorf("text %q", textOf(hist[1]))
+	}
+	reqs := sc.Requests()
+	if len(reqs) != 2 || len(reqs[1].Tools) != 1 || reqs[1].Tools[0].Function.Name != "getLocation" || *reqs[1].MaxTokens != 33 {
+		t.Errorf("the continuation's model call: %+v", reqs[len(reqs)-1])
+	}
+	// A second result for the same call is refused: it no longer waits.
+	if err := send(t, h, a, `{"type":"cf_agent_tool_result","toolCallId":"call_w1","output":2}`); !errors.Is(err, ErrBadFrame) {
+		t.Errorf("second result: %v", err)
+	}
+}
+
+// TestModelMessagesTools: tool parts become assistant tool calls and tool
+// results, step by step; calls that wait are left out.
+func TestModelMessagesTools(t *testing.T) {
+	msgs := []Message{
+		{ID: "u", Role: RoleUser, Parts: []map[string]any{{"type": "text", "text": "hi"}}},
+		{ID: "a", Role: RoleAssistant, Parts: []map[string]any{
+			{"type": "step-start"}, {"type": "text", "text": "Checking."},
+			{"type": "tool-w", "toolCallId": "c1", "state": "output-available", "input": map[string]any{"x": int64(1)}, "output": "sunny"},
+			{"type": "tool-w", "toolCallId": "c2", "state": "output-error", "input": nil, "errorText": "boom"},
+			{"type": "step-start"}, {"type": "text", "text": "Done."},
+			{"type": "tool-v", "toolCallId": "c3", "state": "input-available", "input": map[string]any{}},
+		}},
+	}
+	got := ModelMessages("", msgs)
+	want := []accel.Message{
+		{Role: "user", Content: "hi"},
+		{Role: "assistant", Content: "Checking.", ToolCalls: []accel.ToolCall{{ID: "c1", Name: "w", Arguments: `{"x":1}`}, {ID: "c2", Name: "w", Arguments: `{}`}}},
+		{Role: "tool", ToolCallID: "c1", Content: "sunny"},
+		{Role: "tool", ToolCallID: "c2", Content: "Error: boom"},
+		{Role: "assistant", Content: "Done."},
+	}
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		t.Errorf("got  %s\nwant %s", g, w)
+	}
+}
