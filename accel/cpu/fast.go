@@ -36,6 +36,14 @@ type simdOps struct {
 	// xs[t*cols/32:(t+1)*cols/32]) for four tokens t, the same bits as
 	// four calls; nil: four calls.
 	dotQ4Kx4 func(w []byte, x, xs []float32, cols int, out []float32, outStride int)
+	// dotQ4KQ8 is dotQ4K on activations quantized to int8 blocks of 32
+	// (value ≈ xd[i/32]·xq[i], as dotQ8's): per sub-block the exact
+	// int32 Σ q·xq times step·xd, minus offset times xs (the sums of the
+	// unquantized activations), float32.
+	dotQ4KQ8 func(w []byte, xq []int8, xd, xs []float32) float32
+	// dotQ4KQ8x4 is dotQ4KQ8 for four tokens (cols values each) into
+	// out[t*outStride], the same bits as four calls; nil: four calls.
+	dotQ4KQ8x4 func(w []byte, xq []int8, xd, xs []float32, cols int, out []float32, outStride int)
 	// dotF32 is Σ a[i]·b[i] over len(a), float32.
 	dotF32 func(a, b []float32) float32
 	// dotF16 is Σ f16(w[i])·x[i] over len(x) (w little-endian halves).
@@ -52,7 +60,7 @@ type simdOps struct {
 	swiGLU func(gate, up []float32)
 }
 
-var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
+var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8: dotQ4KQ8Go, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
 
 // Best returns the fastest kernels this CPU runs: AVX2+FMA+F16C on amd64,
 // NEON on arm64, else (and in builds with the purego tag) Scalar.
@@ -134,11 +142,11 @@ func prepareFast(in *MatMulInput, w llama.Tensor, n int) {
 	}
 }
 
-// prepareQ8 quantizes the activations of a Q8_0 matmul and is
-// prepareFast for the others.
+// prepareQ8 quantizes the activations of a Q8_0 or Q4_K matmul (and
+// sums them by 32 for Q4_K, as prepareFast).
 func prepareQ8(in *MatMulInput, w llama.Tensor, n int) {
-	if w.Type != gguf.Q8_0 {
-		prepareFast(in, w, n)
+	prepareFast(in, w, n)
+	if w.Type != gguf.Q8_0 && w.Type != gguf.Q4_K {
 		return
 	}
 	m := n * w.Cols
@@ -201,6 +209,20 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 			row := w.Data[r*rb : (r+1)*rb]
 			for t := range n {
 				out[t*rows+r] = ops.dotQ8(row, in.Q[t*cols:(t+1)*cols], in.QD[t*nb:(t+1)*nb])
+			}
+		}
+	case w.Type == gguf.Q4_K && quantize:
+		sc := cols / 32
+		for r := lo; r < hi; r++ {
+			row := w.Data[r*rb : (r+1)*rb]
+			t := 0
+			if ops.dotQ4KQ8x4 != nil {
+				for ; t+4 <= n; t += 4 {
+					ops.dotQ4KQ8x4(row, in.Q[t*cols:(t+4)*cols], in.QD[t*sc:(t+4)*sc], in.S[t*sc:(t+4)*sc], cols, out[t*rows+r:], rows)
+				}
+			}
+			for ; t < n; t++ {
+				out[t*rows+r] = ops.dotQ4KQ8(row, in.Q[t*cols:(t+1)*cols], in.QD[t*sc:(t+1)*sc], in.S[t*sc:(t+1)*sc])
 			}
 		}
 	case w.Type == gguf.Q4_K:
@@ -393,6 +415,24 @@ func dotQ4KGo(w []byte, x, xs []float32) float32 {
 				bs += float32(qs[l]>>shift&15) * v
 			}
 			s += step*bs - off*xs[8*b+j]
+		}
+	}
+	return s
+}
+
+func dotQ4KQ8Go(w []byte, xq []int8, xd, xs []float32) float32 {
+	var s float32
+	for b := range len(xq) / gguf.Q4_KBlockSize {
+		blk := w[b*gguf.Q4_KBlockBytes : (b+1)*gguf.Q4_KBlockBytes]
+		for j := range gguf.Q4_KSubBlocks {
+			step, off := gguf.Q4_KSubBlock(blk, j)
+			qs := blk[16+32*(j/2) : 16+32*(j/2)+32]
+			shift := 4 * uint(j%2)
+			var is int32
+			for l, v := range xq[b*gguf.Q4_KBlockSize+32*j:][:32] {
+				is += int32(qs[l]>>shift&15) * int32(v)
+			}
+			s += float32(is)*(step*xd[8*b+j]) - off*xs[8*b+j]
 		}
 	}
 	return s

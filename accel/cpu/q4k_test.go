@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/outpost-iot/outpost/accel/gguf"
@@ -48,13 +49,16 @@ func q4kAbs(w llama.Tensor, r int, x []float32) float64 {
 // sub-block's quants times activations in float32, scale it, and
 // subtract the min times the activations' sum, so sumBound over the
 // row's magnitudes applies, plus the reference's own rounding of each
-// weight (two float32 operations). Token t of a batch of n is
-// bit-identical to the same token alone, whatever n (the four-token
-// kernel and the one-token kernel agree bit for bit).
+// weight (two float32 operations). The -q8act kernels quantize the
+// activations (each moves by at most half its block's step QD/2), which
+// adds Σ|step·q|·QD/2; their min term uses the exact sums. Token t of a
+// batch of n is bit-identical to the same token alone, whatever n (the
+// four-token kernel and the one-token kernel agree bit for bit).
 func TestMatMulQ4K(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	for _, k := range fastSets() {
 		t.Run(k.Name, func(t *testing.T) {
+			quantized := strings.HasSuffix(k.Name, "-q8act")
 			for _, shape := range [][2]int{{1, 256}, {13, 512}, {67, 768}, {5, 2048}} {
 				rows, cols := shape[0], shape[1]
 				w := randQ4K(rng, rows, cols)
@@ -62,14 +66,19 @@ func TestMatMulQ4K(t *testing.T) {
 					x := randF32(rng, n*cols, 3)
 					got := runMatMul(k, w, x, n)
 					want := runMatMul(Scalar(), w, x, n)
+					in := MatMulInput{X: x}
+					k.Prepare(&in, w, n)
 					for tok := range n {
 						xt := x[tok*cols : (tok+1)*cols]
 						alone := runMatMul(k, w, xt, 1)
 						for r := range rows {
-							abs := q4kAbs(w, r, xt)
+							abs, quant := q4kAbs(w, r, xt), 0.0
+							if quantized {
+								quant = q4kQuantErr(w, r, in.QD[tok*cols/32:(tok+1)*cols/32])
+							}
 							g, e := got[tok*rows+r], want[tok*rows+r]
-							if d := math.Abs(float64(g) - float64(e)); d > sumBound(cols, abs)+2*u*abs {
-								t.Fatalf("%dx%d n=%d token %d row %d: %v, reference %v (abs %g)", rows, cols, n, tok, r, g, e, abs)
+							if d := math.Abs(float64(g) - float64(e)); d > sumBound(cols, abs)+2*u*abs+quant {
+								t.Fatalf("%dx%d n=%d token %d row %d: %v, reference %v (abs %g, quantization %g)", rows, cols, n, tok, r, g, e, abs, quant)
 							}
 							if alone[r] != g {
 								t.Fatalf("%dx%d n=%d token %d row %d: %v batched, %v alone", rows, cols, n, tok, r, g, alone[r])
@@ -82,9 +91,25 @@ func TestMatMulQ4K(t *testing.T) {
 	}
 }
 
+// q4kQuantErr is Σ_i |step·q_i|·qd[i/32]/2 over row r of w: how far
+// quantizing the activations (steps qd) can move a dot's value.
+func q4kQuantErr(w llama.Tensor, r int, qd []float32) float64 {
+	row := w.Data[r*w.RowBytes():]
+	var e float64
+	for i := range w.Cols {
+		blk := row[i/256*gguf.Q4_KBlockBytes:]
+		j, l := i%256/32, i%32
+		step, _ := gguf.Q4_KSubBlock(blk, j)
+		q := blk[16+32*(j/2)+l] >> (4 * uint(j%2)) & 15
+		e += math.Abs(float64(step)*float64(q)) * float64(qd[i/32]) / 2
+	}
+	return e
+}
+
 // TestQ4KExtremes: all quants 15 or 0, the largest 6-bit scales and
 // mins, d and dmin of both signs, against exact sums (the values are
-// small integers times powers of two, so every kernel is exact).
+// small integers times powers of two, so every kernel is exact), with
+// float32 activations and with int8 ones at ±127.
 func TestQ4KExtremes(t *testing.T) {
 	for _, ops := range opsUnderTest() {
 		for _, q := range []byte{0x00, 0xff, 0x0f, 0xf0} {
@@ -117,6 +142,30 @@ func TestQ4KExtremes(t *testing.T) {
 				}
 				if got := ops.dotQ4K(blk, x, xs); float64(got) != want {
 					t.Errorf("%s: q %#x d %v: %v, want %v", ops.name, q, dd, got, want)
+				}
+				// Quantized activations of ±127 (step 1): VPMADDUBSW
+				// pairs reach 2·15·127, far from saturating.
+				for _, a := range []int8{127, -127} {
+					xq := make([]int8, 512)
+					xd := make([]float32, 16)
+					for i := range xq {
+						xq[i], x[i] = a, float32(a)
+						xd[i/32] = 1
+					}
+					for i := range xs {
+						xs[i] = 32 * float32(a)
+					}
+					var want float64
+					for i := range x {
+						qi := float64(q & 15)
+						if i%64 >= 32 {
+							qi = float64(q >> 4)
+						}
+						want += (float64(dd[0])*63*qi - float64(dd[1])*63) * float64(a)
+					}
+					if got := ops.dotQ4KQ8(blk, xq, xd, xs); float64(got) != want {
+						t.Errorf("%s q8: q %#x d %v x %d: %v, want %v", ops.name, q, dd, a, got, want)
+					}
 				}
 			}
 		}
@@ -170,4 +219,28 @@ func BenchmarkMatMulBig(b *testing.B) {
 			b.Run(k.Name, func(b *testing.B) { benchMatMul(b, k, w, 1) })
 		})
 	}
+}
+
+// BenchmarkDotQ4K: one 2048-long Q4_K row (in cache) against float32
+// activations and against int8-quantized ones, this CPU's primitives.
+func BenchmarkDotQ4K(b *testing.B) {
+	ops, ok := archOps()
+	if !ok {
+		ops = portableOps
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	w := randQ4K(rng, 1, 2048)
+	x := randF32(rng, 2048, 1)
+	in := MatMulInput{X: x}
+	prepareQ8(&in, w, 1)
+	b.Run("f32act", func(b *testing.B) {
+		for b.Loop() {
+			ops.dotQ4K(w.Data, x, in.S)
+		}
+	})
+	b.Run("q8act", func(b *testing.B) {
+		for b.Loop() {
+			ops.dotQ4KQ8(w.Data, in.Q, in.QD, in.S)
+		}
+	})
 }

@@ -20,6 +20,12 @@ func dotQ4KAVX2(w *byte, x, xs *float32, nb int) float32
 func dotQ4Kx4AVX2(w *byte, x, xs *float32, stride, xsStride, nb int, out *float32, outStride int)
 
 //go:noescape
+func dotQ4KQ8AVX2(w *byte, xq *int8, xd, xs *float32, nb int) float32
+
+//go:noescape
+func dotQ4KQ8x4AVX2(w *byte, xq *int8, xd, xs *float32, qStride, sStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotF32AVX2(a, b *float32, n int) float32
 
 //go:noescape
@@ -63,11 +69,29 @@ func archOps() (simdOps, bool) {
 		dotQ8F32x4: dotQ8F32x4Asm(dotQ8F32x4AVX2),
 		dotQ4K:     dotQ4KAsm(dotQ4KAVX2),
 		dotQ4Kx4:   dotQ4Kx4Asm(dotQ4Kx4AVX2),
-		dotF32:     dotF32Asm(dotF32AVX2, 8),
-		dotF16:     dotF16Asm(dotF16AVX2, 8),
-		axpy:       axpyAsm(axpyAVX2, 8),
-		dotRows:    dotRowsAsm(dotRowsAVX2, 8),
-		axpyRows:   axpyRowsAsm(axpyRowsAVX2, 8),
+		dotQ4KQ8: func(w []byte, xq []int8, xd, xs []float32) float32 {
+			nb := len(xq) / q4kSize
+			if nb == 0 {
+				return 0
+			}
+			_, _, _ = w[nb*q4kBytes-1], xd[nb*8-1], xs[nb*8-1]
+			return dotQ4KQ8AVX2(&w[0], &xq[0], &xd[0], &xs[0], nb)
+		},
+		dotQ4KQ8x4: func(w []byte, xq []int8, xd, xs []float32, cols int, out []float32, outStride int) {
+			nb, sc := cols/q4kSize, cols/32
+			_ = out[3*outStride]
+			if nb == 0 {
+				out[0], out[outStride], out[2*outStride], out[3*outStride] = 0, 0, 0, 0
+				return
+			}
+			_, _, _, _ = w[nb*q4kBytes-1], xq[3*cols+nb*q4kSize-1], xd[3*sc+nb*8-1], xs[3*sc+nb*8-1]
+			dotQ4KQ8x4AVX2(&w[0], &xq[0], &xd[0], &xs[0], cols, 4*sc, nb, &out[0], 4*outStride)
+		},
+		dotF32:   dotF32Asm(dotF32AVX2, 8),
+		dotF16:   dotF16Asm(dotF16AVX2, 8),
+		axpy:     axpyAsm(axpyAVX2, 8),
+		dotRows:  dotRowsAsm(dotRowsAVX2, 8),
+		axpyRows: axpyRowsAsm(axpyRowsAVX2, 8),
 		swiGLU: func(gate, up []float32) {
 			n := len(gate)
 			up = up[:n]

@@ -471,6 +471,40 @@ swdone:
 // and mins at 4, then four groups of 32 quant bytes at 16; group g holds
 // sub-block 2g in its low nibbles and 2g+1 in its high ones.
 
+// PREFETCH_Q4K prefetches the three cache lines of the block 2 KiB
+// ahead of SI: the weights stream from memory.
+#define PREFETCH_Q4K \
+	PREFETCHT0 2048(SI) \
+	PREFETCHT0 2112(SI) \
+	PREFETCHT0 2176(SI)
+
+// Q8ACT_CONSTS sets Y15 to bytes 15 and Y14 to int16 ones.
+#define Q8ACT_CONSTS \
+	VPCMPEQW Y15, Y15, Y15 \
+	VPSRLW $12, Y15, Y15 \
+	VPACKUSWB Y15, Y15, Y15 \
+	VPCMPEQW Y14, Y14, Y14 \
+	VPSRLW $15, Y14, Y14
+
+// STORE_SUMS4 stores the lane sums of a, b, c, d at DX, DX+BX, DX+2·BX,
+// DX+3·BX (X0, X1 scratch; DX advanced).
+#define STORE_SUMS4(a, b, c, d) \
+	VMOVAPS a, Y0 \
+	HSUM_Y0_KEEP \
+	MOVSS X0, (DX) \
+	ADDQ BX, DX \
+	VMOVAPS b, Y0 \
+	HSUM_Y0_KEEP \
+	MOVSS X0, (DX) \
+	ADDQ BX, DX \
+	VMOVAPS c, Y0 \
+	HSUM_Y0_KEEP \
+	MOVSS X0, (DX) \
+	ADDQ BX, DX \
+	VMOVAPS d, Y0 \
+	HSUM_Y0_KEEP \
+	MOVSS X0, (DX)
+
 // Q4K_SCALES decodes the block at SI: the eight steps d·sc[j] to the
 // stack at steps-32(SP) (as float32) and the eight offsets dmin·m[j] to
 // Y2 (AX, R10-R13, X1, Y1 scratch). The 6-bit fields are gathered four
@@ -570,9 +604,7 @@ TEXT ·dotQ4KAVX2(SB), NOSPLIT, $32-36
 k1loop:
 	TESTQ CX, CX
 	JZ k1done
-	PREFETCHT0 2048(SI) // the weights stream from memory
-	PREFETCHT0 2112(SI)
-	PREFETCHT0 2176(SI)
+	PREFETCH_Q4K
 	Q4K_SCALES
 	VFNMADD231PS (DX), Y2, Y0
 
@@ -622,9 +654,7 @@ TEXT ·dotQ4Kx4AVX2(SB), NOSPLIT, $32-64
 k4loop:
 	TESTQ CX, CX
 	JZ k4done
-	PREFETCHT0 2048(SI)
-	PREFETCHT0 2112(SI)
-	PREFETCHT0 2176(SI)
+	PREFETCH_Q4K
 	Q4K_SCALES
 	LEAQ (DX)(R9*2), R10 // token 2's sums
 	VFNMADD231PS (DX), Y2, Y11
@@ -659,20 +689,147 @@ k4loop:
 k4done:
 	MOVQ out+48(FP), DX
 	MOVQ outStride+56(FP), BX
-	VMOVAPS Y11, Y0
-	HSUM_Y0_KEEP
-	MOVSS X0, (DX)
-	ADDQ BX, DX
-	VMOVAPS Y12, Y0
-	HSUM_Y0_KEEP
-	MOVSS X0, (DX)
-	ADDQ BX, DX
-	VMOVAPS Y13, Y0
-	HSUM_Y0_KEEP
-	MOVSS X0, (DX)
-	ADDQ BX, DX
-	VMOVAPS Y14, Y0
-	HSUM_Y0_KEEP
-	MOVSS X0, (DX)
+	STORE_SUMS4(Y11, Y12, Y13, Y14)
+	VZEROUPPER
+	RET
+
+// func dotQ4KQ8AVX2(w *byte, xq *int8, xd, xs *float32, nb int) float32
+//
+// dotQ4KAVX2 on activations quantized to int8 blocks of 32 (scales xd):
+// per sub-block VPMADDUBSW of the nibbles (unsigned, ≤ 15) with the
+// quants (|xq| ≤ 127, so a pair of products stays far below int16's
+// limit), VPMADDWD to int32, then times d·sc[j]·xd[j]; the mins as
+// dotQ4KAVX2's, with the unquantized sums xs.
+TEXT ·dotQ4KQ8AVX2(SB), NOSPLIT, $32-44
+	MOVQ w+0(FP), SI
+	MOVQ xq+8(FP), DI
+	MOVQ xd+16(FP), R8
+	MOVQ xs+24(FP), DX
+	MOVQ nb+32(FP), CX
+	VXORPS Y0, Y0, Y0
+	Q8ACT_CONSTS
+
+kqloop:
+	TESTQ CX, CX
+	JZ kqdone
+	PREFETCH_Q4K
+	Q4K_SCALES
+	VFNMADD231PS (DX), Y2, Y0
+	VMOVUPS steps-32(SP), Y1
+	VMULPS (R8), Y1, Y1
+	VMOVUPS Y1, steps-32(SP)
+
+#define KQ_GROUP(g) \
+	VMOVDQU 16+32*g(SI), Y3 \
+	VPSRLW $4, Y3, Y4 \
+	VPAND Y15, Y4, Y4 \
+	VPAND Y15, Y3, Y3 \
+	VPMADDUBSW 64*g(DI), Y3, Y5 \
+	VPMADDUBSW 64*g+32(DI), Y4, Y6 \
+	VPMADDWD Y14, Y5, Y5 \
+	VPMADDWD Y14, Y6, Y6 \
+	VCVTDQ2PS Y5, Y5 \
+	VCVTDQ2PS Y6, Y6 \
+	VBROADCASTSS steps-32+8*g(SP), Y1 \
+	VBROADCASTSS steps-28+8*g(SP), Y2 \
+	VFMADD231PS Y5, Y1, Y0 \
+	VFMADD231PS Y6, Y2, Y0
+
+	KQ_GROUP(0)
+	KQ_GROUP(1)
+	KQ_GROUP(2)
+	KQ_GROUP(3)
+	ADDQ $144, SI
+	ADDQ $256, DI
+	ADDQ $32, R8
+	ADDQ $32, DX
+	DECQ CX
+	JMP kqloop
+
+kqdone:
+	HSUM_Y0
+	MOVSS X0, ret+40(FP)
+	RET
+
+// func dotQ4KQ8x4AVX2(w *byte, xq *int8, xd, xs *float32, qStride, sStride, nb int, out *float32, outStride int)
+//
+// dotQ4KQ8AVX2 of one row against four tokens (quants at xq, xq+qStride,
+// …, scales and sums at xd, xs, +sStride, …, strides in bytes) into out,
+// out+outStride, …: each block's scales are decoded and its nibbles
+// split once for the four. Per token the operations are dotQ4KQ8AVX2's,
+// so the results are the same bits.
+TEXT ·dotQ4KQ8x4AVX2(SB), NOSPLIT, $128-72
+	MOVQ w+0(FP), SI
+	MOVQ xq+8(FP), DI
+	MOVQ xd+16(FP), R8
+	MOVQ xs+24(FP), DX
+	MOVQ qStride+32(FP), BX
+	MOVQ sStride+40(FP), R9
+	MOVQ nb+48(FP), CX
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	Q8ACT_CONSTS
+
+kq4loop:
+	TESTQ CX, CX
+	JZ kq4done
+	PREFETCH_Q4K
+	Q4K_SCALES
+	LEAQ (DI)(BX*2), R10 // token 2's quants
+	LEAQ (R8)(R9*2), R11 // token 2's scales
+	LEAQ (DX)(R9*2), R12 // token 2's sums
+	VFNMADD231PS (DX), Y2, Y10
+	VFNMADD231PS (DX)(R9*1), Y2, Y11
+	VFNMADD231PS (R12), Y2, Y12
+	VFNMADD231PS (R12)(R9*1), Y2, Y13
+	VMOVUPS steps-32(SP), Y1
+	VMULPS (R8), Y1, Y0
+	VMOVUPS Y0, st-128(SP)
+	VMULPS (R8)(R9*1), Y1, Y0
+	VMOVUPS Y0, st-96(SP)
+	VMULPS (R11), Y1, Y0
+	VMOVUPS Y0, st-64(SP)
+	VMULPS (R11)(R9*1), Y1, Y0
+	VMOVUPS Y0, st-32(SP)
+
+#define KQ4_TOKEN(q, so, acc) \
+	VPMADDUBSW q, Y3, Y5 \
+	VPMADDUBSW 32+q, Y4, Y6 \
+	VPMADDWD Y14, Y5, Y5 \
+	VPMADDWD Y14, Y6, Y6 \
+	VCVTDQ2PS Y5, Y5 \
+	VCVTDQ2PS Y6, Y6 \
+	VBROADCASTSS so(SP), Y1 \
+	VBROADCASTSS so+4(SP), Y2 \
+	VFMADD231PS Y5, Y1, acc \
+	VFMADD231PS Y6, Y2, acc
+
+#define KQ4_GROUP(g) \
+	VMOVDQU 16+32*g(SI), Y3 \
+	VPSRLW $4, Y3, Y4 \
+	VPAND Y15, Y4, Y4 \
+	VPAND Y15, Y3, Y3 \
+	KQ4_TOKEN(64*g(DI), st-128+8*g, Y10) \
+	KQ4_TOKEN(64*g(DI)(BX*1), st-96+8*g, Y11) \
+	KQ4_TOKEN(64*g(R10), st-64+8*g, Y12) \
+	KQ4_TOKEN(64*g(R10)(BX*1), st-32+8*g, Y13)
+
+	KQ4_GROUP(0)
+	KQ4_GROUP(1)
+	KQ4_GROUP(2)
+	KQ4_GROUP(3)
+	ADDQ $144, SI
+	ADDQ $256, DI
+	ADDQ $32, R8
+	ADDQ $32, DX
+	DECQ CX
+	JMP kq4loop
+
+kq4done:
+	MOVQ out+56(FP), DX
+	MOVQ outStride+64(FP), BX
+	STORE_SUMS4(Y10, Y11, Y12, Y13)
 	VZEROUPPER
 	RET

@@ -1,0 +1,72 @@
+package cpu
+
+import (
+	"flag"
+	"fmt"
+	"testing"
+
+	"github.com/outpost-iot/outpost/accel/gguf"
+	"github.com/outpost-iot/outpost/accel/llama"
+)
+
+var decodeModel = flag.String("decode.model", "", "GGUF file for BenchmarkDecode (e.g. .cache/models/tinyllama-1.1b-q4_k.gguf)")
+
+// BenchmarkDecode times whole decode steps of a model file given with
+// -decode.model, for batches of 1 and 8 sequences, with Best and with
+// the same primitives on int8-quantized activations (-q8act): tok/s is
+// sequences × steps / time. Each step decodes one token per sequence at
+// positions 8 onward (a short prefill first, untimed).
+//
+//	go test -run '^$' -bench Decode -benchtime 16x ./accel/cpu -decode.model PATH
+func BenchmarkDecode(b *testing.B) {
+	if *decodeModel == "" {
+		b.Skip("no -decode.model")
+	}
+	f, err := gguf.Open(*decodeModel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	m, err := llama.Load(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sets := []Kernels{Best()}
+	if ops, ok := archOps(); ok {
+		sets = append(sets, fastKernels(ops, true))
+	}
+	for _, k := range sets {
+		for _, nseq := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/seqs%d", k.Name, nseq), func(b *testing.B) {
+				const bt, maxPos = 16, 256
+				r, err := New(m, Config{NumBlocks: nseq * maxPos / bt, BlockTokens: bt, Kernels: k})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer r.Close()
+				batch := make([]Seq, nseq)
+				for i := range batch {
+					blocks := make([]int, maxPos/bt)
+					for j := range blocks {
+						blocks[j] = i*maxPos/bt + j
+					}
+					batch[i] = Seq{Blocks: blocks, Tokens: []int32{1, 100, 200, 300, 400, 500, 600, int32(700 + i)}, Logits: true}
+				}
+				r.Forward(batch)
+				for i := range batch {
+					batch[i].Pos, batch[i].Tokens = 8, []int32{42}
+				}
+				b.ResetTimer()
+				for b.Loop() {
+					r.Forward(batch)
+					for i := range batch {
+						if batch[i].Pos++; batch[i].Pos >= maxPos {
+							batch[i].Pos = 8
+						}
+					}
+				}
+				b.ReportMetric(float64(b.N*nseq)/b.Elapsed().Seconds(), "tok/s")
+			})
+		}
+	}
+}
