@@ -99,8 +99,9 @@ func DequantizeQ4_K(dst []float32, src []byte) error {
 // 4-bit quants (weights |x| plus the sub-block's RMS); the eight scales
 // and eight mins then quantized to 6 bits against their maxima (d and
 // dmin, stored as f16); finally every weight requantized with the stored
-// scales. len(src) must be a multiple of 256 and dst must hold
-// len(src)/256 × 144 bytes. Inputs must be finite.
+// scales. On the inputs tested it writes the same bytes as ggml
+// (TestQ4_KMatchesGGML). len(src) must be a multiple of 256 and dst must
+// hold len(src)/256 × 144 bytes. Inputs must be finite.
 func QuantizeQ4_K(dst []byte, src []float32) error {
 	nb, err := quantBlocks(Q4_K, len(src), len(dst))
 	if err != nil {
@@ -188,7 +189,8 @@ func clampRound(v float32, hi float32) int {
 // rdelta·k over the range, each refined by the weighted least-squares
 // scale and min for its quants (the min held at 0 when the fit wants a
 // positive offset). This is the search of ggml's make_qkx2_quants, in
-// float32.
+// float32, including its habit of measuring the later candidates from
+// the best min found so far.
 func fitScaleMin(x, w []float32, nmax int, rmin, rdelta float32, nstep int) (scale, minOut float32) {
 	var offset float32
 	lo, hi := x[0], x[0]
@@ -206,26 +208,33 @@ func fitScaleMin(x, w []float32, nmax int, rmin, rdelta float32, nstep int) (sca
 	w = w[:len(x)]
 	var l [32]float32 // the candidate's quants (len(x) ≤ 32)
 	best := float32(-1)
+	// cur is the best fit's min so far: like ggml, later candidates
+	// quantize relative to it and size their steps over hi − cur.
+	cur := lo
 	for k := -1; k <= nstep; k++ {
 		// k = −1: the plain min–max fit, kept unless a candidate does
 		// better.
-		iscale := fn / (hi - lo)
+		iscale := fn / (hi - cur)
 		if k >= 0 {
-			iscale = (rmin + rdelta*float32(k) + fn) / (hi - lo)
+			iscale = (rmin + rdelta*float32(k) + fn) / (hi - cur)
 		}
 		var sumL, sumL2, sumXL float32
 		for i, v := range x {
-			// v−lo ≥ 0, so only the top needs clamping
-			q := float32(iscale*(v-lo)+0x1.8p23) - 0x1.8p23 // roundEven
-			if q > fn {
+			q := iscale * (v - cur)
+			switch {
+			case !(q > 0): // NaN included
+				q = 0
+			case q > fn:
 				q = fn
+			default:
+				q = float32(q+0x1.8p23) - 0x1.8p23 // roundEven
 			}
 			l[i] = q
 			sumL += w[i] * q
 			sumL2 += w[i] * q * q
 			sumXL += w[i] * q * v
 		}
-		s, off := 1/iscale, lo
+		s, off := 1/iscale, cur
 		if k >= 0 {
 			det := sumW*sumL2 - sumL*sumL
 			if !(det > 0) {
@@ -244,6 +253,9 @@ func fitScaleMin(x, w []float32, nmax int, rmin, rdelta float32, nstep int) (sca
 		}
 		if best < 0 || e < best {
 			best, scale, offset = e, s, off
+			if k >= 0 {
+				cur = off
+			}
 		}
 	}
 	return scale, -offset

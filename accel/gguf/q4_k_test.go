@@ -1,7 +1,9 @@
 package gguf
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -262,5 +264,49 @@ func BenchmarkQuantizeQ4_K(b *testing.B) {
 		if err := QuantizeQ4_K(dst, src); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestQ4_KMatchesGGML: 4096 super-blocks of normal weights (every
+// thousandth ten times larger) quantize to the bytes that ggml's
+// quantize_row_q4_K_ref writes, and those dequantize to the values of
+// ggml's dequantize_row_q4_K, bit for bit. The digests were taken with
+// a small C program calling libggml-base.so from npm
+// @node-llama-cpp/linux-x64 3.21.1 (llama.cpp release v0.4.0, commit
+// 80fb11a) on the same input; ggml_validate_row_data accepted the
+// blocks.
+func TestQ4_KMatchesGGML(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	const n = 4096 * Q4_KBlockSize
+	src := make([]float32, n)
+	for i := range src {
+		src[i] = float32(rng.NormFloat64() * 0.02)
+		if i%1000 == 0 {
+			src[i] *= 10
+		}
+	}
+	digest := func(v []float32) string {
+		b := make([]byte, 4*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+		}
+		return fmt.Sprintf("%x", sha256.Sum256(b))
+	}
+	if d := digest(src); d != "82ba000f50d37966eb7fe9051030b3aeea97e113b07f6ba737f7d872b6e27ad5" {
+		t.Fatalf("input digest %s: the generator changed", d)
+	}
+	q := make([]byte, n/Q4_KBlockSize*Q4_KBlockBytes)
+	if err := QuantizeQ4_K(q, src); err != nil {
+		t.Fatal(err)
+	}
+	if d := fmt.Sprintf("%x", sha256.Sum256(q)); d != "46b6cac0acba94c5cb7c5a34788fed5d3274b2329c1d5d68f10bb525b57fe6d9" {
+		t.Errorf("quantized digest %s, ggml's 46b6cac0…", d)
+	}
+	out := make([]float32, n)
+	if err := DequantizeQ4_K(out, q); err != nil {
+		t.Fatal(err)
+	}
+	if d := digest(out); d != "e9d4d1d8342c53399a6de2a9a72847c2d0bfca452247fe1f4919dcfa22aa4d16" {
+		t.Errorf("dequantized digest %s, ggml's e9d4d1d8…", d)
 	}
 }
