@@ -256,11 +256,13 @@ func (a *Agent) OnConnect(ctx *agenthost.Context, c wire.Conn) error {
 	return nil
 }
 
-// OnClose forgets a connection that was waiting to resume.
+// OnClose forgets a connection that was waiting to resume, and the
+// continuation it missed.
 func (a *Agent) OnClose(ctx *agenthost.Context, c wire.Conn) {
 	if t := liveTurn(ctx); t != nil {
 		delete(t.pending, c.Key())
 	}
+	setMissed(keyOf(ctx), c.Key(), missedTurn{})
 }
 
 // OnMessage handles the chat frames. A frame that is not one, or is

@@ -335,6 +335,29 @@ func TestClientTool(t *testing.T) {
 	if len(reqs) != 2 || len(reqs[1].Tools) != 1 || reqs[1].Tools[0].Function.Name != "getLocation" || *reqs[1].MaxTokens != 33 {
 		t.Errorf("the continuation's model call: %+v", reqs[len(reqs)-1])
 	}
+	// The continuation ended before a was told of it: a's resume request
+	// still gets it, replayed, then its terminal frame.
+	if err := send(t, h, a, `{"type":"cf_agent_stream_resume_request","probeId":"p1"}`); err != nil {
+		t.Fatal(err)
+	}
+	res := a.ofType(TypeStreamResuming)
+	if len(res) != 1 || res[0]["id"] != done["id"] || res[0]["probeId"] != "p1" {
+		t.Fatalf("resuming %v, continuation %v", res, done["id"])
+	}
+	before := len(a.all())
+	if err := send(t, h, a, fmt.Sprintf(`{"type":"cf_agent_stream_resume_ack","id":%q}`, done["id"])); err != nil {
+		t.Fatal(err)
+	}
+	replayed := a.all()[before:]
+	if last := replayed[len(replayed)-1]; len(replayed) < 3 || last["done"] != true || last["replay"] != true || last["continuation"] != true {
+		t.Fatalf("replayed %v", replayed)
+	}
+	if err := send(t, h, a, `{"type":"cf_agent_stream_resume_request","probeId":"p2"}`); err != nil {
+		t.Fatal(err)
+	}
+	if none := a.ofType(TypeResumeNone); len(none) != 1 || none[0]["probeId"] != "p2" {
+		t.Errorf("second resume request: %v", a.all()[len(a.all())-1])
+	}
 	// A second result for the same call is refused: it no longer waits.
 	if err := send(t, h, a, `{"type":"cf_agent_tool_result","toolCallId":"call_w1","output":2}`); !errors.Is(err, ErrBadFrame) {
 		t.Errorf("second result: %v", err)

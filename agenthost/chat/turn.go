@@ -35,6 +35,7 @@ type turn struct {
 	streamID     string
 	requester    string // Key of the connection that asked
 	continuation bool   // a continuation after a tool result or an approval: frames say so
+	attached     bool   // a continuation's requester acknowledged resuming
 	cancel       context.CancelFunc
 	b            *builder
 	chunks       int             // chunks stored so far
@@ -73,7 +74,40 @@ type liveKey struct {
 var live = struct {
 	sync.Mutex
 	turns map[liveKey]*turn
-}{turns: map[liveKey]*turn{}}
+	// missed holds, per agent and connection key, the continuation a
+	// connection asked for (a tool result or an approval) that ended
+	// before it attached: its resume request still gets it (replayed,
+	// then done), however fast the model was.
+	missed map[liveKey]map[string]missedTurn
+}{turns: map[liveKey]*turn{}, missed: map[liveKey]map[string]missedTurn{}}
+
+// missedTurn is a finished continuation its requester has not seen.
+type missedTurn struct{ requestID, streamID string }
+
+// setMissed records (or, with an empty request id, forgets) the
+// continuation that connection key missed.
+func setMissed(k liveKey, key string, m missedTurn) {
+	live.Lock()
+	defer live.Unlock()
+	if m.requestID == "" {
+		delete(live.missed[k], key)
+		if len(live.missed[k]) == 0 {
+			delete(live.missed, k)
+		}
+		return
+	}
+	if live.missed[k] == nil {
+		live.missed[k] = map[string]missedTurn{}
+	}
+	live.missed[k][key] = m
+}
+
+func missedBy(k liveKey, key string) (missedTurn, bool) {
+	live.Lock()
+	defer live.Unlock()
+	m, ok := live.missed[k][key]
+	return m, ok
+}
 
 func keyOf(ctx *agenthost.Context) liveKey { return liveKey{ctx.Context(), ctx.Address()} }
 
@@ -183,6 +217,7 @@ func (a *Agent) startTurn(ctx *agenthost.Context, q queuedTurn, queue []queuedTu
 		if err := storeRequestContext(ctx, req); err != nil {
 			ctx.Logger().Warn("chat: store the request context", "error", err)
 		}
+		setMissed(keyOf(ctx), c.Key(), missedTurn{}) // a new turn supersedes it
 	}
 	inf, err := ctx.Inference()
 	if err != nil {
@@ -505,6 +540,9 @@ func (t *turn) end(ctx *agenthost.Context, reason, errMsg string) {
 		ctx.Broadcast(t.frame(errorFrame(t.requestID, errMsg)))
 	} else {
 		ctx.Broadcast(t.frame(doneFrame(t.requestID)))
+	}
+	if t.continuation && !t.attached {
+		setMissed(t.key, t.requester, missedTurn{t.requestID, t.streamID})
 	}
 	if t.cfg.OnFinish != nil {
 		t.cfg.OnFinish(ctx, t.b.message(), uiFinishReason(reason), err)
@@ -887,6 +925,13 @@ func (a *Agent) resumeRequest(ctx *agenthost.Context, c wire.Conn, probeID strin
 		}
 		return t.offerResume(c, probeID)
 	}
+	if m, ok := missedBy(keyOf(ctx), c.Key()); ok {
+		f := map[string]any{"type": TypeStreamResuming, "id": m.requestID}
+		if probeID != "" {
+			f["probeId"] = probeID
+		}
+		return c.Send(wire.Frame{Kind: wire.Chat, Value: f})
+	}
 	f := map[string]any{"type": TypeResumeNone}
 	if probeID != "" {
 		f["probeId"] = probeID
@@ -899,10 +944,16 @@ func (a *Agent) resumeRequest(ctx *agenthost.Context, c wire.Conn, probeID strin
 // and broadcasting a chunk is one event of the agent.
 func (a *Agent) resumeAck(ctx *agenthost.Context, c wire.Conn, id string) error {
 	t := liveTurn(ctx)
+	if m, ok := missedBy(keyOf(ctx), c.Key()); ok && m.requestID == id && (t == nil || t.requestID != id) {
+		return replayMissed(ctx, c, m)
+	}
 	if t == nil || t.requestID != id || !t.pending[c.Key()] {
 		return nil
 	}
 	delete(t.pending, c.Key())
+	if t.continuation && c.Key() == t.requester {
+		t.attached = true
+	}
 	chunks, err := streamChunks(ctx, t.streamID)
 	if err != nil {
 		return err
@@ -919,5 +970,28 @@ func (a *Agent) resumeAck(ctx *agenthost.Context, c wire.Conn, id string) error 
 	f := t.frame(wire.Frame{Kind: wire.Chat, Value: map[string]any{
 		"type": TypeUseChatResponse, "id": t.requestID, "body": "", "done": false, "replay": true, "replayComplete": true,
 	}})
+	return c.Send(f)
+}
+
+// replayMissed sends c the continuation it missed: its stored chunks
+// flagged replay, then its terminal frame (the SDK's
+// replayCompletedChunksByRequestId).
+func replayMissed(ctx *agenthost.Context, c wire.Conn, m missedTurn) error {
+	setMissed(keyOf(ctx), c.Key(), missedTurn{})
+	chunks, err := streamChunks(ctx, m.streamID)
+	if err != nil {
+		return err
+	}
+	for _, ch := range chunks {
+		f := chunkFrame(m.requestID, ch)
+		f.Value.(map[string]any)["replay"] = true
+		f.Value.(map[string]any)["continuation"] = true
+		if err := c.Send(f); err != nil {
+			return err
+		}
+	}
+	f := doneFrame(m.requestID)
+	f.Value.(map[string]any)["replay"] = true
+	f.Value.(map[string]any)["continuation"] = true
 	return c.Send(f)
 }

@@ -6,20 +6,12 @@
 import { MessageType } from "@cloudflare/ai-chat/types";
 import { AgentClient } from "agents/client";
 import { WebSocketChatTransport } from "agents/chat/transport";
-import { readUIMessageStream } from "ai";
 import WebSocket from "ws";
+import { eq, fail, historyOf, read as readChunks, textOf, timeout, user } from "./chat-lib.mjs";
 
 const host = process.argv[2];
 const name = "npm-chat-" + process.pid;
-const timeout = (p, what, ms = 30000) =>
-  Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error("timeout: " + what)), ms))]);
-const fail = (msg) => { console.error("FAIL " + msg); process.exit(1); };
-const eq = (a, b, what) => {
-  if (JSON.stringify(a) !== JSON.stringify(b)) fail(`${what}: got ${JSON.stringify(a)}, want ${JSON.stringify(b)}`);
-};
-const textOf = (m) => m.parts.filter((p) => p.type === "text").map((p) => p.text).join("");
-const history = async () => (await fetch(`http://${host}/agents/chat/${name}/get-messages`)).json();
-const user = (id, text) => ({ id, role: "user", parts: [{ type: "text", text }] });
+const history = historyOf(host, name);
 
 // The frame types Outpost implements are the package's.
 eq(MessageType.CF_AGENT_USE_CHAT_REQUEST, "cf_agent_use_chat_request", "request type");
@@ -39,23 +31,7 @@ function connect() {
 }
 
 // Reads a chunk stream: the chunks, and the message the AI SDK builds.
-async function read(stream, onChunk = () => {}) {
-  const [a, b] = stream.tee();
-  const chunks = [];
-  const collect = (async () => {
-    const r = a.getReader();
-    for (;;) {
-      const { done, value } = await r.read();
-      if (done) return;
-      chunks.push(value);
-      onChunk(value, chunks);
-    }
-  })();
-  let message;
-  for await (const m of readUIMessageStream({ stream: b })) message = m;
-  await collect;
-  return { chunks, message };
-}
+const read = (stream, onChunk) => readChunks(stream, { onChunk });
 
 const a = connect();
 await timeout(a.agent.ready, "identity");
