@@ -52,6 +52,12 @@ func weatherTool(approval bool) Tool {
 			if err := WriteData(ctx, DataPart{Type: "data-progress", ID: "p1", Data: map[string]any{"step": "done"}}); err != nil {
 				return nil, err
 			}
+			if err := WriteData(ctx, DataPart{Type: "data-status", Data: "almost there", Transient: true}); err != nil {
+				return nil, err
+			}
+			if err := WriteData(ctx, DataPart{Type: "progress"}); err == nil {
+				return nil, errors.New("a data part type without data- was accepted")
+			}
 			return struct {
 				City string `json:"city"`
 				Temp int    `json:"temp"`
@@ -105,7 +111,7 @@ func TestServerTool(t *testing.T) {
 	}
 	chunks := a.chunks("r1")
 	want := "start start-step reasoning-start reasoning-delta… reasoning-end text-start text-delta… tool-input-start tool-input-delta… text-end tool-input-available " +
-		"data-progress data-progress tool-output-available finish-step start-step text-start text-delta… text-end finish-step finish"
+		"data-progress data-progress data-status tool-output-available finish-step start-step text-start text-delta… text-end finish-step finish"
 	if got := chunkTypes(chunks); got != want {
 		t.Fatalf("chunks\n got %s\nwant %s", got, want)
 	}
@@ -149,6 +155,10 @@ func TestServerTool(t *testing.T) {
 	}
 	if textOf(hist[1]) != `Let me check.Result: {"city":"Oslo","temp":3}` {
 		t.Errorf("text %q", textOf(hist[1]))
+	}
+	// Outside a tool run there is no turn to write to.
+	if err := WriteData(context.Background(), DataPart{Type: "data-x"}); !errors.Is(err, ErrNoTurn) {
+		t.Errorf("WriteData outside a tool: %v", err)
 	}
 	// The model's second call had the tools, the call and its result.
 	reqs := sc.Requests()
@@ -253,7 +263,7 @@ func TestToolApproval(t *testing.T) {
 					t.Fatalf("continuation frame without continuation: %v", f)
 				}
 			}
-			first := "start data-progress data-progress tool-output-available start-step"
+			first := "start data-progress data-progress data-status tool-output-available start-step"
 			if !approved {
 				first = "start tool-output-denied start-step"
 			}

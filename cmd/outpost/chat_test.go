@@ -86,11 +86,13 @@ func TestChatToolsNPMClient(t *testing.T) {
 
 // TestChatToolsCBOR: a CBOR WebSocket client takes a tool-approval turn
 // with native values everywhere the SDK nests JSON text (the body, the
-// chunks) and in the tool frames (input, output, the updated message),
-// and approves natively.
+// chunks) and in the tool frames (input, output, the updated message); an
+// MQTT 5 device (CBOR) watching the chat sees the same chunks and
+// approves the call natively.
 func TestChatToolsCBOR(t *testing.T) {
 	g := toolGateway(t)
 	cb := dialChat(t, g, "cbor-room", "_pk=dev-1&codec=cbor")
+	dev := mqttChat(t, g, "cbor-room")
 	cb.send(t, map[string]any{"type": "cf_agent_use_chat_request", "id": "dev-1", "init": map[string]any{"method": "POST",
 		"body": map[string]any{"messages": []any{map[string]any{"id": "u1", "role": "user", "parts": []any{map[string]any{"type": "text", "text": "weather?"}}}}}}})
 	chunks, done, _ := cb.reply(t, "dev-1")
@@ -114,7 +116,10 @@ func TestChatToolsCBOR(t *testing.T) {
 	if call == "" {
 		t.Fatalf("no tool call in %v", chunks)
 	}
-	cb.send(t, map[string]any{"type": "cf_agent_tool_approval", "toolCallId": call, "approved": true, "autoContinue": true})
+	if dchunks, _, _ := dev.reply(t, "dev-1"); len(dchunks) != len(chunks) {
+		t.Fatalf("MQTT device: %d chunks, CBOR WebSocket %d", len(dchunks), len(chunks))
+	}
+	dev.send(t, map[string]any{"type": "cf_agent_tool_approval", "toolCallId": call, "approved": true, "autoContinue": true})
 	var contID string
 	var updated map[string]any
 	deadline := time.After(60 * time.Second)
