@@ -188,7 +188,8 @@ var (
 func (a *Agent) Messages(ctx *agenthost.Context) ([]Message, error) { return loadMessages(ctx) }
 
 // OnStart closes the streams a gateway restart cut off (see the package
-// doc) and prunes old finished ones.
+// doc), prunes old finished ones, and starts the requests that were
+// waiting when the gateway stopped.
 func (a *Agent) OnStart(ctx *agenthost.Context) error {
 	streams, err := streamsWithStatus(ctx, statusStreaming)
 	if err != nil {
@@ -206,6 +207,17 @@ func (a *Agent) OnStart(ctx *agenthost.Context) error {
 	}
 	if err := pruneStreams(ctx, ctx.Now().Add(-StreamRetention).UnixMilli()); err != nil {
 		ctx.Logger().Warn("chat: prune old streams", "error", err)
+	}
+	if t == nil {
+		// Requests that waited when the gateway stopped: the first starts
+		// now (its requester's socket is gone: its frames are broadcast).
+		queue, err := loadQueued(ctx)
+		if err != nil {
+			ctx.Logger().Warn("chat: read queued requests", "error", err)
+		} else if len(queue) > 0 {
+			ctx.Logger().Info("chat: starting requests queued before a restart", "requests", len(queue))
+			a.startQueued(ctx, queue)
+		}
 	}
 	return nil
 }

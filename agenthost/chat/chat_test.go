@@ -689,3 +689,57 @@ func TestLongHistory(t *testing.T) {
 		t.Errorf("OnFinish calls %v", finished)
 	}
 }
+
+// TestQueuedRequestSurvivesRestart: a request that waits behind the reply
+// that streams is stored; after a gateway restart the agent starts it,
+// and a client that connects gets it (resuming, then the chunks and the
+// terminal frame); its messages are stored with the reply.
+func TestQueuedRequestSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := microEngine(t)
+	g := newGated(t, e)
+	h1 := startHost(t, dir, greedy, g)
+	a := newConn("a")
+	connect(t, h1, a)
+	if err := send(t, h1, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hi")}, "maxTokens": 50})); err != nil {
+		t.Fatal(err)
+	}
+	<-g.reqs
+	a.waitFor(t, "a text delta", isChunk("text-delta"))
+	if err := send(t, h1, a, chatRequest("r2", map[string]any{"messages": []any{userMsg("u1", "hi"), userMsg("u2", "again")}, "maxTokens": 3})); err != nil {
+		t.Fatal(err)
+	}
+	var queued int
+	if err := openDB(t, dir).QueryRow(`SELECT count(*) FROM outpost_chat_queue WHERE request_id = 'r2'`).Scan(&queued); err != nil || queued != 1 {
+		t.Fatalf("queued rows %d %v", queued, err)
+	}
+	if err := h1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(g.gate)
+
+	h2 := startHost(t, dir, greedy, e)
+	b := newConn("b")
+	connect(t, h2, b)
+	b.waitFor(t, "resuming r2", func(f map[string]any) bool { return f["type"] == TypeStreamResuming && f["id"] == "r2" })
+	if err := send(t, h2, b, `{"type":"cf_agent_stream_resume_ack","id":"r2"}`); err != nil {
+		t.Fatal(err)
+	}
+	if f := b.waitDone(t, "r2"); f["error"] != nil {
+		t.Fatalf("r2: %v", f)
+	}
+	if cs := b.chunks("r2"); len(cs) == 0 || cs[0]["type"] != "start" {
+		t.Fatalf("r2 chunks %v", cs)
+	}
+	hist := getMessages(t, h2)
+	var ids []string
+	for _, m := range hist {
+		ids = append(ids, m["id"].(string))
+	}
+	if len(hist) != 4 || ids[0] != "u1" || ids[2] != "u2" || hist[3]["role"] != "assistant" {
+		t.Fatalf("history %v", ids)
+	}
+	if err := openDB(t, dir).QueryRow(`SELECT count(*) FROM outpost_chat_queue`).Scan(&queued); err != nil || queued != 0 {
+		t.Errorf("queued rows after the turn %d %v", queued, err)
+	}
+}

@@ -38,6 +38,16 @@ var Migrations = []string{
 		key TEXT PRIMARY KEY,
 		value TEXT NOT NULL
 	);`,
+	// Outpost's own: the requests waiting behind the reply that streams,
+	// in order, so that a restart does not lose them.
+	`CREATE TABLE outpost_chat_queue (
+		seq INTEGER PRIMARY KEY AUTOINCREMENT,
+		request_id TEXT NOT NULL,
+		conn_key TEXT NOT NULL,
+		continuation INTEGER NOT NULL,
+		body TEXT NOT NULL,
+		created_at INTEGER NOT NULL
+	);`,
 }
 
 // Stream statuses of cf_ai_chat_stream_metadata, as in the SDK.
@@ -172,7 +182,7 @@ func requestContext(ctx *agenthost.Context, key string) any {
 // context.
 func clearAll(ctx *agenthost.Context) error {
 	return ctx.Tx(func(tx *sql.Tx) error {
-		for _, t := range []string{"cf_ai_chat_agent_messages", "cf_ai_chat_stream_chunks", "cf_ai_chat_stream_metadata", "cf_ai_chat_request_context"} {
+		for _, t := range []string{"cf_ai_chat_agent_messages", "cf_ai_chat_stream_chunks", "cf_ai_chat_stream_metadata", "cf_ai_chat_request_context", "outpost_chat_queue"} {
 			if _, err := tx.Exec(`DELETE FROM ` + t); err != nil {
 				return fmt.Errorf("clear %s: %w", t, err)
 			}
@@ -269,4 +279,74 @@ func pruneStreams(ctx *agenthost.Context, cutoff int64) error {
 		_, err := tx.Exec(`DELETE FROM cf_ai_chat_stream_metadata WHERE status != ? AND completed_at < ?`, statusStreaming, cutoff)
 		return err
 	})
+}
+
+// storeQueued stores a waiting request (its body, or nothing for a
+// continuation) and returns its row.
+func storeQueued(ctx *agenthost.Context, q queuedTurn) (int64, error) {
+	body := []byte("{}")
+	if !q.continuation {
+		b, err := jsonCodec.Marshal(q.req.Body)
+		if err != nil {
+			return 0, fmt.Errorf("queue request: %w", err)
+		}
+		body = b
+	}
+	cont := 0
+	if q.continuation {
+		cont = 1
+	}
+	res, err := ctx.Exec(`INSERT INTO outpost_chat_queue (request_id, conn_key, continuation, body, created_at) VALUES (?, ?, ?, ?, ?)`,
+		q.req.ID, q.key(), cont, string(body), ctx.Now().UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("queue request: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// deleteQueued deletes a waiting request's row (0: none).
+func deleteQueued(ctx *agenthost.Context, seq int64) error {
+	if seq == 0 {
+		return nil
+	}
+	_, err := ctx.Exec(`DELETE FROM outpost_chat_queue WHERE seq = ?`, seq)
+	return err
+}
+
+// loadQueued reads the waiting requests, in order, without their
+// connections; rows that no longer parse are deleted and logged.
+func loadQueued(ctx *agenthost.Context) ([]queuedTurn, error) {
+	rows, err := ctx.Query(`SELECT seq, request_id, continuation, body FROM outpost_chat_queue ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("load queued requests: %w", err)
+	}
+	var out []queuedTurn
+	var bad []int64
+	for rows.Next() {
+		var q queuedTurn
+		var cont int
+		var body string
+		if err := rows.Scan(&q.seq, &q.req.ID, &cont, &body); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		q.continuation = cont == 1
+		if !q.continuation {
+			v, err := jsonCodec.Unmarshal([]byte(body))
+			if err == nil {
+				q.req, err = ParseRequest(map[string]any{"id": q.req.ID, "init": map[string]any{"method": "POST", "body": v}})
+			}
+			if err != nil {
+				ctx.Logger().Warn("chat: queued request skipped", "request", q.req.ID, "error", err)
+				bad = append(bad, q.seq)
+				continue
+			}
+		}
+		out = append(out, q)
+	}
+	rows.Close()
+	for _, seq := range bad {
+		_ = deleteQueued(ctx, seq)
+	}
+	return out, rows.Err()
 }

@@ -155,16 +155,40 @@ func (a *Agent) request(ctx *agenthost.Context, c wire.Conn, frame map[string]an
 	return a.enqueue(ctx, queuedTurn{conn: c, req: req})
 }
 
-// enqueue starts q now, or queues it behind the reply that streams.
+// enqueue starts q now, or queues it behind the reply that streams. A
+// queued request is stored (outpost_chat_queue) before it is
+// acknowledged, so that a restart does not lose it.
 func (a *Agent) enqueue(ctx *agenthost.Context, q queuedTurn) error {
 	if t := liveTurn(ctx); t != nil {
 		if len(t.queue) >= MaxQueuedTurns {
 			return q.conn.Send(errorFrame(q.req.ID, fmt.Sprintf("chat: %d requests are already waiting for the reply that streams (request %s)", len(t.queue), t.requestID)))
 		}
+		seq, err := storeQueued(ctx, q)
+		if err != nil {
+			return q.conn.Send(errorFrame(q.req.ID, "chat: cannot queue the request: "+err.Error()))
+		}
+		q.seq = seq
 		t.queue = append(t.queue, q)
 		return nil
 	}
 	a.startTurn(ctx, q, nil)
+	return nil
+}
+
+// startQueued starts the first of queue that can start (each leaves the
+// store as it is taken), handing it the rest; it returns the turn, nil
+// when none could start.
+func (a *Agent) startQueued(ctx *agenthost.Context, queue []queuedTurn) *turn {
+	for len(queue) > 0 {
+		q := queue[0]
+		queue = queue[1:]
+		if err := deleteQueued(ctx, q.seq); err != nil {
+			ctx.Logger().Warn("chat: unqueue a request", "request", q.req.ID, "error", err)
+		}
+		if t := a.startTurn(ctx, q, queue); t != nil {
+			return t
+		}
+	}
 	return nil
 }
 
@@ -176,9 +200,29 @@ const MaxQueuedTurns = 8
 // continuation (after a tool result or an approval), whose request has an
 // id of the agent's and no messages.
 type queuedTurn struct {
-	conn         wire.Conn
+	conn         wire.Conn // nil for a request restored after a restart: its answers are broadcast
 	req          Request
 	continuation bool
+	seq          int64 // its row in outpost_chat_queue, 0 when not stored
+}
+
+// key is the requester's connection key, "" when it is gone.
+func (q queuedTurn) key() string {
+	if q.conn == nil {
+		return ""
+	}
+	return q.conn.Key()
+}
+
+// send sends f to the requester, or to every connection when it is gone.
+func (q queuedTurn) send(ctx *agenthost.Context, f wire.Frame) {
+	if q.conn == nil {
+		ctx.Broadcast(f)
+		return
+	}
+	if err := q.conn.Send(f); err != nil {
+		ctx.Logger().Debug("chat: frame not sent", "conn", q.conn.ID(), "error", err)
+	}
 }
 
 // startTurn stores the request's messages (a continuation has none: it
@@ -186,15 +230,13 @@ type queuedTurn struct {
 // it returns the turn, or nil after answering a request it cannot start
 // with an error response. queue is what waits after it.
 func (a *Agent) startTurn(ctx *agenthost.Context, q queuedTurn, queue []queuedTurn) *turn {
-	c, req := q.conn, q.req
+	req := q.req
 	refuse := func(msg string) *turn {
 		f := errorFrame(req.ID, msg)
 		if q.continuation {
 			f.Value.(map[string]any)["continuation"] = true
 		}
-		if err := c.Send(f); err != nil {
-			ctx.Logger().Debug("chat: error frame not sent", "conn", c.ID(), "error", err)
-		}
+		q.send(ctx, f)
 		return nil
 	}
 	if q.continuation {
@@ -210,14 +252,14 @@ func (a *Agent) startTurn(ctx *agenthost.Context, q queuedTurn, queue []queuedTu
 				return refuse("chat: cannot store the messages: " + err.Error())
 			}
 		}
-		if err := a.persist(ctx, req.Messages, c.Key()); err != nil {
+		if err := a.persist(ctx, req.Messages, q.key()); err != nil {
 			ctx.Logger().Warn("chat: store request messages", "error", err)
 			return refuse("chat: cannot store the messages: " + err.Error())
 		}
 		if err := storeRequestContext(ctx, req); err != nil {
 			ctx.Logger().Warn("chat: store the request context", "error", err)
 		}
-		setMissed(keyOf(ctx), c.Key(), missedTurn{}) // a new turn supersedes it
+		setMissed(keyOf(ctx), q.key(), missedTurn{}) // a new turn supersedes it
 	}
 	inf, err := ctx.Inference()
 	if err != nil {
@@ -245,7 +287,7 @@ func (a *Agent) startTurn(ctx *agenthost.Context, q queuedTurn, queue []queuedTu
 	}
 	sctx, cancel := context.WithCancel(ctx.Context())
 	t := &turn{
-		key: keyOf(ctx), requestID: req.ID, streamID: randomID("stream_", 8), requester: c.Key(), cancel: cancel,
+		key: keyOf(ctx), requestID: req.ID, streamID: randomID("stream_", 8), requester: q.key(), cancel: cancel,
 		continuation: q.continuation, b: b, pending: map[string]bool{}, cfg: a.cfg, queue: queue,
 		tools: newToolSet(a.cfg.Tools, req.ClientTools), maxSteps: a.cfg.MaxSteps,
 		sampling: accel.Sampling{MaxTokens: maxTokens, Temperature: temperature}, open: map[string]string{},
@@ -284,17 +326,15 @@ func (t *turn) next(ctx *agenthost.Context) {
 	a := &Agent{cfg: t.cfg}
 	awaiting := t.awaiting
 	t.awaiting = nil
-	for len(t.queue) > 0 {
-		q := t.queue[0]
-		t.queue = t.queue[1:]
-		if nt := a.startTurn(ctx, q, t.queue); nt != nil {
-			for _, c := range awaiting {
-				if err := nt.offerResume(c, ""); err != nil {
-					ctx.Logger().Debug("chat: resuming not sent", "conn", c.ID(), "error", err)
-				}
+	queue := t.queue
+	t.queue = nil
+	if nt := a.startQueued(ctx, queue); nt != nil {
+		for _, c := range awaiting {
+			if err := nt.offerResume(c, ""); err != nil {
+				ctx.Logger().Debug("chat: resuming not sent", "conn", c.ID(), "error", err)
 			}
-			return
 		}
+		return
 	}
 	for _, c := range awaiting {
 		if err := c.Send(wire.Frame{Kind: wire.Chat, Value: map[string]any{"type": TypeResumeNone}}); err != nil {
@@ -541,7 +581,7 @@ func (t *turn) end(ctx *agenthost.Context, reason, errMsg string) {
 	} else {
 		ctx.Broadcast(t.frame(doneFrame(t.requestID)))
 	}
-	if t.continuation && !t.attached {
+	if t.continuation && !t.attached && t.requester != "" {
 		setMissed(t.key, t.requester, missedTurn{t.requestID, t.streamID})
 	}
 	if t.cfg.OnFinish != nil {
@@ -887,6 +927,9 @@ func (a *Agent) cancel(ctx *agenthost.Context, id string) error {
 	}
 	for i, q := range t.queue {
 		if q.req.ID == id {
+			if err := deleteQueued(ctx, q.seq); err != nil {
+				ctx.Logger().Warn("chat: unqueue a request", "request", id, "error", err)
+			}
 			t.queue = append(t.queue[:i:i], t.queue[i+1:]...)
 			ctx.Broadcast(queuedDone(q))
 			break
@@ -915,7 +958,7 @@ func (t *turn) offerResume(c wire.Conn, probeID string) error {
 // since ai-chat 0.1.8 does), so that the client stops waiting at once.
 func (a *Agent) resumeRequest(ctx *agenthost.Context, c wire.Conn, probeID string) error {
 	if t := liveTurn(ctx); t != nil {
-		if len(t.queue) > 0 && t.queue[0].continuation && t.queue[0].conn.Key() == c.Key() {
+		if len(t.queue) > 0 && t.queue[0].continuation && t.queue[0].key() == c.Key() {
 			t.awaiting = append(t.awaiting, c)
 			f := map[string]any{"type": TypeStreamPending, "id": t.queue[0].req.ID}
 			if probeID != "" {
