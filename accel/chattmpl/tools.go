@@ -3,7 +3,6 @@ package chattmpl
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 )
 
@@ -57,8 +56,10 @@ func callJSON(c ToolCall, key string) string {
 
 // RenderTools is Render for a conversation that offers tools or holds
 // tool turns (assistant messages with ToolCalls, tool messages). With no
-// tools and no tool turns it is Render. Families that SupportsTools
-// reports false for return an error.
+// tools and no tool turns it is Render. For a family that SupportsTools
+// reports false for, the tools are left out (its model cannot call them)
+// and the tool turns are told as text: an assistant turn keeps its text,
+// and the results of consecutive tool turns become one user turn.
 func RenderTools(f Family, msgs []Message, tools []Tool, addGenerationPrompt bool, bos, eos string) (string, error) {
 	toolTurns := false
 	for _, m := range msgs {
@@ -70,7 +71,7 @@ func RenderTools(f Family, msgs []Message, tools []Tool, addGenerationPrompt boo
 		return Render(f, msgs, addGenerationPrompt, bos, eos)
 	}
 	if !SupportsTools(f) {
-		return "", fmt.Errorf("chattmpl: the %v template has no tool calling", f)
+		return Render(f, toolTurnsAsText(msgs), addGenerationPrompt, bos, eos)
 	}
 	switch f {
 	case ChatML:
@@ -78,6 +79,25 @@ func RenderTools(f Family, msgs []Message, tools []Tool, addGenerationPrompt boo
 	default:
 		return renderLlama31(msgs, tools, addGenerationPrompt, bos)
 	}
+}
+
+// toolTurnsAsText tells tool turns as plain turns, for templates without
+// tools.
+func toolTurnsAsText(msgs []Message) []Message {
+	var out []Message
+	for _, m := range msgs {
+		switch {
+		case m.Role == RoleTool:
+			if n := len(out); n > 0 && out[n-1].Role == RoleUser && strings.HasPrefix(out[n-1].Content, "Tool results:") {
+				out[n-1].Content += "\n" + m.Content
+				continue
+			}
+			out = append(out, Message{Role: RoleUser, Content: "Tool results:\n" + m.Content})
+		default:
+			out = append(out, Message{Role: m.Role, Content: m.Content})
+		}
+	}
+	return out
 }
 
 func renderHermes(msgs []Message, tools []Tool, addGenerationPrompt bool) (string, error) {

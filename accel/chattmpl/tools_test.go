@@ -40,8 +40,11 @@ func TestRenderToolsHermes(t *testing.T) {
 	if plain != want {
 		t.Errorf("RenderTools without tools %q, Render %q", plain, want)
 	}
-	if _, err := RenderTools(Zephyr, sysUser, []Tool{weather}, true, "<s>", "</s>"); err == nil {
-		t.Error("Zephyr rendered tools")
+	// A template without tools: the tools are left out, tool turns told
+	// as text.
+	got, err = RenderTools(Zephyr, msgs, []Tool{weather}, true, "<s>", "</s>")
+	if err != nil || strings.Contains(got, "get_weather") || !strings.Contains(got, "<|user|>\nTool results:\n{\"temp\":3}\n{\"wind\":5}</s>\n<|assistant|>\n") {
+		t.Errorf("Zephyr with tools: %v\n%s", err, got)
 	}
 }
 

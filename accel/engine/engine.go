@@ -235,9 +235,11 @@ func (e *Engine) checkModel(id string) error {
 // Chat renders the conversation with the model's chat template and
 // streams the assistant's reply. The family's end-of-turn markers are
 // added to the stop strings. Tools are rendered into the prompt for the
-// families that have a convention for them (chattmpl.RenderTools; others
-// refuse a request with tools), and the reply's tool calls and <think>
-// reasoning are parsed out of its text (splitReply).
+// families that have a convention for them (chattmpl.RenderTools; for
+// others they are left out, and a tool_choice that forces a call is
+// refused), and the reply's tool calls and <think> reasoning are parsed
+// out of its text (splitReply). tool_choice "required" or a tool's name
+// is not enforced by constrained decoding: it only keeps the tools.
 func (e *Engine) Chat(ctx context.Context, req accel.ChatRequest) (*accel.Stream, error) {
 	if err := e.checkModel(req.Model); err != nil {
 		return nil, err
@@ -248,6 +250,10 @@ func (e *Engine) Chat(ctx context.Context, req accel.ChatRequest) (*accel.Stream
 	tools := req.Tools
 	if req.ToolChoice == accel.ToolChoiceNone {
 		tools = nil
+	}
+	forced := req.ToolChoice != "" && req.ToolChoice != accel.ToolChoiceAuto && req.ToolChoice != accel.ToolChoiceNone
+	if forced && !chattmpl.SupportsTools(e.m.Family) {
+		return nil, accel.Invalid("tool_choice", "this model's chat template (%v) has no tool calling", e.m.Family)
 	}
 	prompt, err := e.m.chatPrompt(req.Messages, tools)
 	if err != nil {

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"context"
 	"testing"
 
 	"github.com/outpost-iot/outpost/accel"
 	"github.com/outpost-iot/outpost/accel/chattmpl"
+	"github.com/outpost-iot/outpost/accel/internal/testmodel"
 )
 
 // TestSplitReply: generated text in pieces becomes text, reasoning and
@@ -30,5 +32,50 @@ func TestSplitReply(t *testing.T) {
 	}
 	if !cancelled {
 		t.Error("Close did not cancel the generation")
+	}
+}
+
+// TestChatWithTools: the engine renders tools and tool turns into a
+// ChatML model's prompt and answers (a random-weight model writes text,
+// not calls); a tool_choice that forces a call is refused only for a
+// template without tools.
+func TestChatWithTools(t *testing.T) {
+	m, err := FromFile(testmodel.Micro(t), "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(m, Config{Threads: 1, ContextLength: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	zero := float32(0)
+	req := accel.ChatRequest{Model: "tiny", Tools: []accel.Tool{{Name: "get_weather", Parameters: []byte(`{"type":"object"}`)}}, ToolChoice: "required",
+		Messages: []accel.Message{
+			{Role: "user", Content: "weather?"},
+			{Role: "assistant", ToolCalls: []accel.ToolCall{{ID: "c1", Name: "get_weather", Arguments: `{}`}}},
+			{Role: "tool", ToolCallID: "c1", Content: `{"t":3}`},
+		}, Sampling: accel.Sampling{MaxTokens: 4, Temperature: &zero}}
+	s, err := e.Chat(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := accel.Collect(s); err != nil || res.FinishReason == "" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	e.m.Family = chattmpl.Zephyr
+	if _, err := e.Chat(context.Background(), req); !accel.IsClientError(err) {
+		t.Errorf("forced tool call on a template without tools: %v", err)
+	}
+	req.ToolChoice = ""
+	s, err = e.Chat(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := accel.Collect(s); err != nil {
+		t.Fatal(err)
 	}
 }
