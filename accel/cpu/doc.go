@@ -45,10 +45,12 @@
 // and scaled, and its min multiplied by the activations' sum, which
 // Prepare computes once per matmul (MatMulInput.S). Q8_0 matmuls keep
 // the activations in float32 (Q8_0 × F32); a set that quantizes them to int8
-// blocks once per matmul (llama.cpp's q8_0 × q8_0) exists for the batched
-// kernels, tested and benchmarked but not chosen: at batch 1 it is no
-// faster here and it moves the logits enough to change greedy tokens of
-// random-weight test models. Every fast primitive and kernel is tested
+// blocks once per matmul (llama.cpp's q8_0 × q8_0; for Q4_K, VPMADDUBSW
+// of the nibbles with the int8 quants) is BestQ8Act, tested and
+// benchmarked but not the default: for Q8_0 at batch 1 it is no faster
+// here, for Q4_K it is faster (about 2x in decode steps of 8 sequences)
+// but, like the Q8_0 one, it moves the logits enough to change greedy
+// tokens of random-weight test models. Every fast primitive and kernel is tested
 // against the Go or scalar reference with a bound on float32 rounding
 // (simd_test.go). Each (row, token) result is computed the same way
 // whatever the batch, so batching never changes a sequence's tokens.

@@ -71,6 +71,21 @@ func Best() Kernels {
 	return Scalar()
 }
 
+// BestQ8Act returns Best's primitives with the activations of Q8_0 and
+// Q4_K matmuls quantized to int8 blocks of 32 once per matmul, as
+// llama.cpp does (name suffix "-q8act"; Scalar where Best is). For Q4_K
+// weights it is faster than Best, most in batches, but it moves the
+// logits by about 1e-2 on the test models, enough to change some greedy
+// tokens of a random-weight model, so Best, whose tokens are the
+// reference's, stays the default; an engine may choose it through its
+// Config.Kernels.
+func BestQ8Act() Kernels {
+	if ops, ok := archOps(); ok {
+		return fastKernels(ops, true)
+	}
+	return Scalar()
+}
+
 // fastKernels are the kernels built on ops, in float32: Q8_0 matmuls on
 // float32 activations (the quants widened in registers), or, with
 // quantize, on activations quantized once per matmul to int8 blocks (as

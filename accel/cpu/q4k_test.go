@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -243,4 +244,30 @@ func BenchmarkDotQ4K(b *testing.B) {
 			ops.dotQ4KQ8(w.Data, in.Q, in.QD, in.S)
 		}
 	})
+}
+
+// TestBestQ8Act: the opt-in set is Best's primitives on quantized
+// activations, and its results do not depend on the batch.
+func TestBestQ8Act(t *testing.T) {
+	k := BestQ8Act()
+	if b := Best(); b.Name != "scalar" && k.Name != b.Name+"-q8act" {
+		t.Fatalf("BestQ8Act is %q, Best %q", k.Name, b.Name)
+	}
+	m, err := llama.Load(testmodel.Q4K(t, gguf.Q4_K))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(m, Config{NumBlocks: 16, Kernels: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	prompts := [][]int32{{1, 5, 9}, {1, 300, 301, 302, 303, 304, 305}, {1, 77}}
+	one := greedy(t, r, prompts, 8, false)
+	all := greedy(t, r, prompts, 8, true)
+	for i := range prompts {
+		if !slices.Equal(one[i], all[i]) {
+			t.Errorf("prompt %d: unbatched %v, batched %v", i, one[i], all[i])
+		}
+	}
 }
