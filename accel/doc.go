@@ -4,8 +4,11 @@
 // or protocols and imports none of the other stages.
 //
 // This root package holds the vocabulary that consumers use: ChatRequest
-// and CompletionRequest (with Sampling), the streamed answer (Stream, read
-// chunk by chunk with Recv or whole with Collect), Usage, ModelInfo, and
+// (with OpenAI-style Tools and ToolChoice; messages with ToolCalls and
+// tool results) and CompletionRequest (with Sampling), the streamed answer
+// (Stream, read chunk by chunk with Recv or whole with Collect; a Chunk
+// carries text, reasoning and ToolCallDelta pieces, which ToolCalls
+// assembles), Usage, ModelInfo, and
 // Error, an OpenAI-shaped error with its HTTP status, with sentinels for
 // errors.Is (ErrModelNotFound, ErrContextLength, ErrInvalidRequest,
 // ErrOverloaded, ErrClosed, ErrSlowConsumer). Every backend has the same
