@@ -209,6 +209,9 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *accel.Strea
 		c := ChunkChoice{FinishReason: finish}
 		if chat {
 			c.Delta = &Delta{Role: role, Content: &text}
+			if text == "" && role == "" {
+				c.Delta.Content = nil // the finish chunk: "delta": {}, as OpenAI sends it
+			}
 		} else {
 			c.Text = &text
 		}
