@@ -20,7 +20,18 @@
 // agent never waits on the model, a cf_agent_chat_request_cancel or
 // cf_agent_chat_clear is handled mid-stream. Requests that arrive while a
 // reply streams wait in the turn (at most MaxQueuedTurns) and start, in
-// order, when it ends.
+// order, when it ends (they are stored, and a restart starts them again).
+//
+// With tools (Config.Tools, and the clientTools of a request) a turn is a
+// loop of steps on the model goroutine: a model call, whose tool calls
+// stream as they come; the server tools it asked for, run there too; then
+// the model again with their results. A call that waits (a client tool,
+// or a server tool that needs a person's approval: the pending call is
+// stored before the approval is asked) ends the turn; the client's
+// cf_agent_tool_result or cf_agent_tool_approval updates the stored
+// message (cf_agent_message_updated) and continues the turn: a new
+// request whose frames say continuation: true and whose parts are
+// appended to the message it continues.
 //
 // The state of the turn that is streaming lives in a registry keyed by the
 // host and the agent's address, not in the Agent value, because the host
@@ -36,13 +47,15 @@
 //   - turn.go: one chat turn, from the request to the terminal frame.
 //   - message.go: UI messages and their conversion to the model's turns.
 //   - chunks.go: applying UI-message-stream chunks to a message.
+//   - tools.go: Tool, ClientTool, data parts, the tool frames' decoders.
+//   - interact.go: tool results, approvals and continuations.
 //   - frames.go: decoding requests, building response frames.
 //   - store.go: the SQLite tables (the SDK's names and columns).
 //   - guard.go: the row-size guard (compaction of messages over 1.8 MB).
 //
 // Resume (cf_agent_stream_resuming / _resume_request / _resume_ack), the
-// row guard and the prompt cut for the model's context follow the SDK; tools,
-// approvals and continuations are not implemented yet (docs/chat.md).
+// row guard, the prompt cut for the model's context, tools, approvals and
+// continuations follow the SDK; docs/chat.md lists what does not yet.
 package chat
 
 import (
