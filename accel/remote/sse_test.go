@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -75,6 +76,9 @@ func FuzzSSE(f *testing.F) {
 	for _, s := range []string{
 		"data: a\n\n", ": c\r\n\r\ndata:b\r\ndata: c\n\n", "data: [DONE]\n\n", "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},\"finish_reason\":\"stop\"}]}\n\n",
 		"data: {\"error\":{\"message\":\"m\",\"code\":1}}\n\n", "data: {\"usage\":{\"total_tokens\":1}}\n\ndata: [DONE]", "event: e\n\n\n", "data",
+		"data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"hm\",\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]}}]}\n\n" +
+			"data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning\":\"x\",\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+		"data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":\"x\"}]}}]}\n\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -84,9 +88,41 @@ func FuzzSSE(f *testing.F) {
 		if (err1 == nil) != (err2 == nil) || !slices.Equal(whole, split) {
 			t.Fatalf("whole %q %v, split %q %v", whole, err1, split, err2)
 		}
-		final, err := readStream(newSSEReader(bytes.NewReader(in)), func(accel.Chunk) bool { return true })
+		var calls accel.ToolCalls
+		final, err := readStream(newSSEReader(bytes.NewReader(in)), func(c accel.Chunk) bool { calls.Add(c.ToolCalls); return true })
 		if err == nil && final.FinishReason == "" {
 			t.Fatal("no error and no finish reason")
 		}
+		_ = calls.Calls()
 	})
+}
+
+// TestReadStreamTools: tool-call deltas and reasoning (reasoning_content,
+// or vLLM's reasoning) are read into chunks; the finish reason is kept.
+func TestReadStreamTools(t *testing.T) {
+	in := `data: {"choices":[{"index":0,"delta":{"role":"assistant","reasoning_content":"Let me "}}]}
+
+data: {"choices":[{"index":0,"delta":{"reasoning":"see."}}]}
+
+data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}]}}]}
+
+data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]}}]}
+
+data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"Oslo\"}"}}]}}]}
+
+data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}
+
+data: [DONE]
+`
+	var calls accel.ToolCalls
+	var reasoning string
+	final, err := readStream(newSSEReader(strings.NewReader(in)), func(c accel.Chunk) bool {
+		calls.Add(c.ToolCalls)
+		reasoning += c.Reasoning
+		return true
+	})
+	want := []accel.ToolCall{{ID: "call_1", Name: "get_weather", Arguments: `{"city":"Oslo"}`}}
+	if err != nil || final.FinishReason != "tool_calls" || reasoning != "Let me see." || !reflect.DeepEqual(calls.Calls(), want) {
+		t.Errorf("final %+v err %v reasoning %q calls %+v", final, err, reasoning, calls.Calls())
+	}
 }
