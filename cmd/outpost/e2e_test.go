@@ -161,7 +161,7 @@ func subscribeOnce(t *testing.T, g *gateway, admin *url.Userinfo, topic string, 
 func startSubscriber(t *testing.T, g *gateway, admin *url.Userinfo, id string, args ...string) func() (string, error) {
 	t.Helper()
 	cmd := exec.Command(testutil.NeedTool(t, "mosquitto_sub"), append([]string{"-i", id}, args...)...)
-	var out syncBuffer
+	var out bytes.Buffer // read once the command exited
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -177,6 +177,7 @@ func startSubscriber(t *testing.T, g *gateway, admin *url.Userinfo, id string, a
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
+			<-exited
 			t.Fatalf("mosquitto_sub %v not subscribed after %v\n%s", args, agentWait, out.String())
 		}
 	}
@@ -214,24 +215,6 @@ func subscribed(t *testing.T, g *gateway, admin *url.Userinfo, id string) bool {
 		}
 	}
 	return false
-}
-
-// syncBuffer is a bytes.Buffer a command writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func TestMosquittoClientsAnonymousOnLoopback(t *testing.T) {
