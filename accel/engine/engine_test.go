@@ -127,6 +127,37 @@ func TestGreedyMatchesReference(t *testing.T) {
 	}
 }
 
+// submitAll submits every request and returns their streams.
+func submitAll(t *testing.T, e *Engine, reqs []accel.CompletionRequest) []*accel.Stream {
+	t.Helper()
+	var streams []*accel.Stream
+	for _, r := range reqs {
+		s, err := e.Complete(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, s)
+	}
+	return streams
+}
+
+// collectAll lets a held engine's scheduler start and returns the texts of
+// the streams, in order. The streams' buffers hold whole replies, so
+// reading them one after another stalls nothing.
+func collectAll(t *testing.T, streams []*accel.Stream, hold chan struct{}) []string {
+	t.Helper()
+	close(hold)
+	var out []string
+	for _, s := range streams {
+		res, err := accel.Collect(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, res.Text)
+	}
+	return out
+}
+
 // concurrent runs every prompt at once and returns the texts.
 func concurrent(t *testing.T, e *Engine, reqs []accel.CompletionRequest) []string {
 	out := make([]string, len(reqs))
@@ -156,8 +187,9 @@ func TestBatchedEqualsUnbatched(t *testing.T) {
 	if st := solo.Stats(); st.MaxBatchTokens > 8 {
 		t.Errorf("token budget 8 exceeded: %d", st.MaxBatchTokens)
 	}
-	batched := startEngine(t, Config{MaxSeqs: 8, TokenBudget: 16})
-	got := concurrent(t, batched, reqs)
+	hold := make(chan struct{})
+	batched := startHeld(t, Config{MaxSeqs: 8, TokenBudget: 16}, hold)
+	got := collectAll(t, submitAll(t, batched, reqs), hold)
 	for i := range got {
 		if got[i] != want[i] {
 			t.Errorf("prompt %d: batched %q, alone %q", i, got[i], want[i])
@@ -187,26 +219,16 @@ func TestPreemption(t *testing.T) {
 	solo := startEngine(t, Config{ContextLength: 96, MaxSeqs: 1})
 	hold := make(chan struct{})
 	e := startHeld(t, Config{ContextLength: 96, KVBlocks: 6, MaxSeqs: 6, TokenBudget: 32}, hold)
-	var streams []*accel.Stream
+	var reqs []accel.CompletionRequest
 	var want []string
 	for _, p := range prompts {
 		r := greedyReq(p, 24)
+		reqs = append(reqs, r)
 		want = append(want, complete(t, solo, r).Text)
-		s, err := e.Complete(context.Background(), r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		streams = append(streams, s)
 	}
-	close(hold) // all five are waiting: they cannot all fit in six blocks
-	var got []string
-	for _, s := range streams {
-		res, err := accel.Collect(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, res.Text)
-	}
+	// All five are waiting when the scheduler starts: they cannot all fit
+	// in six blocks.
+	got := collectAll(t, submitAll(t, e, reqs), hold)
 	for i := range got {
 		if got[i] != want[i] {
 			t.Errorf("prompt %d: %q, want %q", i, got[i], want[i])
