@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/outpost-iot/outpost/accel"
@@ -14,6 +15,7 @@ import (
 	"github.com/outpost-iot/outpost/accel/openai/openaitest"
 	"github.com/outpost-iot/outpost/accel/remote"
 	"github.com/outpost-iot/outpost/agenthost"
+	"github.com/outpost-iot/outpost/wire"
 )
 
 // scripted serves script as the model through the real remote backend (a
@@ -399,5 +401,95 @@ func TestModelMessagesTools(t *testing.T) {
 		g, _ := json.Marshal(got)
 		w, _ := json.Marshal(want)
 		t.Errorf("got  %s\nwant %s", g, w)
+	}
+}
+
+// TestApprovalWhileStreaming: an approval that arrives before the turn
+// that asked for it has ended queues the continuation; the requester's
+// resume request is answered cf_agent_stream_pending, then resuming when
+// the continuation starts; it gets the continuation once it acknowledges.
+func TestApprovalWhileStreaming(t *testing.T) {
+	_, inf := scripted(t, weatherScript("get_weather"))
+	h := startHost(t, t.TempDir(), Config{Tools: []Tool{weatherTool(true)}}, inf)
+	a := newConn("a")
+	var once sync.Once
+	a.onSend = func(f map[string]any) {
+		if isChunk("tool-approval-request")(f) {
+			once.Do(func() {
+				post(t, h, a, `{"type":"cf_agent_tool_approval","toolCallId":"call_w1","approved":true,"autoContinue":true}`)
+				post(t, h, a, `{"type":"cf_agent_stream_resume_request","probeId":"p1"}`)
+			})
+		}
+	}
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "Weather in Oslo?")}})); err != nil {
+		t.Fatal(err)
+	}
+	pending := a.waitFor(t, "stream pending", func(f map[string]any) bool { return f["type"] == TypeStreamPending })
+	if pending["probeId"] != "p1" || pending["id"] == "" {
+		t.Fatalf("pending %v", pending)
+	}
+	res := a.waitFor(t, "resuming", func(f map[string]any) bool { return f["type"] == TypeStreamResuming })
+	if res["id"] != pending["id"] {
+		t.Fatalf("resuming %v after pending %v", res, pending)
+	}
+	if err := send(t, h, a, fmt.Sprintf(`{"type":"cf_agent_stream_resume_ack","id":%q}`, res["id"])); err != nil {
+		t.Fatal(err)
+	}
+	done := a.waitDone(t, res["id"].(string))
+	if done["continuation"] != true || done["error"] != nil {
+		t.Fatalf("continuation done %v", done)
+	}
+	if got := chunkTypes(a.chunks(res["id"].(string))); !strings.HasPrefix(got, "start data-progress") || !strings.HasSuffix(got, "finish") {
+		t.Fatalf("continuation chunks %s", got)
+	}
+	if hist := getMessages(t, h); len(hist) != 2 || partsOf(hist[1])[3]["state"] != "output-available" {
+		t.Fatalf("history %v", hist)
+	}
+}
+
+// dataBot is a class built on the chat agent that attaches a data part to
+// the reply that streams when a client sends {"type": "note"}.
+type dataBot struct{ *Agent }
+
+func (b dataBot) OnMessage(ctx *agenthost.Context, c wire.Conn, m wire.Inbound) error {
+	if f, _ := m.Value.(map[string]any); f["type"] == "note" {
+		return b.WriteData(ctx, DataPart{Type: "data-note", ID: "n", Data: f["text"]})
+	}
+	return b.Agent.OnMessage(ctx, c, m)
+}
+
+// TestAgentWriteData: a class built on the chat agent writes data parts
+// into the reply that streams; with none streaming it gets ErrNoTurn.
+func TestAgentWriteData(t *testing.T) {
+	g := newGated(t, microEngine(t))
+	class := agenthost.Class{Name: ClassName, Migrations: Migrations,
+		New: func(*agenthost.Context) agenthost.Agent { return dataBot{New(greedy)} }}
+	h := startHostWith(t, agenthost.Config{DataDir: t.TempDir()}, class, g)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, `{"type":"note","text":"early"}`); !errors.Is(err, ErrNoTurn) {
+		t.Fatalf("note without a reply: %v", err)
+	}
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hi")}, "maxTokens": 5})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitFor(t, "a text delta", isChunk("text-delta"))
+	for _, text := range []string{"one", "two"} {
+		if err := send(t, h, a, fmt.Sprintf(`{"type":"note","text":%q}`, text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(g.gate)
+	a.waitDone(t, "r1")
+	hist := getMessages(t, h)
+	var notes []any
+	for _, p := range partsOf(hist[1]) {
+		if p["type"] == "data-note" {
+			notes = append(notes, p["data"])
+		}
+	}
+	if !reflect.DeepEqual(notes, []any{"two"}) {
+		t.Errorf("stored data parts %v in %v", notes, hist[1])
 	}
 }

@@ -40,7 +40,6 @@ type turn struct {
 	b            *builder
 	chunks       int             // chunks stored so far
 	pending      map[string]bool // connections told "resuming" that have not acknowledged
-	awaiting     []wire.Conn     // connections told "pending" for the first waiting continuation
 	cfg          Config
 	queue        []queuedTurn // requests waiting for this reply, at most MaxQueuedTurns
 	ended        bool
@@ -203,7 +202,8 @@ type queuedTurn struct {
 	conn         wire.Conn // nil for a request restored after a restart: its answers are broadcast
 	req          Request
 	continuation bool
-	seq          int64 // its row in outpost_chat_queue, 0 when not stored
+	seq          int64       // its row in outpost_chat_queue, 0 when not stored
+	awaiting     []wire.Conn // connections told it is pending: told resuming when it starts
 }
 
 // key is the requester's connection key, "" when it is gone.
@@ -237,6 +237,11 @@ func (a *Agent) startTurn(ctx *agenthost.Context, q queuedTurn, queue []queuedTu
 			f.Value.(map[string]any)["continuation"] = true
 		}
 		q.send(ctx, f)
+		for _, c := range q.awaiting {
+			if err := c.Send(wire.Frame{Kind: wire.Chat, Value: map[string]any{"type": TypeResumeNone}}); err != nil {
+				ctx.Logger().Debug("chat: resume none not sent", "conn", c.ID(), "error", err)
+			}
+		}
 		return nil
 	}
 	if q.continuation {
@@ -300,6 +305,11 @@ func (a *Agent) startTurn(ctx *agenthost.Context, q queuedTurn, queue []queuedTu
 	live.Lock()
 	live.turns[t.key] = t
 	live.Unlock()
+	for _, c := range q.awaiting {
+		if err := t.offerResume(c, ""); err != nil {
+			ctx.Logger().Debug("chat: resuming not sent", "conn", c.ID(), "error", err)
+		}
+	}
 	t.emit(ctx, map[string]any{"type": "start", "messageId": t.b.msg.ID})
 	ctx.Spawn(func(hctx context.Context, run func(func(*agenthost.Context) error) error) {
 		defer cancel()
@@ -320,27 +330,12 @@ func lastAssistant(history []Message) *Message {
 }
 
 // next starts the first waiting request that can start, handing it the
-// rest of the queue; connections waiting for it to stream are told it
-// is resuming.
+// rest of the queue.
 func (t *turn) next(ctx *agenthost.Context) {
 	a := &Agent{cfg: t.cfg}
-	awaiting := t.awaiting
-	t.awaiting = nil
 	queue := t.queue
 	t.queue = nil
-	if nt := a.startQueued(ctx, queue); nt != nil {
-		for _, c := range awaiting {
-			if err := nt.offerResume(c, ""); err != nil {
-				ctx.Logger().Debug("chat: resuming not sent", "conn", c.ID(), "error", err)
-			}
-		}
-		return
-	}
-	for _, c := range awaiting {
-		if err := c.Send(wire.Frame{Kind: wire.Chat, Value: map[string]any{"type": TypeResumeNone}}); err != nil {
-			ctx.Logger().Debug("chat: resume none not sent", "conn", c.ID(), "error", err)
-		}
-	}
+	a.startQueued(ctx, queue)
 }
 
 // run runs on the model goroutine: it resolves the approvals a
@@ -959,7 +954,7 @@ func (t *turn) offerResume(c wire.Conn, probeID string) error {
 func (a *Agent) resumeRequest(ctx *agenthost.Context, c wire.Conn, probeID string) error {
 	if t := liveTurn(ctx); t != nil {
 		if len(t.queue) > 0 && t.queue[0].continuation && t.queue[0].key() == c.Key() {
-			t.awaiting = append(t.awaiting, c)
+			t.queue[0].awaiting = append(t.queue[0].awaiting, c)
 			f := map[string]any{"type": TypeStreamPending, "id": t.queue[0].req.ID}
 			if probeID != "" {
 				f["probeId"] = probeID
