@@ -41,9 +41,9 @@ func (s Sampling) Validate() error {
 // MaxTools bounds the tools of one request (OpenAI's limit).
 const MaxTools = 128
 
-// validToolName reports whether name is 1 to 64 of a-z A-Z 0-9 _ -, as
+// ValidToolName reports whether name is 1 to 64 of a-z A-Z 0-9 _ -, as
 // OpenAI requires of function names.
-func validToolName(name string) bool {
+func ValidToolName(name string) bool {
 	if name == "" || len(name) > 64 {
 		return false
 	}
@@ -72,7 +72,7 @@ func (r ChatRequest) Validate() error {
 			return Invalid(fmt.Sprintf("messages[%d].tool_calls", i), "only assistant messages have tool calls")
 		}
 		for _, c := range m.ToolCalls {
-			if c.ID == "" || !validToolName(c.Name) {
+			if c.ID == "" || !ValidToolName(c.Name) {
 				return Invalid(fmt.Sprintf("messages[%d].tool_calls", i), "a tool call needs an id and a function name")
 			}
 		}
@@ -85,7 +85,7 @@ func (r ChatRequest) Validate() error {
 	}
 	names := make(map[string]bool, len(r.Tools))
 	for i, t := range r.Tools {
-		if !validToolName(t.Name) {
+		if !ValidToolName(t.Name) {
 			return Invalid(fmt.Sprintf("tools[%d].function.name", i), "tool name %q: want 1 to 64 of a-z A-Z 0-9 _ -", t.Name)
 		}
 		if names[t.Name] {
