@@ -92,7 +92,7 @@ func TestGoldenFrames(t *testing.T) {
 		"chat_tool_output_error": chunkFrame("Xq3kd0aZ", map[string]any{"type": "tool-output-error", "toolCallId": "call_w1", "errorText": "the weather service is down"}),
 		"chat_tool_denied":       chunkFrame("Xq3kd0aZ", map[string]any{"type": "tool-output-denied", "toolCallId": "call_w1"}),
 		"chat_data":              chunkFrame("Xq3kd0aZ", map[string]any{"type": "data-progress", "id": "p1", "data": map[string]any{"step": "asking"}}),
-		"chat_continuation": {Kind: wire.Chat, Value: map[string]any{"type": TypeUseChatResponse, "id": "0a1b2c3d", "done": false, "continuation": true,
+		"chat_continuation": {Kind: wire.Chat, Value: map[string]any{"type": TypeUseChatResponse, "id": "0a1b2c3d", "done": false, "continuation": true, "seq": int64(3),
 			"body": wire.Nested{Value: map[string]any{"type": "tool-output-available", "toolCallId": "call_w1", "output": map[string]any{"temp": int64(3)}}}}},
 		"chat_replay_complete": {Kind: wire.Chat, Value: map[string]any{"type": TypeUseChatResponse, "id": "Xq3kd0aZ", "body": "", "done": false, "replay": true, "replayComplete": true}},
 		"chat_stream_pending":  {Kind: wire.Chat, Value: map[string]any{"type": TypeStreamPending, "id": "0a1b2c3d", "probeId": "p0Xk2"}},

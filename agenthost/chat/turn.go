@@ -510,16 +510,31 @@ func (t *turn) emit(ctx *agenthost.Context, chunk map[string]any) {
 	t.send(ctx, chunk)
 }
 
-// send stores and broadcasts a chunk already applied to the message.
+// send stores and broadcasts a chunk already applied to the message. A
+// stored chunk's frame carries its index as seq (as the SDK's do: its
+// client drops replayed continuation chunks it already applied).
 func (t *turn) send(ctx *agenthost.Context, chunk map[string]any) {
+	f := t.frame(chunkFrame(t.requestID, chunk))
 	if body, err := jsonCodec.Marshal(chunk); err != nil {
 		ctx.Logger().Warn("chat: chunk not stored", "error", err)
 	} else if err := storeChunk(ctx, t.streamID, t.chunks, body); err != nil {
 		ctx.Logger().Warn("chat: chunk not stored", "error", err)
 	} else {
+		f.Value.(map[string]any)["seq"] = int64(t.chunks)
 		t.chunks++
 	}
-	ctx.Broadcast(t.frame(chunkFrame(t.requestID, chunk)), t.pendingKeys()...)
+	ctx.Broadcast(f, t.pendingKeys()...)
+}
+
+// replayFrame is a stored chunk (index seq) sent again on a resume.
+func replayFrame(requestID string, seq int, chunk map[string]any, continuation bool) wire.Frame {
+	f := chunkFrame(requestID, chunk)
+	v := f.Value.(map[string]any)
+	v["replay"], v["seq"] = true, int64(seq)
+	if continuation {
+		v["continuation"] = true
+	}
+	return f
 }
 
 // frame flags f as a continuation's when the turn is one.
@@ -996,10 +1011,8 @@ func (a *Agent) resumeAck(ctx *agenthost.Context, c wire.Conn, id string) error 
 	if err != nil {
 		return err
 	}
-	for _, ch := range chunks {
-		f := t.frame(chunkFrame(t.requestID, ch))
-		f.Value.(map[string]any)["replay"] = true
-		if err := c.Send(f); err != nil {
+	for i, ch := range chunks {
+		if err := c.Send(replayFrame(t.requestID, i, ch, t.continuation)); err != nil {
 			return err
 		}
 	}
@@ -1020,11 +1033,8 @@ func replayMissed(ctx *agenthost.Context, c wire.Conn, m missedTurn) error {
 	if err != nil {
 		return err
 	}
-	for _, ch := range chunks {
-		f := chunkFrame(m.requestID, ch)
-		f.Value.(map[string]any)["replay"] = true
-		f.Value.(map[string]any)["continuation"] = true
-		if err := c.Send(f); err != nil {
+	for i, ch := range chunks {
+		if err := c.Send(replayFrame(m.requestID, i, ch, true)); err != nil {
 			return err
 		}
 	}
