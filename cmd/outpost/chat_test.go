@@ -47,8 +47,8 @@ func toolScript(req openai.ChatCompletionRequest) openaitest.Reply {
 
 // toolGateway runs the binary whose chat class has the get_weather tool
 // (-tags testagents, testchat.go)
-// and the scripted model behind --inference-url.
-func toolGateway(t *testing.T) *gateway {
+// and the scripted model behind --inference-url; args are added.
+func toolGateway(t *testing.T, args ...string) *gateway {
 	t.Helper()
 	path, err := testAgentsBinary()
 	if err != nil {
@@ -56,7 +56,68 @@ func toolGateway(t *testing.T) *gateway {
 	}
 	sc := openaitest.New(toolScript)
 	t.Cleanup(sc.Close)
-	return startBinaryAt(t, path, "--inference-url", sc.URL)
+	return startBinaryAt(t, path, append([]string{"--inference-url", sc.URL}, args...)...)
+}
+
+// TestChatApprovalSurvivesKill: a tool call waiting for approval is
+// stored before it is asked; the gateway is killed (SIGKILL) and started
+// again on the same data directory; the approval then continues the turn,
+// which runs the tool and answers with its result.
+func TestChatApprovalSurvivesKill(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	g := toolGateway(t, "--data-dir", data)
+	js := dialChat(t, g, "kill-approval", "_pk=browser-1")
+	body := `{"messages":[{"id":"u1","role":"user","parts":[{"type":"text","text":"What is the weather?"}]}]}`
+	js.send(t, map[string]any{"type": "cf_agent_use_chat_request", "id": "a1", "init": map[string]any{"method": "POST", "body": body}})
+	chunks, _, _ := js.reply(t, "a1")
+	var call string
+	for _, c := range chunks {
+		if c["type"] == "tool-approval-request" {
+			call, _ = c["toolCallId"].(string)
+		}
+	}
+	if call == "" {
+		t.Fatalf("no approval request in %v", chunks)
+	}
+	if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-g.done
+
+	g2 := toolGateway(t, "--data-dir", data)
+	again := dialChat(t, g2, "kill-approval", "_pk=browser-1")
+	again.send(t, map[string]any{"type": "cf_agent_tool_approval", "toolCallId": call, "approved": true, "autoContinue": true})
+	deadline := time.After(60 * time.Second)
+	contID := ""
+	for contID == "" {
+		select {
+		case f, ok := <-again.in:
+			if !ok {
+				t.Fatal("connection closed")
+			}
+			if f["type"] == "cf_agent_use_chat_response" && f["continuation"] == true {
+				contID, _ = f["id"].(string)
+			}
+			if f["type"] == "outpost_error" {
+				t.Fatalf("approval refused: %v", f)
+			}
+		case <-deadline:
+			t.Fatalf("no continuation\n%s", g2.logs())
+		}
+	}
+	cont, done, _ := again.reply(t, contID)
+	if done["error"] != nil {
+		t.Fatalf("continuation %v", done)
+	}
+	text := ""
+	for _, c := range cont {
+		if c["type"] == "text-delta" {
+			text += c["delta"].(string)
+		}
+	}
+	if !strings.Contains(text, `"temp":3`) {
+		t.Fatalf("continuation text %q (chunks %v)", text, cont)
+	}
 }
 
 // TestChatToolsNPMClient runs @cloudflare/ai-chat 0.12.2's chat client
