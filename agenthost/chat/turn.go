@@ -498,6 +498,10 @@ func openFitting(ctx context.Context, inf agenthost.Inference, req accel.ChatReq
 			return nil, err
 		}
 		drop := turns / 2
+		// A tool result never starts the kept turns: its call was dropped.
+		for head+drop < len(req.Messages)-1 && req.Messages[head+drop].Role == "tool" {
+			drop++
+		}
 		req.Messages = append(append([]accel.Message(nil), req.Messages[:head]...), req.Messages[head+drop:]...)
 	}
 }
