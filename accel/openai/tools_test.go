@@ -1,17 +1,23 @@
 package openai_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/outpost-iot/outpost/accel"
 	"github.com/outpost-iot/outpost/accel/openai"
 	"github.com/outpost-iot/outpost/accel/openai/openaitest"
 	"github.com/outpost-iot/outpost/accel/remote"
+	"github.com/outpost-iot/outpost/internal/testutil"
 )
 
 // toolsFront serves the API over the remote backend over a scripted model
@@ -162,5 +168,25 @@ func TestToolRequestErrors(t *testing.T) {
 		if resp.StatusCode != 400 || !strings.Contains(string(got), `"param":"`+param+`"`) {
 			t.Errorf("%s: %d %s", body, resp.StatusCode, got)
 		}
+	}
+}
+
+// TestOpenAINodeClientTools runs the official openai npm client's tool
+// runner (runTools, streamed and not) and stream helper through tool
+// calls against the API (over the remote backend and a scripted model).
+func TestOpenAINodeClientTools(t *testing.T) {
+	node := testutil.NeedTool(t, "node")
+	dir, _ := filepath.Abs("testdata/openainode")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai")); err != nil {
+		testutil.Missing(t, "the openai npm package is not installed in "+dir)
+	}
+	_, url := toolsFront(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "tools.mjs", url+"/v1", "scripted")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("openai client: %v\n%s", err, out)
 	}
 }
