@@ -338,9 +338,14 @@ func (a *Agent) syncMessages(ctx *agenthost.Context, c wire.Conn, frame map[stri
 	return a.persist(ctx, msgs, c.Key())
 }
 
-// persist stores msgs and sends the whole list to every connection but
-// those excluded.
+// persist stores msgs (a client's copies of tool parts never move a stored
+// call back: mergeKnownToolState) and sends the whole list to every
+// connection but those excluded.
 func (a *Agent) persist(ctx *agenthost.Context, msgs []Message, exceptKeys ...string) error {
+	msgs, err := mergeKnownToolState(ctx, msgs)
+	if err != nil {
+		return err
+	}
 	if err := upsertMessages(ctx, msgs, a.cfg.MaxPersistedMessages); err != nil {
 		return err
 	}

@@ -145,3 +145,69 @@ func (a *Agent) WriteData(ctx *agenthost.Context, part DataPart) error {
 	t.emit(ctx, c)
 	return nil
 }
+
+// toolStateRank orders a tool part's states from first to last.
+func toolStateRank(state any) int {
+	switch state {
+	case "input-streaming":
+		return 0
+	case "input-available":
+		return 1
+	case "approval-requested":
+		return 2
+	case "approval-responded":
+		return 3
+	case "output-available", "output-error", "output-denied":
+		return 4
+	}
+	return -1
+}
+
+// mergeKnownToolState returns msgs with each tool part that is behind the
+// stored part of the same call (a client's stale copy: still waiting for
+// an output the agent has, say) replaced by the stored part, as the SDK
+// merges the server's tool outputs into incoming messages. msgs is not
+// changed.
+func mergeKnownToolState(ctx *agenthost.Context, msgs []Message) ([]Message, error) {
+	known := map[string]map[string]any{}
+	loaded, copied := false, map[int]bool{}
+	out := msgs
+	for i, m := range msgs {
+		if m.Role != RoleAssistant {
+			continue
+		}
+		for j, p := range m.Parts {
+			id, _ := p["toolCallId"].(string)
+			if !isToolPart(p) || id == "" || toolStateRank(p["state"]) >= 4 {
+				continue
+			}
+			if !loaded {
+				stored, err := loadMessages(ctx)
+				if err != nil {
+					return nil, err
+				}
+				for _, sm := range stored {
+					for _, sp := range sm.Parts {
+						if sid, _ := sp["toolCallId"].(string); sid != "" && isToolPart(sp) {
+							known[sid] = sp
+						}
+					}
+				}
+				loaded = true
+			}
+			sp, ok := known[id]
+			if !ok || toolStateRank(sp["state"]) <= toolStateRank(p["state"]) {
+				continue
+			}
+			if len(copied) == 0 {
+				out = append([]Message(nil), msgs...)
+			}
+			if !copied[i] {
+				copied[i] = true
+				out[i].Parts = append([]map[string]any(nil), msgs[i].Parts...)
+			}
+			out[i].Parts[j] = copyPart(sp)
+		}
+	}
+	return out, nil
+}

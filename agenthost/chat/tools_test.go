@@ -493,3 +493,33 @@ func TestAgentWriteData(t *testing.T) {
 		t.Errorf("stored data parts %v in %v", notes, hist[1])
 	}
 }
+
+// TestStaleToolPartMerged: a client that sends its stale copy of a
+// message (a tool call still waiting, that the agent has the output of)
+// does not move the stored call back.
+func TestStaleToolPartMerged(t *testing.T) {
+	sc, inf := scripted(t, weatherScript("get_weather"))
+	h := startHost(t, t.TempDir(), Config{Tools: []Tool{weatherTool(false)}}, inf)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "Weather in Oslo?")}})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r1")
+	hist := getMessages(t, h)
+	stale := hist[1]
+	parts := partsOf(stale)
+	parts[3] = map[string]any{"type": "tool-get_weather", "toolCallId": "call_w1", "state": "input-available", "input": map[string]any{"city": "Oslo"}}
+	stale["parts"] = toAny(parts)
+	if err := send(t, h, a, chatRequest("r2", map[string]any{"messages": []any{hist[0], stale, userMsg("u2", "thanks")}})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r2")
+	if p := partsOf(getMessages(t, h)[1])[3]; p["state"] != "output-available" {
+		t.Fatalf("stored part moved back: %v", p)
+	}
+	reqs := sc.Requests()
+	if msgs := reqs[len(reqs)-1].Messages; len(msgs) < 3 || msgs[2].Role != "tool" {
+		t.Errorf("the model lost the tool result: %+v", msgs)
+	}
+}
