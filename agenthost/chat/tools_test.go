@@ -95,12 +95,10 @@ func partsOf(m map[string]any) []map[string]any {
 	return out
 }
 
-// TestServerTool: the model calls a Go tool; the agent streams the call
-// (tool-input-*), runs the tool (its data parts stream too), streams the
-// output, then calls the model again with the call and its result, in
-// one turn with two steps; the stored message has the tool part with its
-// output, the data part reconciled in place, and both steps' text.
-func TestServerTool(t *testing.T) {
+// weatherTurn runs turn r1 ("Weather in Oslo?") on an agent with the
+// weather tool (no approval) and the weather script, from connection a.
+func weatherTurn(t *testing.T) (*openaitest.Server, *testHost, *testConn) {
+	t.Helper()
 	sc, inf := scripted(t, weatherScript("get_weather"))
 	h := startHost(t, t.TempDir(), Config{Tools: []Tool{weatherTool(false)}}, inf)
 	a := newConn("a")
@@ -111,6 +109,16 @@ func TestServerTool(t *testing.T) {
 	if f := a.waitDone(t, "r1"); f["error"] != nil {
 		t.Fatalf("done %v", f)
 	}
+	return sc, h, a
+}
+
+// TestServerTool: the model calls a Go tool; the agent streams the call
+// (tool-input-*), runs the tool (its data parts stream too), streams the
+// output, then calls the model again with the call and its result, in
+// one turn with two steps; the stored message has the tool part with its
+// output, the data part reconciled in place, and both steps' text.
+func TestServerTool(t *testing.T) {
+	sc, h, a := weatherTurn(t)
 	chunks := a.chunks("r1")
 	want := "start start-step reasoning-start reasoning-delta… reasoning-end text-start text-delta… tool-input-start tool-input-delta… text-end tool-input-available " +
 		"data-progress data-progress data-status tool-output-available finish-step start-step text-start text-delta… text-end finish-step finish"
@@ -498,14 +506,7 @@ func TestAgentWriteData(t *testing.T) {
 // message (a tool call still waiting, that the agent has the output of)
 // does not move the stored call back.
 func TestStaleToolPartMerged(t *testing.T) {
-	sc, inf := scripted(t, weatherScript("get_weather"))
-	h := startHost(t, t.TempDir(), Config{Tools: []Tool{weatherTool(false)}}, inf)
-	a := newConn("a")
-	connect(t, h, a)
-	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "Weather in Oslo?")}})); err != nil {
-		t.Fatal(err)
-	}
-	a.waitDone(t, "r1")
+	sc, h, a := weatherTurn(t)
 	hist := getMessages(t, h)
 	stale := hist[1]
 	parts := partsOf(stale)
