@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/outpost-iot/outpost/agenthost"
@@ -22,6 +23,9 @@ func (a *Agent) toolResult(ctx *agenthost.Context, c wire.Conn, frame map[string
 		}
 	}
 	msg, err := a.updatePart(ctx, r.ToolCallID, func(p map[string]any) error {
+		if p["state"] == r.State && r.State == "output-available" && sameJSON(p["output"], r.Output) {
+			return errApplied // the client's message sync brought it first
+		}
 		if p["state"] != "input-available" {
 			return fmt.Errorf("%w: tool call %q is %v, not waiting for a result", ErrBadFrame, r.ToolCallID, p["state"])
 		}
@@ -53,6 +57,9 @@ func (a *Agent) toolApproval(ctx *agenthost.Context, c wire.Conn, frame map[stri
 		return err
 	}
 	msg, err := a.updatePart(ctx, ap.ToolCallID, func(p map[string]any) error {
+		if p["state"] == "approval-responded" && approved(p) == ap.Approved {
+			return errApplied // the client's message sync brought it first
+		}
 		if p["state"] != "approval-requested" && p["state"] != "input-available" {
 			return fmt.Errorf("%w: tool call %q is %v, not waiting for an approval", ErrBadFrame, ap.ToolCallID, p["state"])
 		}
@@ -77,6 +84,10 @@ func (a *Agent) toolApproval(ctx *agenthost.Context, c wire.Conn, frame map[stri
 	return nil
 }
 
+// errApplied tells updatePart that the part already is as the frame
+// would make it: nothing to store, the frame is not refused.
+var errApplied = errors.New("already applied")
+
 // updatePart finds the tool part of callID, in the reply that streams or
 // else in the stored messages (newest first), lets fn change it, stores
 // the message and broadcasts cf_agent_message_updated to every
@@ -86,7 +97,9 @@ func (a *Agent) updatePart(ctx *agenthost.Context, callID string, fn func(map[st
 	found := false
 	if t := liveTurn(ctx); t != nil {
 		if p := t.b.toolPart(callID); p != nil {
-			if err := fn(p); err != nil {
+			if err := fn(p); errors.Is(err, errApplied) {
+				return t.b.message(), nil
+			} else if err != nil {
 				return Message{}, err
 			}
 			msg, found = t.b.message(), true
@@ -102,7 +115,9 @@ func (a *Agent) updatePart(ctx *agenthost.Context, callID string, fn func(map[st
 			if p == nil {
 				continue
 			}
-			if err := fn(p); err != nil {
+			if err := fn(p); errors.Is(err, errApplied) {
+				return history[i], nil
+			} else if err != nil {
 				return Message{}, err
 			}
 			msg, found = history[i], true
@@ -210,4 +225,11 @@ func mergeKnownToolState(ctx *agenthost.Context, msgs []Message) ([]Message, err
 		}
 	}
 	return out, nil
+}
+
+// sameJSON reports whether a and b encode to the same JSON.
+func sameJSON(a, b any) bool {
+	x, err1 := jsonCodec.Marshal(a)
+	y, err2 := jsonCodec.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
 }

@@ -378,9 +378,17 @@ func TestClientTool(t *testing.T) {
 	if none := a.ofType(TypeResumeNone); len(none) != 1 || none[0]["probeId"] != "p2" {
 		t.Errorf("second resume request: %v", a.all()[len(a.all())-1])
 	}
-	// A second result for the same call is refused: it no longer waits.
+	// A second, different result for the same call is refused: it no
+	// longer waits. The same result again (a client whose message sync
+	// came first) is not.
 	if err := send(t, h, a, `{"type":"cf_agent_tool_result","toolCallId":"call_w1","output":2}`); !errors.Is(err, ErrBadFrame) {
 		t.Errorf("second result: %v", err)
+	}
+	if err := send(t, h, a, `{"type":"cf_agent_tool_result","toolCallId":"call_w1","state":"output-error","errorText":"x"}`); !errors.Is(err, ErrBadFrame) {
+		t.Errorf("an error after the output: %v", err)
+	}
+	if err := send(t, h, a, `{"type":"cf_agent_tool_result","toolCallId":"call_w1","output":{"city":"Oslo"}}`); err != nil {
+		t.Errorf("the same result again: %v", err)
 	}
 }
 
