@@ -44,7 +44,10 @@
 // # Files
 //
 //   - chat.go: Config, the class and the agent's hooks.
-//   - turn.go: one chat turn, from the request to the terminal frame.
+//   - turn.go: one chat turn, from the request to the terminal frame, and
+//     the requests that wait for it.
+//   - steps.go: a turn's steps: model chunks, tool calls, tool runs.
+//   - resume.go: the resume handshake and replays.
 //   - message.go: UI messages and their conversion to the model's turns.
 //   - chunks.go: applying UI-message-stream chunks to a message.
 //   - tools.go: Tool, ClientTool, data parts, the tool frames' decoders.
