@@ -500,18 +500,7 @@ func TestHibernateMidStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.waitFor(t, "first delta", isChunk("text-delta"))
-	deadline := time.Now().Add(wait)
-	for awake := true; awake; {
-		list, err := h.List()
-		if err != nil {
-			t.Fatal(err)
-		}
-		awake = len(list) == 1 && list[0].Awake
-		if time.Now().After(deadline) {
-			t.Fatal("the agent never hibernated")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitAsleep(t, h)
 	close(g.gate)
 	if f := a.waitDone(t, "r1"); f["error"] != nil {
 		t.Fatalf("turn across hibernation: %v", f)
@@ -741,5 +730,22 @@ func TestQueuedRequestSurvivesRestart(t *testing.T) {
 	}
 	if err := openDB(t, dir).QueryRow(`SELECT count(*) FROM outpost_chat_queue`).Scan(&queued); err != nil || queued != 0 {
 		t.Errorf("queued rows after the turn %d %v", queued, err)
+	}
+}
+
+// waitAsleep waits until the host's one agent has hibernated.
+func waitAsleep(t *testing.T, h *testHost) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for awake := true; awake; {
+		list, err := h.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		awake = len(list) == 1 && list[0].Awake
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never hibernated")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

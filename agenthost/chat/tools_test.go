@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/outpost-iot/outpost/accel"
 	"github.com/outpost-iot/outpost/accel/openai"
@@ -530,5 +531,34 @@ func TestStaleToolPartMerged(t *testing.T) {
 	reqs := sc.Requests()
 	if msgs := reqs[len(reqs)-1].Messages; len(msgs) < 3 || msgs[2].Role != "tool" {
 		t.Errorf("the model lost the tool result: %+v", msgs)
+	}
+}
+
+// TestApprovalAcrossHibernation: the agent hibernates while a tool call
+// waits for approval; the approval wakes it, and the stored pending call
+// is continued.
+func TestApprovalAcrossHibernation(t *testing.T) {
+	_, inf := scripted(t, weatherScript("get_weather"))
+	h := startHostWith(t, agenthost.Config{DataDir: t.TempDir(), IdleTimeout: time.Millisecond},
+		NewClass(ClassName, Config{Tools: []Tool{weatherTool(true)}}), inf)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "Weather in Oslo?")}})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r1")
+	waitAsleep(t, h)
+	if err := send(t, h, a, `{"type":"cf_agent_tool_approval","toolCallId":"call_w1","approved":true,"autoContinue":true}`); err != nil {
+		t.Fatal(err)
+	}
+	done := a.waitFor(t, "continuation done", func(f map[string]any) bool {
+		return f["type"] == TypeUseChatResponse && f["done"] == true && f["continuation"] == true
+	})
+	if done["error"] != nil {
+		t.Fatalf("continuation %v", done)
+	}
+	hist := getMessages(t, h)
+	if p := partsOf(hist[1])[3]; p["state"] != "output-available" || !strings.HasSuffix(textOf(hist[1]), `Result: {"city":"Oslo","temp":3}`) {
+		t.Fatalf("after hibernation: %v", hist[1])
 	}
 }
