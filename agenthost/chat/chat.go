@@ -369,6 +369,9 @@ func (a *Agent) clear(ctx *agenthost.Context, c wire.Conn) error {
 	if err := clearAll(ctx); err != nil {
 		return err
 	}
+	live.Lock()
+	delete(live.missed, keyOf(ctx))
+	live.Unlock()
 	ctx.Broadcast(clearFrame(), c.Key())
 	return nil
 }
