@@ -111,7 +111,7 @@ func (t *turn) token(ctx *agenthost.Context, ch accel.Chunk) error {
 // stepped reports whether the turn marks its steps (start-step,
 // finish-step): when tools are in play, as the AI SDK's streamText does;
 // a plain chat keeps the chunks it always had.
-func (t *turn) stepped() bool { return !t.tools.empty() || t.continuation }
+func (t *turn) stepped() bool { return !t.tools.empty() || t.extends }
 
 // startStep begins a model call.
 func (t *turn) startStep(ctx *agenthost.Context) {

@@ -562,3 +562,37 @@ func TestApprovalAcrossHibernation(t *testing.T) {
 		t.Fatalf("after hibernation: %v", hist[1])
 	}
 }
+
+// TestApprovalThenRequest: a client that approves without autoContinue
+// and then sends a request whose last message is the assistant message
+// (as useAgentChat does with autoContinueAfterToolResult off) gets that
+// message continued: the approved call runs, the model answers, in the
+// request's own stream.
+func TestApprovalThenRequest(t *testing.T) {
+	_, inf := scripted(t, weatherScript("get_weather"))
+	h := startHost(t, t.TempDir(), Config{Tools: []Tool{weatherTool(true)}}, inf)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "Weather in Oslo?")}})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r1")
+	if err := send(t, h, a, `{"type":"cf_agent_tool_approval","toolCallId":"call_w1","approved":true}`); err != nil {
+		t.Fatal(err)
+	}
+	hist := getMessages(t, h)
+	if err := send(t, h, a, chatRequest("r2", map[string]any{"messages": toAny(hist), "trigger": "submit-message"})); err != nil {
+		t.Fatal(err)
+	}
+	if f := a.waitDone(t, "r2"); f["error"] != nil || f["continuation"] != nil {
+		t.Fatalf("r2 done %v", f)
+	}
+	chunks := a.chunks("r2")
+	if chunks[0]["messageId"] != hist[1]["id"] || !strings.Contains(chunkTypes(chunks), "tool-output-available start-step text-start") {
+		t.Fatalf("r2 chunks %s (%v)", chunkTypes(chunks), chunks[0])
+	}
+	after := getMessages(t, h)
+	if len(after) != 2 || partsOf(after[1])[3]["state"] != "output-available" || !strings.HasSuffix(textOf(after[1]), `Result: {"city":"Oslo","temp":3}`) {
+		t.Fatalf("history %v", after)
+	}
+}

@@ -25,6 +25,7 @@ type turn struct {
 	streamID     string
 	requester    string // Key of the connection that asked
 	continuation bool   // a continuation after a tool result or an approval: frames say so
+	extends      bool   // the reply goes on with a stored assistant message (approved calls run first)
 	attached     bool   // a continuation's requester acknowledged resuming
 	cancel       context.CancelFunc
 	b            *builder
@@ -238,17 +239,23 @@ func (a *Agent) startTurn(ctx *agenthost.Context, q queuedTurn, queue []queuedTu
 		temperature = req.Temperature
 	}
 	b := newBuilder(fmt.Sprintf("assistant_%d_%s", ctx.Now().UnixMilli(), randomID("", 4)))
+	extends := q.continuation
 	if q.continuation {
 		last := lastAssistant(history)
 		if last == nil {
 			return refuse("chat: nothing to continue: no assistant message")
 		}
 		b = continueBuilder(*last)
+	} else if last := continuable(req.Messages, history); last != nil {
+		// A request whose last message is an assistant message with its
+		// tool calls answered (a client that sends after approvals or
+		// tool outputs instead of autoContinue) goes on with it.
+		b, extends = continueBuilder(*last), true
 	}
 	sctx, cancel := context.WithCancel(ctx.Context())
 	t := &turn{
 		key: keyOf(ctx), requestID: req.ID, streamID: randomID("stream_", 8), requester: q.key(), cancel: cancel,
-		continuation: q.continuation, b: b, pending: map[string]bool{}, cfg: a.cfg, queue: queue,
+		continuation: q.continuation, extends: extends, b: b, pending: map[string]bool{}, cfg: a.cfg, queue: queue,
 		tools: newToolSet(a.cfg.Tools, req.ClientTools), maxSteps: a.cfg.MaxSteps,
 		sampling: accel.Sampling{MaxTokens: maxTokens, Temperature: temperature}, open: map[string]string{},
 	}
@@ -272,6 +279,35 @@ func (a *Agent) startTurn(ctx *agenthost.Context, q queuedTurn, queue []queuedTu
 		t.run(hctx, sctx, inf, run)
 	})
 	return t
+}
+
+// continuable is the stored copy of msgs' last message when it is an
+// assistant message with tool calls none of which waits (each has an
+// output, or a person's decision), nil otherwise.
+func continuable(msgs, history []Message) *Message {
+	if len(msgs) == 0 || msgs[len(msgs)-1].Role != RoleAssistant {
+		return nil
+	}
+	id := msgs[len(msgs)-1].ID
+	for i := range history {
+		if history[i].ID != id {
+			continue
+		}
+		calls := 0
+		for _, p := range history[i].Parts {
+			if !isToolPart(p) {
+				continue
+			}
+			if toolStateRank(p["state"]) < 3 {
+				return nil
+			}
+			calls++
+		}
+		if calls > 0 {
+			return &history[i]
+		}
+	}
+	return nil
 }
 
 // lastAssistant is the last assistant message of history, nil when none.
@@ -319,7 +355,7 @@ func (t *turn) run(hctx, sctx context.Context, inf agenthost.Inference, run func
 		}
 		model = models[0].ID
 	}
-	if t.continuation {
+	if t.extends {
 		var todo []toolRun
 		if run(func(ctx *agenthost.Context) error {
 			if t.ended {
