@@ -35,6 +35,11 @@ type Reply struct {
 	// Status, when not 0, answers with this HTTP status and an OpenAI
 	// error object whose message is Text.
 	Status int
+	// Hold, when not nil, stops a streamed reply after HoldAfter content
+	// pieces until it is closed or the client goes away: a reply that is
+	// still streaming for as long as a test needs, on any machine.
+	Hold      <-chan struct{}
+	HoldAfter int
 }
 
 // Script chooses the reply to a request.
@@ -122,7 +127,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	for _, p := range pieces(rep.Reasoning, 4) {
 		send(&openai.Delta{ReasoningContent: &p}, nil)
 	}
-	for _, p := range pieces(rep.Text, 4) {
+	for i, p := range pieces(rep.Text, 4) {
+		if rep.Hold != nil && i == rep.HoldAfter {
+			select {
+			case <-rep.Hold:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		send(&openai.Delta{Content: &p}, nil)
 	}
 	for i, c := range rep.ToolCalls {
