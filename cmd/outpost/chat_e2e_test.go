@@ -14,11 +14,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/outpost-iot/outpost/accel/openai"
+	"github.com/outpost-iot/outpost/accel/openai/openaitest"
 	"github.com/outpost-iot/outpost/codecs"
 	"github.com/outpost-iot/outpost/internal/testutil"
 	"github.com/outpost-iot/outpost/wire"
@@ -272,12 +275,44 @@ func TestChatWithoutModel(t *testing.T) {
 	}
 }
 
-// TestChatNPMClient runs @cloudflare/ai-chat 0.12.2's chat client (the
-// WebSocketChatTransport of agents 0.32.0, with the AI SDK building the
-// reply as useChat does) under node against the binary with a model: a
-// turn, a cancelled turn, a resumed stream, an idle resume probe
-// (testdata/agentsjs/chat.mjs).
+// TestChatNPMClient runs the official chat client of @cloudflare/ai-chat
+// 0.12.2 (the WebSocketChatTransport of agents 0.32.0, with the AI SDK
+// building the reply as useChat does) under node against the binary and a
+// scripted model (testdata/agentsjs/chat.mjs): a turn, a cancelled turn
+// (the reply holds until the cancel stops it: the partial reply is exactly
+// what streamed), a resumed stream (the reply holds until the resuming
+// client has the replayed chunks, then the rest streams live: that client
+// builds the whole reply, each piece exactly once), an idle resume probe.
+// The holds make each step happen mid-reply on any machine.
 func TestChatNPMClient(t *testing.T) {
+	released := make(chan struct{})
+	never := make(chan struct{})
+	defer close(never)
+	sc := openaitest.New(func(req openai.ChatCompletionRequest) openaitest.Reply {
+		switch string(openaitest.LastMessage(req).Content) {
+		case "Tell me more":
+			return openaitest.Reply{Text: "Once upon a time there was a lighthouse.", Hold: never, HoldAfter: 2}
+		case "And then?":
+			return openaitest.Reply{Text: "The keeper lit the lamp every night.", Hold: released, HoldAfter: 3}
+		}
+		return openaitest.Reply{Text: "Hello, how can I help?"}
+	})
+	t.Cleanup(sc.Close)
+	g := startBinary(t, "--inference-url", sc.URL)
+	var once sync.Once
+	runNodeScript(t, g, "chat.mjs", func(line string) {
+		if line == "release" {
+			once.Do(func() { close(released) })
+		}
+	})
+}
+
+// runNodeScript runs testdata/agentsjs/script under node with the
+// gateway's HTTP address, once the npm packages the scripts use are
+// installed; onLine, when not nil, sees each line the script prints, as it
+// prints it. The test fails unless the script exits 0 after printing ok.
+func runNodeScript(t *testing.T, g *gateway, script string, onLine func(string)) {
+	t.Helper()
 	node := testutil.NeedTool(t, "node")
 	dir, _ := filepath.Abs(filepath.Join("testdata", "agentsjs"))
 	for _, pkg := range []string{"agents", "ai", filepath.Join("@cloudflare", "ai-chat")} {
@@ -285,18 +320,30 @@ func TestChatNPMClient(t *testing.T) {
 			testutil.Missing(t, "the "+pkg+" npm package is not installed in "+dir+" (scripts/test-deps.sh)")
 		}
 	}
-	model := filepath.Join(t.TempDir(), "tiny.gguf")
-	if out, err := runCmd(t, "", binary, "model", "synth", "--shape", "tiny", "--quant", "q8_0", model); err != nil {
-		t.Fatalf("model synth: %v\n%s", err, out)
-	}
-	g := startBinary(t, "--model", model)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "chat.mjs", g.httpAddr)
+	cmd := exec.CommandContext(ctx, node, script, g.httpAddr)
 	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "ok") {
-		t.Fatalf("ai-chat client: %v\n%s\n%s", err, out, g.logs())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		out.WriteString(lines.Text() + "\n")
+		if onLine != nil {
+			onLine(lines.Text())
+		}
+	}
+	err = cmd.Wait()
+	if err != nil || !strings.Contains(out.String(), "ok") {
+		t.Fatalf("%s: %v\n%s%s\n%s", script, err, out.String(), stderr.String(), g.logs())
 	}
 }
 

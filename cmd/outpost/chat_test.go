@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,7 +13,6 @@ import (
 	"github.com/outpost-iot/outpost/accel"
 	"github.com/outpost-iot/outpost/accel/openai"
 	"github.com/outpost-iot/outpost/accel/openai/openaitest"
-	"github.com/outpost-iot/outpost/internal/testutil"
 )
 
 // toolScript is the scripted model of the tool tests: after a tool result
@@ -127,22 +123,21 @@ func TestChatApprovalSurvivesKill(t *testing.T) {
 // model is a scripted OpenAI-compatible server
 // (testdata/agentsjs/chat-tools.mjs).
 func TestChatToolsNPMClient(t *testing.T) {
-	node := testutil.NeedTool(t, "node")
-	dir, _ := filepath.Abs(filepath.Join("testdata", "agentsjs"))
-	for _, pkg := range []string{"agents", "ai", filepath.Join("@cloudflare", "ai-chat")} {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg)); err != nil {
-			testutil.Missing(t, "the "+pkg+" npm package is not installed in "+dir+" (scripts/test-deps.sh)")
-		}
+	runNodeScript(t, toolGateway(t), "chat-tools.mjs", nil)
+}
+
+// TestAgentsNPMClientSDK runs the official agents npm client (AgentClient)
+// against the test binary's test-sdk agent (testchat.go): state sync in
+// both directions, a rejected update ("State update rejected"), and
+// streaming RPC, ending in a result or in an error
+// (testdata/agentsjs/client-sdk.mjs). TestAgentsNPMClient covers the rest
+// of the client against the built-in echo agent.
+func TestAgentsNPMClientSDK(t *testing.T) {
+	path, err := testAgentsBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
-	g := toolGateway(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "chat-tools.mjs", g.httpAddr)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "ok") {
-		t.Fatalf("ai-chat client: %v\n%s\n%s", err, out, g.logs())
-	}
+	runNodeScript(t, startBinaryAt(t, path), "client-sdk.mjs", nil)
 }
 
 // TestChatToolsCBOR: a CBOR WebSocket client takes a tool-approval turn

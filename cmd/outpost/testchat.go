@@ -4,9 +4,11 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/outpost-iot/outpost/agenthost"
 	"github.com/outpost-iot/outpost/agenthost/chat"
+	"github.com/outpost-iot/outpost/wire"
 )
 
 // In binaries built with -tags testagents the chat class has one server
@@ -19,6 +21,10 @@ func init() {
 			builtinClasses[i] = testChatClass()
 		}
 	}
+	builtinClasses = append(builtinClasses, agenthost.Class{
+		Name: "test-sdk",
+		New:  func(*agenthost.Context) agenthost.Agent { return testSDK{} },
+	})
 }
 
 func testChatClass() agenthost.Class {
@@ -36,4 +42,52 @@ func testChatClass() agenthost.Class {
 		},
 		NeedsApproval: func(any) bool { return true },
 	}}})
+}
+
+// testSDK (class test-sdk, also only with -tags testagents) has what the
+// agents npm client's test needs beyond the echo agent: a state validator
+// that refuses an update, a state the agent sets itself, and streaming
+// callables (testdata/agentsjs/client-sdk.mjs).
+type testSDK struct{}
+
+var (
+	_ agenthost.StateValidator = testSDK{}
+	_ agenthost.Callables      = testSDK{}
+)
+
+// ValidateStateChange refuses a state whose reject field is true.
+func (testSDK) ValidateStateChange(_ *agenthost.Context, next any, _ wire.Conn) error {
+	if m, _ := next.(map[string]any); m["reject"] == true {
+		return errors.New("test-sdk: reject is set")
+	}
+	return nil
+}
+
+func (testSDK) Callables() map[string]agenthost.Method {
+	return map[string]agenthost.Method{
+		"state": {Description: "state() is the agent's state", Call: func(ctx *agenthost.Context, _ *agenthost.Call) (any, error) {
+			return ctx.State(), nil
+		}},
+		"setState": {Description: "setState(s) sets the state from the server", Call: func(ctx *agenthost.Context, call *agenthost.Call) (any, error) {
+			return nil, ctx.SetState(call.Arg(0))
+		}},
+		"count": {Description: "count(n) streams 0..n-1, then returns n", Streaming: true, Call: func(_ *agenthost.Context, call *agenthost.Call) (any, error) {
+			n, _ := call.Arg(0).(int64)
+			for i := range n {
+				if err := call.Stream(i); err != nil {
+					return nil, err
+				}
+			}
+			return n, nil
+		}},
+		"countThenFail": {Description: "countThenFail(n) streams 0..n-1, then fails", Streaming: true, Call: func(_ *agenthost.Context, call *agenthost.Call) (any, error) {
+			n, _ := call.Arg(0).(int64)
+			for i := range n {
+				if err := call.Stream(i); err != nil {
+					return nil, err
+				}
+			}
+			return nil, errors.New("count failed")
+		}},
+	}
 }
