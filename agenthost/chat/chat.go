@@ -276,7 +276,7 @@ func (a *Agent) OnConnect(ctx *agenthost.Context, c wire.Conn) error {
 	since := ctx.Now().Add(-InterruptedNotice).UnixMilli()
 	for _, s := range streams {
 		if s.completedAt >= since {
-			if err := c.Send(doneFrame(s.requestID)); err != nil {
+			if err := c.Send(endedFrame(s.requestID, outcomeError)); err != nil {
 				return err
 			}
 		}

@@ -136,7 +136,9 @@ func TestCancelMidStream(t *testing.T) {
 	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hi")}, "maxTokens": 300})); err != nil {
 		t.Fatal(err)
 	}
-	a.waitDone(t, "r1")
+	if d := a.waitDone(t, "r1"); d["outcome"] != outcomeAborted {
+		t.Errorf("terminal frame of a cancelled turn %v, want outcome %q", d, outcomeAborted)
+	}
 	chunks := a.chunks("r1")
 	for _, c := range chunks {
 		if c["type"] == "finish" {
@@ -166,7 +168,9 @@ func TestClear(t *testing.T) {
 	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hi")}, "maxTokens": 2})); err != nil {
 		t.Fatal(err)
 	}
-	a.waitDone(t, "r1")
+	if d := a.waitDone(t, "r1"); d["outcome"] != nil {
+		t.Errorf("terminal frame of a completed turn %v", d)
+	}
 	if len(getMessages(t, h)) != 2 {
 		t.Fatal("no history before the clear")
 	}
@@ -183,7 +187,9 @@ func TestClear(t *testing.T) {
 	if err := send(t, h, a, chatRequest("r2", map[string]any{"messages": []any{userMsg("u2", "hi")}, "maxTokens": 300})); err != nil {
 		t.Fatal(err)
 	}
-	a.waitDone(t, "r2")
+	if d := a.waitDone(t, "r2"); d["outcome"] != outcomeAborted {
+		t.Errorf("terminal frame of a cleared turn %v, want outcome %q", d, outcomeAborted)
+	}
 	b.waitFor(t, "second clear", func(map[string]any) bool { return len(b.ofType(TypeChatClear)) == 1 })
 	if hist := getMessages(t, h); len(hist) != 0 {
 		t.Fatalf("history after a clear mid-stream %v", hist)
@@ -225,7 +231,7 @@ func TestRestartMidStream(t *testing.T) {
 	h2 := startHost(t, dir, greedy, e)
 	c := newConn("c")
 	connect(t, h2, c)
-	if f := c.waitDone(t, "r1"); f["body"] != "" {
+	if f := c.waitDone(t, "r1"); f["body"] != "" || f["outcome"] != outcomeError {
 		t.Errorf("terminal frame %v", f)
 	}
 	hist := getMessages(t, h2)

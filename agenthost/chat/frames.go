@@ -133,6 +133,21 @@ func doneFrame(requestID string) wire.Frame {
 	}}
 }
 
+// Outcomes of a reply that did not complete, on its terminal frame
+// (outcome, since ai-chat 0.12; absent means completed, or error when the
+// frame carries error). useAgentChat hands it to onTurnEnd.
+const (
+	outcomeAborted = "aborted" // cancelled, cleared, or dropped while waiting
+	outcomeError   = "error"   // cut off by a gateway restart
+)
+
+// endedFrame is the terminal frame of a reply that ended with outcome.
+func endedFrame(requestID, outcome string) wire.Frame {
+	f := doneFrame(requestID)
+	f.Value.(map[string]any)["outcome"] = outcome
+	return f
+}
+
 // errorFrame ends a reply with an error: the message in body, error and
 // done true, as the SDK sends it when the stream throws.
 func errorFrame(requestID, msg string) wire.Frame {

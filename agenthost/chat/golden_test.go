@@ -75,6 +75,7 @@ func TestGoldenFrames(t *testing.T) {
 		"chat_text_delta":  chunkFrame("Xq3kd0aZ", map[string]any{"type": "text-delta", "id": "Xq3kd0aZ", "delta": "Hi"}),
 		"chat_finish":      chunkFrame("Xq3kd0aZ", map[string]any{"type": "finish", "messageMetadata": map[string]any{"finishReason": "stop"}}),
 		"chat_done":        doneFrame("Xq3kd0aZ"),
+		"chat_aborted":     endedFrame("Xq3kd0aZ", outcomeAborted),
 		"chat_error":       errorFrame("Xq3kd0aZ", "chat: this gateway has no model: no inference engine configured (start the gateway with --model or --inference-url)"),
 		"chat_messages":    messagesFrame(msgs),
 		"chat_clear":       clearFrame(),

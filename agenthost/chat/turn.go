@@ -34,6 +34,7 @@ type turn struct {
 	cfg          Config
 	queue        []queuedTurn // requests waiting for this reply, at most MaxQueuedTurns
 	ended        bool
+	cancelled    bool // ended by cf_agent_chat_request_cancel
 
 	tools    toolSet
 	offered  []accel.Tool // the tools the model is offered
@@ -572,6 +573,8 @@ func (t *turn) end(ctx *agenthost.Context, reason, errMsg string) {
 	if errMsg != "" {
 		err = errors.New(errMsg)
 		ctx.Broadcast(t.frame(errorFrame(t.requestID, errMsg)))
+	} else if t.cancelled {
+		ctx.Broadcast(t.frame(endedFrame(t.requestID, outcomeAborted)))
 	} else {
 		ctx.Broadcast(t.frame(doneFrame(t.requestID)))
 	}
@@ -600,7 +603,7 @@ func (t *turn) abort(ctx *agenthost.Context) {
 	t.ended = true
 	t.cancel()
 	t.unregister()
-	ctx.Broadcast(t.frame(doneFrame(t.requestID)))
+	ctx.Broadcast(t.frame(endedFrame(t.requestID, outcomeAborted)))
 	for _, q := range t.queue {
 		ctx.Broadcast(queuedDone(q))
 	}
@@ -609,7 +612,7 @@ func (t *turn) abort(ctx *agenthost.Context) {
 
 // queuedDone is the terminal frame of a waiting request that is dropped.
 func queuedDone(q queuedTurn) wire.Frame {
-	f := doneFrame(q.req.ID)
+	f := endedFrame(q.req.ID, outcomeAborted)
 	if q.continuation {
 		f.Value.(map[string]any)["continuation"] = true
 	}
@@ -627,6 +630,7 @@ func (a *Agent) cancel(ctx *agenthost.Context, id string) error {
 	}
 	if t.requestID == id {
 		t.cancel()
+		t.cancelled = true
 		t.end(ctx, "", "")
 		return nil
 	}
