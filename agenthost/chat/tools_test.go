@@ -548,15 +548,7 @@ func TestApprovalAcrossHibernation(t *testing.T) {
 	}
 	a.waitDone(t, "r1")
 	waitAsleep(t, h)
-	if err := send(t, h, a, `{"type":"cf_agent_tool_approval","toolCallId":"call_w1","approved":true,"autoContinue":true}`); err != nil {
-		t.Fatal(err)
-	}
-	done := a.waitFor(t, "continuation done", func(f map[string]any) bool {
-		return f["type"] == TypeUseChatResponse && f["done"] == true && f["continuation"] == true
-	})
-	if done["error"] != nil {
-		t.Fatalf("continuation %v", done)
-	}
+	approveWeather(t, h, a)
 	hist := getMessages(t, h)
 	if p := partsOf(hist[1])[3]; p["state"] != "output-available" || !strings.HasSuffix(textOf(hist[1]), `Result: {"city":"Oslo","temp":3}`) {
 		t.Fatalf("after hibernation: %v", hist[1])
@@ -594,5 +586,90 @@ func TestApprovalThenRequest(t *testing.T) {
 	after := getMessages(t, h)
 	if len(after) != 2 || partsOf(after[1])[3]["state"] != "output-available" || !strings.HasSuffix(textOf(after[1]), `Result: {"city":"Oslo","temp":3}`) {
 		t.Fatalf("history %v", after)
+	}
+}
+
+// TestBadToolFrames: malformed tool results and approvals, and ones for a
+// call that does not wait for them, each get an error back to the sender
+// (outpost_error, wrapping wire.ErrMalformed) and change nothing stored:
+// the pending approval is still there, byte for byte, and the right
+// approval then continues the turn.
+func TestBadToolFrames(t *testing.T) {
+	dir := t.TempDir()
+	_, inf := scripted(t, weatherScript("get_weather"))
+	h := startHost(t, dir, Config{Tools: []Tool{weatherTool(true)}}, inf)
+	a, b := newConn("a"), newConn("b")
+	connect(t, h, a)
+	connect(t, h, b)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "Weather in Oslo?")}, "maxTokens": 20})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r1")
+	rows := func() string {
+		var out strings.Builder
+		r, err := openDB(t, dir).Query(`SELECT id, message FROM cf_ai_chat_agent_messages ORDER BY rowid`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for r.Next() {
+			var id, msg string
+			if err := r.Scan(&id, &msg); err != nil {
+				t.Fatal(err)
+			}
+			out.WriteString(id + " " + msg + "\n")
+		}
+		return out.String()
+	}
+	before := rows()
+	if !strings.Contains(before, "approval-requested") {
+		t.Fatalf("no pending approval stored:\n%s", before)
+	}
+	cases := []struct{ frame, wantErr string }{
+		{`{"type":"cf_agent_tool_approval","approved":true}`, "toolCallId"},
+		{`{"type":"cf_agent_tool_approval","toolCallId":7,"approved":true}`, "toolCallId"},
+		{`{"type":"cf_agent_tool_approval","toolCallId":"call_w1","approved":"yes"}`, "approved"},
+		{`{"type":"cf_agent_tool_approval","toolCallId":"call_w1"}`, "approved"},
+		{`{"type":"cf_agent_tool_approval","toolCallId":"nope","approved":true}`, `no tool call "nope"`},
+		{`{"type":"cf_agent_tool_result","output":1}`, "toolCallId"},
+		{`{"type":"cf_agent_tool_result","toolCallId":"call_w1","state":"done","output":1}`, "state"},
+		{`{"type":"cf_agent_tool_result","toolCallId":"call_w1","output":{"temp":99}}`, "not waiting for a result"},
+		{`{"type":"cf_agent_tool_result","toolCallId":"nope","output":1}`, `no tool call "nope"`},
+	}
+	for _, c := range cases {
+		n, nb := len(a.all()), len(b.all())
+		err := send(t, h, a, c.frame)
+		if !errors.Is(err, wire.ErrMalformed) || !strings.Contains(err.Error(), c.wantErr) {
+			t.Errorf("%s: error %v, want one about %s", c.frame, err, c.wantErr)
+		}
+		got := a.all()[n:]
+		if len(got) != 1 || got[0]["type"] != wire.TypeError || !strings.Contains(fmt.Sprint(got[0]), c.wantErr) {
+			t.Errorf("%s: the sender got %v", c.frame, got)
+		}
+		if extra := b.all()[nb:]; len(extra) != 0 {
+			t.Errorf("%s: another connection got %v", c.frame, extra)
+		}
+		if after := rows(); after != before {
+			t.Fatalf("%s changed the stored messages:\n%s\nwas\n%s", c.frame, after, before)
+		}
+	}
+	approveWeather(t, h, a)
+	if p := partsOf(getMessages(t, h)[1])[3]; p["state"] != "output-available" {
+		t.Fatalf("tool part after the approval %v", p)
+	}
+}
+
+// approveWeather approves call_w1 from c, with autoContinue, and waits
+// for the continuation's terminal frame, which must not be an error.
+func approveWeather(t *testing.T, h *testHost, c *testConn) {
+	t.Helper()
+	if err := send(t, h, c, `{"type":"cf_agent_tool_approval","toolCallId":"call_w1","approved":true,"autoContinue":true}`); err != nil {
+		t.Fatal(err)
+	}
+	done := c.waitFor(t, "continuation done", func(f map[string]any) bool {
+		return f["type"] == TypeUseChatResponse && f["done"] == true && f["continuation"] == true
+	})
+	if done["error"] != nil {
+		t.Fatalf("continuation %v", done)
 	}
 }
