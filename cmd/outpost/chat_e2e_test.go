@@ -36,7 +36,11 @@ type chatClient struct {
 }
 
 // mqttChat joins the chat agent name as an MQTT 5 device: CBOR, protocol
-// frames off (the MQTT defaults).
+// frames off (the MQTT defaults). The broker joins a device after its
+// SUBACK, so mqttChat returns once the agent has answered a resume request
+// of the device's own (handled after its join): the device then gets
+// every frame the agent broadcasts afterwards (frames before that answer
+// are dropped: join before any reply streams).
 func mqttChat(t *testing.T, g *gateway, name string) *chatClient {
 	t.Helper()
 	m := dialMQTT5(t, &inProcess{mqtt: "127.0.0.1:" + g.mqttPort}, wire.Address{Class: "chat", Name: name}, nil, true)
@@ -52,7 +56,18 @@ func mqttChat(t *testing.T, g *gateway, name string) *chatClient {
 			}
 		}
 	}()
-	return w
+	w.send(t, map[string]any{"type": "cf_agent_stream_resume_request", "probeId": "joined"})
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case f := <-w.in:
+			if f["probeId"] == "joined" {
+				return w
+			}
+		case <-deadline:
+			t.Fatal("the chat agent did not answer the device")
+		}
+	}
 }
 
 func dialChat(t *testing.T, g *gateway, name, query string) *chatClient {
