@@ -391,7 +391,7 @@ func (a *Agent) OnRequest(ctx *agenthost.Context, w http.ResponseWriter, r *http
 	msgs, err := loadMessages(ctx)
 	var body []byte
 	if err == nil {
-		body, err = httpCodec.Marshal(messageValues(msgs))
+		body, err = wideCodec.Marshal(messageValues(msgs))
 	}
 	if err != nil {
 		ctx.Logger().Warn("chat: get-messages", "error", err)

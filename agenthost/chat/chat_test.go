@@ -404,7 +404,7 @@ func TestStoredMessages(t *testing.T) {
 }
 
 func mustJSON(v any) string {
-	b, err := httpCodec.Marshal(v)
+	b, err := wideCodec.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
@@ -753,5 +753,47 @@ func waitAsleep(t *testing.T, h *testHost) {
 			t.Fatal("the agent never hibernated")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLongConversationRequest: a request whose conversation is larger than
+// one row (each message fits, the whole does not: clients send the whole
+// conversation each turn) is answered, and it can wait behind a reply
+// and survive in the queue; a message over the row limit is compacted.
+func TestLongConversationRequest(t *testing.T) {
+	g := newGated(t, microEngine(t))
+	cfg := greedy
+	cfg.Prompt = func(_ *agenthost.Context, history []Message) []accel.Message { // the model reads only the question
+		return []accel.Message{{Role: "user", Content: history[len(history)-1].Text()}}
+	}
+	h := startHost(t, t.TempDir(), cfg, g)
+	a := newConn("a")
+	connect(t, h, a)
+	// About 3.6 MB of JSON in all, under the WebSocket frame limit (4 MiB).
+	page := strings.Repeat("a long page of notes ", 28_000) // 588,000 bytes
+	var msgs []any
+	for i := range 3 {
+		msgs = append(msgs, userMsg(fmt.Sprint("u", i), page))
+	}
+	msgs = append(msgs, userMsg("big", strings.Repeat("x", RowMaxBytes+50_000)), userMsg("q", "and so?")) // big is over the row limit
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": msgs, "maxTokens": 2})); err != nil {
+		t.Fatal(err)
+	}
+	// r2 waits behind r1 (the model is held), with its long body.
+	if err := send(t, h, a, chatRequest("r2", map[string]any{"messages": append(msgs, userMsg("u9", "and?")), "maxTokens": 2})); err != nil {
+		t.Fatal(err)
+	}
+	close(g.gate)
+	for _, id := range []string{"r1", "r2"} {
+		if d := a.waitDone(t, id); d["error"] != nil {
+			t.Fatalf("%s: %v", id, d)
+		}
+	}
+	hist := getMessages(t, h)
+	if len(hist) != 8 {
+		t.Fatalf("%d messages stored", len(hist))
+	}
+	if md, _ := hist[3]["metadata"].(map[string]any); fmt.Sprint(md["compactedTextParts"]) != "[0]" {
+		t.Errorf("the oversized message was not compacted: %v", md)
 	}
 }

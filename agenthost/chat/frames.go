@@ -58,7 +58,7 @@ func ParseRequest(frame map[string]any) (Request, error) {
 	var body any
 	switch b := init["body"].(type) {
 	case string:
-		v, err := jsonCodec.Unmarshal([]byte(b))
+		v, err := wideCodec.Unmarshal([]byte(b))
 		if err != nil {
 			return Request{ID: id}, fmt.Errorf("%w: init.body: %w", ErrBadFrame, err)
 		}

@@ -27,7 +27,7 @@ const (
 // still does not fit is refused. (Characters are Unicode code points here;
 // the SDK counts UTF-16 units.)
 func guardRow(m Message) ([]byte, Message, error) {
-	b, err := httpCodec.Marshal(m.Value())
+	b, err := wideCodec.Marshal(m.Value())
 	if err != nil {
 		return nil, m, err
 	}
@@ -43,7 +43,7 @@ func guardRow(m Message) ([]byte, Message, error) {
 	}
 	fits := func() bool {
 		m.Metadata = meta
-		b, err = httpCodec.Marshal(m.Value())
+		b, err = wideCodec.Marshal(m.Value())
 		return err == nil && len(b) <= RowMaxBytes
 	}
 	if m.Role == RoleAssistant {
@@ -52,7 +52,7 @@ func guardRow(m Message) ([]byte, Message, error) {
 			if p["state"] != "output-available" || p["output"] == nil {
 				continue
 			}
-			out, err := httpCodec.Marshal(p["output"])
+			out, err := wideCodec.Marshal(p["output"])
 			if err != nil || utf8.RuneCount(out) <= compactMinChars {
 				continue
 			}

@@ -237,7 +237,7 @@ func connect(t *testing.T, h *testHost, c *testConn) {
 // the agent handled it.
 func send(t *testing.T, h *testHost, c *testConn, frameJSON string) error {
 	t.Helper()
-	v, err := httpCodec.Unmarshal([]byte(frameJSON))
+	v, err := wideCodec.Unmarshal([]byte(frameJSON))
 	if err != nil {
 		t.Fatalf("test frame %.200s: %v", frameJSON, err)
 	}

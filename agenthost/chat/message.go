@@ -214,7 +214,7 @@ func toolResultText(p map[string]any) string {
 	if s, ok := p["output"].(string); ok {
 		return s
 	}
-	b, err := jsonCodec.Marshal(p["output"])
+	b, err := wideCodec.Marshal(p["output"])
 	if err != nil {
 		return ""
 	}
@@ -228,24 +228,23 @@ func orEmptyObject(v any) any {
 	return v
 }
 
-// jsonCodec encodes rows, nested bodies and HTTP answers; its limits are
-// those of one stored row.
-var jsonCodec = func() codecs.Codec {
-	c, err := codecs.NewJSON(codecs.Limits{MaxSize: RowMaxBytes, MaxDepth: 64})
-	if err != nil {
-		panic(err)
-	}
-	return c
-}()
+// jsonCodec encodes and decodes what one row holds (a message, a chunk);
+// its limit is that of one stored row.
+var jsonCodec = newJSONCodec(RowMaxBytes)
 
-// httpCodec encodes the get-messages answer, the whole history.
-var httpCodec = func() codecs.Codec {
-	c, err := codecs.NewJSON(codecs.Limits{MaxSize: 1 << 30, MaxDepth: 64})
+// wideCodec encodes and decodes what holds the whole conversation or a
+// value a message is compacted from: a request's body (the frame it came
+// in already bounds it) and a queued one, the get-messages answer, tool
+// outputs before the row guard.
+var wideCodec = newJSONCodec(1 << 30)
+
+func newJSONCodec(maxSize int) codecs.Codec {
+	c, err := codecs.NewJSON(codecs.Limits{MaxSize: maxSize, MaxDepth: 64})
 	if err != nil {
 		panic(err)
 	}
 	return c
-}()
+}
 
 // RowMaxBytes bounds the JSON of one stored message or chunk, as the SDK's
 // row guard does (1,800,000 bytes of UTF-8, below SQLite's 2 MB value

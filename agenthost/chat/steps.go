@@ -277,7 +277,7 @@ func runTool(ctx context.Context, r toolRun) (out any, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("tool %s output: %w", r.tool.Name, err)
 	}
-	return jsonCodec.Unmarshal(b)
+	return wideCodec.Unmarshal(b)
 }
 
 // storeRequestContext keeps the request's custom body fields and client

@@ -286,7 +286,7 @@ func pruneStreams(ctx *agenthost.Context, cutoff int64) error {
 func storeQueued(ctx *agenthost.Context, q queuedTurn) (int64, error) {
 	body := []byte("{}")
 	if !q.continuation {
-		b, err := jsonCodec.Marshal(q.req.Body)
+		b, err := wideCodec.Marshal(q.req.Body)
 		if err != nil {
 			return 0, fmt.Errorf("queue request: %w", err)
 		}
@@ -332,7 +332,7 @@ func loadQueued(ctx *agenthost.Context) ([]queuedTurn, error) {
 		}
 		q.continuation = cont == 1
 		if !q.continuation {
-			v, err := jsonCodec.Unmarshal([]byte(body))
+			v, err := wideCodec.Unmarshal([]byte(body))
 			if err == nil {
 				q.req, err = ParseRequest(map[string]any{"id": q.req.ID, "init": map[string]any{"method": "POST", "body": v}})
 			}
