@@ -673,3 +673,37 @@ func approveWeather(t *testing.T, h *testHost, c *testConn) {
 		t.Fatalf("continuation %v", done)
 	}
 }
+
+// TestLargeToolOutput: a server tool's output over the row limit reaches
+// the model whole in its turn; the stored message keeps a compacted copy.
+func TestLargeToolOutput(t *testing.T) {
+	big := strings.Repeat("r", RowMaxBytes+10_000)
+	_, inf := scripted(t, func(req openai.ChatCompletionRequest) openaitest.Reply {
+		if last := openaitest.LastMessage(req); last.Role == "tool" {
+			return openaitest.Reply{Text: fmt.Sprint("Got ", len(string(last.Content)), " bytes.")}
+		}
+		return openaitest.Reply{ToolCalls: []accel.ToolCall{{ID: "call_d1", Name: "dump", Arguments: `{}`}}}
+	})
+	dump := Tool{Name: "dump", Description: "Everything", Parameters: map[string]any{"type": "object"},
+		Execute: func(context.Context, any) (any, error) { return map[string]any{"rows": big}, nil }}
+	h := startHost(t, t.TempDir(), Config{Tools: []Tool{dump}}, inf)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "dump it")}})); err != nil {
+		t.Fatal(err)
+	}
+	if d := a.waitDone(t, "r1"); d["error"] != nil {
+		t.Fatalf("done %v", d)
+	}
+	hist := getMessages(t, h)
+	if want := fmt.Sprint("Got ", len(`{"rows":""}`)+len(big), " bytes."); textOf(hist[1]) != want {
+		t.Errorf("reply %q, want %q", textOf(hist[1]), want)
+	}
+	for _, p := range partsOf(hist[1]) {
+		if p["type"] == "tool-dump" {
+			if out, _ := p["output"].(string); !strings.HasPrefix(out, "This tool output was too large") {
+				t.Errorf("stored output %.200v", p["output"])
+			}
+		}
+	}
+}
