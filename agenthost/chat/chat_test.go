@@ -797,3 +797,33 @@ func TestLongConversationRequest(t *testing.T) {
 		t.Errorf("the oversized message was not compacted: %v", md)
 	}
 }
+
+// TestQueueFull: a request beyond MaxQueuedTurns waiting ones gets an
+// error response, and the agent's error is ErrQueueFull (wire.ErrBusy:
+// an MQTT 5 publish of it is refused with quota exceeded).
+func TestQueueFull(t *testing.T) {
+	g := newGated(t, microEngine(t))
+	h := startHost(t, t.TempDir(), greedy, g)
+	a := newConn("a")
+	connect(t, h, a)
+	for i := range MaxQueuedTurns + 2 {
+		id := fmt.Sprint("r", i)
+		err := send(t, h, a, chatRequest(id, map[string]any{"messages": []any{userMsg("u"+id, "x")}, "maxTokens": 1}))
+		if i <= MaxQueuedTurns && err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if i > MaxQueuedTurns && (!errors.Is(err, ErrQueueFull) || !errors.Is(err, wire.ErrBusy)) {
+			t.Fatalf("%s beyond the queue: %v", id, err)
+		}
+	}
+	over := fmt.Sprint("r", MaxQueuedTurns+1)
+	if f := a.waitDone(t, over); f["error"] != true || !strings.Contains(f["body"].(string), "too many requests waiting") {
+		t.Errorf("request beyond the queue: %v", f)
+	}
+	close(g.gate)
+	for i := range MaxQueuedTurns + 1 {
+		if f := a.waitDone(t, fmt.Sprint("r", i)); f["error"] != nil {
+			t.Errorf("r%d: %v", i, f)
+		}
+	}
+}

@@ -21,6 +21,12 @@ const (
 // wire.ErrMalformed, so an MQTT 5 publish of one is refused with 0x99.
 var ErrBadFrame = fmt.Errorf("bad chat frame: %w", wire.ErrMalformed)
 
+// ErrQueueFull refuses a request that arrives while MaxQueuedTurns
+// requests already wait for the reply that streams; its sender gets an
+// error response. It wraps wire.ErrBusy, so an MQTT 5 publish of it is
+// refused with 0x97.
+var ErrQueueFull = fmt.Errorf("chat: too many requests waiting: %w", wire.ErrBusy)
+
 // Request is a decoded cf_agent_use_chat_request.
 type Request struct {
 	// ID is the request id the response frames carry.

@@ -117,7 +117,14 @@ func (a *Agent) request(ctx *agenthost.Context, c wire.Conn, frame map[string]an
 func (a *Agent) enqueue(ctx *agenthost.Context, q queuedTurn) error {
 	if t := liveTurn(ctx); t != nil {
 		if len(t.queue) >= MaxQueuedTurns {
-			return q.conn.Send(errorFrame(q.req.ID, fmt.Sprintf("chat: %d requests are already waiting for the reply that streams (request %s)", len(t.queue), t.requestID)))
+			err := fmt.Errorf("%w: %d wait for the reply that streams (request %s)", ErrQueueFull, len(t.queue), t.requestID)
+			if q.continuation {
+				return err // the tool frame that asked for it is answered (OnMessage)
+			}
+			if serr := q.conn.Send(errorFrame(q.req.ID, err.Error())); serr != nil {
+				ctx.Logger().Debug("chat: error frame not sent", "conn", q.conn.ID(), "error", serr)
+			}
+			return err
 		}
 		seq, err := storeQueued(ctx, q)
 		if err != nil {
