@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -319,6 +321,41 @@ func TestChatNPMClient(t *testing.T) {
 		if line == "release" {
 			once.Do(func() { close(released) })
 		}
+	})
+}
+
+// TestChatNPMClientRestart: the official chat client through a gateway
+// killed (SIGKILL) in the middle of a reply and started again on the same
+// port and data directory (testdata/agentsjs/chat-restart.mjs): the client
+// gets the cut reply's terminal frame, its resume probe is answered at
+// once, the partial reply is kept exactly, and a new turn works. The model
+// holds the reply after five pieces, so the kill is mid-reply on any
+// machine.
+func TestChatNPMClientRestart(t *testing.T) {
+	never := make(chan struct{})
+	defer close(never)
+	sc := openaitest.New(func(req openai.ChatCompletionRequest) openaitest.Reply {
+		if string(openaitest.LastMessage(req).Content) == "Tell me a long story" {
+			return openaitest.Reply{Text: strings.Repeat("Once upon a time. ", 20), Hold: never, HoldAfter: 5}
+		}
+		return openaitest.Reply{Text: "Hello, how can I help?"}
+	})
+	t.Cleanup(sc.Close)
+	data := filepath.Join(t.TempDir(), "data")
+	g := startBinary(t, "--inference-url", sc.URL, "--data-dir", data)
+	_, port, err := net.SplitHostPort(g.httpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runNodeScript(t, g, "chat-restart.mjs", func(line string) {
+		if line != "kill" {
+			return
+		}
+		if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-g.done
+		startBinary(t, "--inference-url", sc.URL, "--data-dir", data, "--http-port", port)
 	})
 }
 
