@@ -202,22 +202,15 @@ func TestClear(t *testing.T) {
 func TestRestartMidStream(t *testing.T) {
 	dir := t.TempDir()
 	e := microEngine(t)
-	h1 := startHost(t, dir, greedy, e)
+	// The model holds the reply after its first token: the gateway stops
+	// mid-reply on any machine.
+	h1 := startHost(t, dir, greedy, newGated(t, e))
 	a := newConn("a")
-	third := make(chan struct{})
-	n := 0
-	a.onSend = func(f map[string]any) {
-		if isChunk("text-delta")(f) {
-			if n++; n == 3 {
-				close(third)
-			}
-		}
-	}
 	connect(t, h1, a)
 	if err := send(t, h1, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "hi")}, "maxTokens": 300})); err != nil {
 		t.Fatal(err)
 	}
-	<-third
+	a.waitFor(t, "a text delta", isChunk("text-delta"))
 	if err := h1.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +248,11 @@ func TestRestartMidStream(t *testing.T) {
 // ones: every chunk exactly once.
 func TestResume(t *testing.T) {
 	dir := t.TempDir()
-	h := startHost(t, dir, greedy, microEngine(t))
+	// The model holds the reply after its first token until b has
+	// acknowledged: b gets that token replayed and the rest live, on any
+	// machine.
+	g := newGated(t, microEngine(t))
+	h := startHost(t, dir, greedy, g)
 	a, b := newConn("a"), newConn("b")
 	var once sync.Once
 	a.onSend = func(f map[string]any) {
@@ -276,20 +273,26 @@ func TestResume(t *testing.T) {
 	if err := send(t, h, b, `{"type":"cf_agent_stream_resume_ack","id":"r1"}`); err != nil {
 		t.Fatal(err)
 	}
+	close(g.gate)
 	a.waitDone(t, "r1")
 	b.waitDone(t, "r1")
 	ac, bc := a.chunks("r1"), b.chunks("r1")
 	if fmt.Sprint(ac) != fmt.Sprint(bc) {
 		t.Fatalf("resumed connection got\n%v\nrequester got\n%v", bc, ac)
 	}
-	replayed := 0
+	replayed, live := 0, 0
 	for _, f := range b.all() {
+		if f["type"] != TypeUseChatResponse || f["done"] == true || f["replayComplete"] == true {
+			continue
+		}
 		if f["replay"] == true {
 			replayed++
+		} else {
+			live++
 		}
 	}
-	if replayed < 2 {
-		t.Errorf("%d replayed chunks", replayed)
+	if replayed < 3 || live < 2 {
+		t.Errorf("%d replayed chunks, %d live ones", replayed, live)
 	}
 	// No stream: resume_request is answered with resume_none.
 	if err := send(t, h, b, `{"type":"cf_agent_stream_resume_request","probeId":"p1"}`); err != nil {
@@ -713,13 +716,16 @@ func TestQueuedRequestSurvivesRestart(t *testing.T) {
 	}
 	close(g.gate)
 
-	h2 := startHost(t, dir, greedy, e)
+	// r2 holds after its first token until b has acknowledged resuming.
+	g2 := newGated(t, e)
+	h2 := startHost(t, dir, greedy, g2)
 	b := newConn("b")
 	connect(t, h2, b)
 	b.waitFor(t, "resuming r2", func(f map[string]any) bool { return f["type"] == TypeStreamResuming && f["id"] == "r2" })
 	if err := send(t, h2, b, `{"type":"cf_agent_stream_resume_ack","id":"r2"}`); err != nil {
 		t.Fatal(err)
 	}
+	close(g2.gate)
 	if f := b.waitDone(t, "r2"); f["error"] != nil {
 		t.Fatalf("r2: %v", f)
 	}
