@@ -14,6 +14,7 @@ type streamCall struct {
 	id, name string
 	args     string
 	started  bool // tool-input-start sent
+	modelID  bool // id is the model's (not made up here)
 }
 
 // uiToolCalls is the finish reason of a reply that stopped on tool calls,
@@ -79,16 +80,25 @@ func (t *turn) token(ctx *agenthost.Context, ch accel.Chunk) error {
 	write("text", ch.Text)
 	for _, d := range ch.ToolCalls {
 		if t.calls == nil {
-			t.calls = map[int]*streamCall{}
+			t.calls, t.callKeys = map[int]*streamCall{}, map[int]int{}
 		}
-		sc := t.calls[d.Index]
+		key, ok := t.callKeys[d.Index]
+		if !ok {
+			key = d.Index
+		}
+		sc := t.calls[key]
+		if sc != nil && sc.modelID && d.ID != "" && d.ID != sc.id {
+			// Another id at the same index is another call (servers that
+			// send no index number every call 0).
+			sc, key = nil, -len(t.callOrder)-1
+		}
 		if sc == nil {
-			sc = &streamCall{id: d.ID}
+			sc = &streamCall{id: d.ID, modelID: d.ID != ""}
 			if sc.id == "" {
 				sc.id = randomID("call_", 12)
 			}
-			t.calls[d.Index] = sc
-			t.callOrder = append(t.callOrder, d.Index)
+			t.calls[key], t.callKeys[d.Index] = sc, key
+			t.callOrder = append(t.callOrder, key)
 		}
 		if sc.name == "" {
 			sc.name = d.Name
@@ -115,7 +125,7 @@ func (t *turn) stepped() bool { return !t.tools.empty() || t.extends }
 
 // startStep begins a model call.
 func (t *turn) startStep(ctx *agenthost.Context) {
-	t.calls, t.callOrder = nil, nil
+	t.calls, t.callOrder, t.callKeys = nil, nil, nil
 	if t.stepped() {
 		t.stepOpen = true
 		t.emit(ctx, map[string]any{"type": "start-step"})

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -705,5 +708,52 @@ func TestLargeToolOutput(t *testing.T) {
 				t.Errorf("stored output %.200v", p["output"])
 			}
 		}
+	}
+}
+
+// TestToolCallsWithoutIndex: a server that streams its tool calls without
+// an index (each call whole, every one read as index 0) gets each call run
+// apart, told apart by its id.
+func TestToolCallsWithoutIndex(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			_, _ = io.WriteString(w, `{"object":"list","data":[{"id":"m","object":"model"}]}`)
+			return
+		}
+		calls++
+		w.Header().Set("Content-Type", "text/event-stream")
+		if calls == 1 {
+			for _, c := range []string{"call_a", "call_b"} {
+				fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"id\":%q,\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Oslo\\\"}\"}}]}}]}\n\n", c)
+			}
+			_, _ = io.WriteString(w, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n")
+			return
+		}
+		_, _ = io.WriteString(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Two answers.\"}}]}\n\n"+
+			"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+	}))
+	t.Cleanup(srv.Close)
+	rc, err := remote.New(remote.Config{BaseURL: srv.URL + "/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHost(t, t.TempDir(), Config{Tools: []Tool{weatherTool(false)}}, rc)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "Weather in Oslo, twice?")}})); err != nil {
+		t.Fatal(err)
+	}
+	if d := a.waitDone(t, "r1"); d["error"] != nil {
+		t.Fatalf("done %v", d)
+	}
+	var got []string
+	for _, p := range partsOf(getMessages(t, h)[1]) {
+		if p["type"] == "tool-get_weather" {
+			got = append(got, fmt.Sprint(p["toolCallId"], " ", p["state"]))
+		}
+	}
+	if want := "[call_a output-available call_b output-available]"; fmt.Sprint(got) != want {
+		t.Fatalf("tool parts %v, want %s", got, want)
 	}
 }

@@ -43,9 +43,10 @@ type turn struct {
 
 	step      int
 	stepOpen  bool
-	open      map[string]string // open text and reasoning parts: kind → chunk id
-	calls     map[int]*streamCall
-	callOrder []int
+	open      map[string]string   // open text and reasoning parts: kind → chunk id
+	calls     map[int]*streamCall // this step's tool calls, by key
+	callOrder []int               // their keys, in order
+	callKeys  map[int]int         // the model's call index → the key of its latest call
 }
 
 // liveKey names an agent of one host: a gateway restart (a new host) has
