@@ -239,13 +239,17 @@ func (a *Agent) OnStart(ctx *agenthost.Context) error {
 }
 
 // closeOrphan ends a stream that has no producer: the assistant message
-// rebuilt from its stored chunks is kept, and the stream marked errored.
+// rebuilt from its stored chunks (onto the message the stream extends,
+// for a continuation) is kept, and the stream marked errored.
 func (a *Agent) closeOrphan(ctx *agenthost.Context, s streamRecord) error {
 	chunks, err := streamChunks(ctx, s.id)
 	if err != nil {
 		return err
 	}
 	b := newBuilder("")
+	if base, ok := streamBase(ctx, s.id); ok {
+		b = continueBuilder(base) // a continuation: its parts go after the base's
+	}
 	for _, c := range chunks {
 		b.apply(c)
 	}

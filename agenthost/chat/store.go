@@ -48,6 +48,14 @@ var Migrations = []string{
 		body TEXT NOT NULL,
 		created_at INTEGER NOT NULL
 	);`,
+	// Outpost's own: the stored message a stream extends (a continuation,
+	// or a request that goes on with an assistant message) as it was when
+	// the stream started, so that a stream a restart cut off is rebuilt
+	// onto it instead of replacing it.
+	`CREATE TABLE outpost_chat_stream_base (
+		stream_id TEXT PRIMARY KEY,
+		message TEXT NOT NULL
+	);`,
 }
 
 // Stream statuses of cf_ai_chat_stream_metadata, as in the SDK.
@@ -182,7 +190,7 @@ func requestContext(ctx *agenthost.Context, key string) any {
 // context.
 func clearAll(ctx *agenthost.Context) error {
 	return ctx.Tx(func(tx *sql.Tx) error {
-		for _, t := range []string{"cf_ai_chat_agent_messages", "cf_ai_chat_stream_chunks", "cf_ai_chat_stream_metadata", "cf_ai_chat_request_context", "outpost_chat_queue"} {
+		for _, t := range []string{"cf_ai_chat_agent_messages", "cf_ai_chat_stream_chunks", "cf_ai_chat_stream_metadata", "cf_ai_chat_request_context", "outpost_chat_queue", "outpost_chat_stream_base"} {
 			if _, err := tx.Exec(`DELETE FROM ` + t); err != nil {
 				return fmt.Errorf("clear %s: %w", t, err)
 			}
@@ -213,12 +221,46 @@ func storeChunk(ctx *agenthost.Context, streamID string, index int, body []byte)
 
 // endStream marks a stream completed or errored.
 func endStream(ctx *agenthost.Context, streamID, status string) error {
-	_, err := ctx.Exec(`UPDATE cf_ai_chat_stream_metadata SET status = ?, completed_at = ? WHERE id = ?`,
-		status, ctx.Now().UnixMilli(), streamID)
+	return ctx.Tx(func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`UPDATE cf_ai_chat_stream_metadata SET status = ?, completed_at = ? WHERE id = ?`,
+			status, ctx.Now().UnixMilli(), streamID); err != nil {
+			return fmt.Errorf("end stream: %w", err)
+		}
+		if _, err := tx.Exec(`DELETE FROM outpost_chat_stream_base WHERE stream_id = ?`, streamID); err != nil {
+			return fmt.Errorf("end stream: %w", err)
+		}
+		return nil
+	})
+}
+
+// storeStreamBase records the message a stream extends, as it is now.
+func storeStreamBase(ctx *agenthost.Context, streamID string, base Message) error {
+	b, _, err := guardRow(base)
 	if err != nil {
-		return fmt.Errorf("end stream: %w", err)
+		return fmt.Errorf("record the message a stream extends: %w", err)
+	}
+	if _, err := ctx.Exec(`INSERT INTO outpost_chat_stream_base (stream_id, message) VALUES (?, ?)`, streamID, string(b)); err != nil {
+		return fmt.Errorf("record the message a stream extends: %w", err)
 	}
 	return nil
+}
+
+// streamBase is the message stream streamID extends; ok is false for a
+// stream that builds a new message (or whose record does not decode).
+func streamBase(ctx *agenthost.Context, streamID string) (m Message, ok bool) {
+	var text string
+	if err := ctx.QueryRow(`SELECT message FROM outpost_chat_stream_base WHERE stream_id = ?`, streamID).Scan(&text); err != nil {
+		return Message{}, false
+	}
+	v, err := jsonCodec.Unmarshal([]byte(text))
+	if err == nil {
+		m, err = ParseMessage(v)
+	}
+	if err != nil {
+		ctx.Logger().Warn("chat: the message a stream extends does not decode", "stream", streamID, "error", err)
+		return Message{}, false
+	}
+	return m, true
 }
 
 // streamRecord is one row of cf_ai_chat_stream_metadata.

@@ -757,3 +757,63 @@ func TestToolCallsWithoutIndex(t *testing.T) {
 		t.Fatalf("tool parts %v, want %s", got, want)
 	}
 }
+
+// TestContinuationCutByRestart: a continuation (after an approval) that a
+// gateway restart cuts off is kept as the message it continued plus what
+// streamed: the call, its output and the earlier text survive.
+func TestContinuationCutByRestart(t *testing.T) {
+	dir := t.TempDir()
+	hold := make(chan struct{})
+	defer close(hold)
+	_, inf := scripted(t, func(req openai.ChatCompletionRequest) openaitest.Reply {
+		if openaitest.LastMessage(req).Role == "tool" {
+			return openaitest.Reply{Text: "It is three degrees in Oslo today.", Hold: hold, HoldAfter: 2}
+		}
+		return weatherScript("get_weather")(req)
+	})
+	cfg := Config{Tools: []Tool{weatherTool(true)}}
+	h := startHost(t, dir, cfg, inf)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "Weather in Oslo?")}})); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDone(t, "r1")
+	if err := send(t, h, a, `{"type":"cf_agent_tool_approval","toolCallId":"call_w1","approved":true,"autoContinue":true}`); err != nil {
+		t.Fatal(err)
+	}
+	// The continuation streams two pieces ("It is th"), then holds.
+	a.waitFor(t, "the continuation's text", func(f map[string]any) bool {
+		n := 0
+		for _, g := range a.all() {
+			if g["continuation"] == true && isChunk("text-delta")(g) {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if err := h.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	h = startHost(t, dir, cfg, inf)
+	b := newConn("b")
+	connect(t, h, b)
+	hist := getMessages(t, h)
+	if len(hist) != 2 {
+		t.Fatalf("history after the restart %v", hist)
+	}
+	var types []string
+	for _, p := range partsOf(hist[1]) {
+		types = append(types, p["type"].(string))
+	}
+	if len(types) < 4 {
+		t.Fatalf("the continued message lost its parts: %v", types)
+	}
+	if tp := partsOf(hist[1])[3]; tp["type"] != "tool-get_weather" || tp["state"] != "output-available" {
+		t.Fatalf("the continued call after the restart: %v (parts %v)", tp, types)
+	}
+	if got := textOf(hist[1]); got != "Let me check.It is th" {
+		t.Fatalf("text after the restart %q (parts %v)", got, types)
+	}
+}

@@ -273,6 +273,13 @@ func (a *Agent) startTurn(ctx *agenthost.Context, q queuedTurn, queue []queuedTu
 		cancel()
 		return refuse("chat: " + err.Error())
 	}
+	if extends {
+		if err := storeStreamBase(ctx, t.streamID, b.message()); err != nil {
+			cancel()
+			_ = endStream(ctx, t.streamID, statusError)
+			return refuse("chat: " + err.Error())
+		}
+	}
 	live.Lock()
 	live.turns[t.key] = t
 	live.Unlock()
