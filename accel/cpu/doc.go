@@ -46,9 +46,10 @@
 // Prepare computes once per matmul (MatMulInput.S). Q8_0 matmuls keep
 // the activations in float32 (Q8_0 × F32); a set that quantizes them to int8
 // blocks once per matmul (llama.cpp's q8_0 × q8_0; for Q4_K, VPMADDUBSW
-// of the nibbles with the int8 quants) is BestQ8Act, tested and
+// of the nibbles with the int8 quants; portable Go on arm64) is
+// BestQ8Act, tested and
 // benchmarked but not the default: for Q8_0 at batch 1 it is no faster
-// here, for Q4_K it is faster (about 2x in decode steps of 8 sequences)
+// here, for Q4_K it is faster (1.4-1.7x in TinyLlama decode steps)
 // but, like the Q8_0 one, it moves the logits enough to change greedy
 // tokens of random-weight test models. Every fast primitive and kernel is tested
 // against the Go or scalar reference with a bound on float32 rounding

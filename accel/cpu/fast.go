@@ -74,11 +74,12 @@ func Best() Kernels {
 // BestQ8Act returns Best's primitives with the activations of Q8_0 and
 // Q4_K matmuls quantized to int8 blocks of 32 once per matmul, as
 // llama.cpp does (name suffix "-q8act"; Scalar where Best is). For Q4_K
-// weights it is faster than Best, most in batches, but it moves the
-// logits by about 1e-2 on the test models, enough to change some greedy
-// tokens of a random-weight model, so Best, whose tokens are the
-// reference's, stays the default; an engine may choose it through its
-// Config.Kernels.
+// weights it is faster than Best (about 1.4x at one sequence and 1.7x
+// in decode steps of eight on TinyLlama, docs/benchmarks.md), but it
+// moves the logits of the Q4_K test model by up to about 4e-2, enough to
+// change some greedy tokens of a random-weight model, so Best, whose
+// tokens are the reference's, stays the default; an engine may choose it
+// through its Config.Kernels.
 func BestQ8Act() Kernels {
 	if ops, ok := archOps(); ok {
 		return fastKernels(ops, true)
