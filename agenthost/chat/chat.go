@@ -254,6 +254,7 @@ func (a *Agent) closeOrphan(ctx *agenthost.Context, s streamRecord) error {
 		b.apply(c)
 	}
 	b.closeTexts()
+	a.failInterruptedCalls(b.msg.Parts)
 	var kept error
 	if msg := b.message(); msg.ID != "" && len(msg.Parts) > 0 {
 		kept = upsertMessages(ctx, []Message{msg}, a.cfg.MaxPersistedMessages)
@@ -263,6 +264,29 @@ func (a *Agent) closeOrphan(ctx *agenthost.Context, s streamRecord) error {
 	}
 	ctx.Logger().Info("chat: closed a stream cut off by a restart", "request", s.requestID, "chunks", len(chunks))
 	return kept
+}
+
+// interruptedCall is the error text of a tool call a restart cut off.
+const interruptedCall = "chat: the gateway restarted while this tool call was in progress"
+
+// failInterruptedCalls ends, as output errors, the tool calls of parts
+// that a restart left with no one to finish them: calls whose input was
+// still streaming, and server tool calls that were to run or running (a
+// client tool's call still waits for the client, and a pending approval
+// for a person).
+func (a *Agent) failInterruptedCalls(parts []map[string]any) {
+	server := newToolSet(a.cfg.Tools, nil).server
+	for _, p := range parts {
+		if !isToolPart(p) {
+			continue
+		}
+		_, isServer := server[toolName(p)]
+		switch st := p["state"]; {
+		case st == "input-streaming",
+			isServer && (st == "input-available" || st == "approval-responded" && approved(p)):
+			p["state"], p["errorText"] = "output-error", interruptedCall
+		}
+	}
 }
 
 // OnConnect tells a connecting client about the turn that is streaming

@@ -817,3 +817,39 @@ func TestContinuationCutByRestart(t *testing.T) {
 		t.Fatalf("text after the restart %q (parts %v)", got, types)
 	}
 }
+
+// TestToolRunCutByRestart: a server tool call that was running when the
+// gateway stopped is ended as an output error when the agent starts again
+// (nothing would ever finish it), so the conversation does not wait on it.
+func TestToolRunCutByRestart(t *testing.T) {
+	dir := t.TempDir()
+	_, inf := scripted(t, weatherScript("get_weather"))
+	running := make(chan struct{})
+	slow := Tool{Name: "get_weather", Description: "The weather in a city", Parameters: weatherParams,
+		Execute: func(ctx context.Context, _ any) (any, error) {
+			close(running)
+			<-ctx.Done() // until the gateway stops
+			return nil, ctx.Err()
+		}}
+	h := startHost(t, dir, Config{Tools: []Tool{slow}}, inf)
+	a := newConn("a")
+	connect(t, h, a)
+	if err := send(t, h, a, chatRequest("r1", map[string]any{"messages": []any{userMsg("u1", "Weather in Oslo?")}})); err != nil {
+		t.Fatal(err)
+	}
+	<-running
+	if err := h.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	h = startHost(t, dir, Config{Tools: []Tool{weatherTool(false)}}, inf)
+	connect(t, h, newConn("b"))
+	hist := getMessages(t, h)
+	if len(hist) != 2 {
+		t.Fatalf("history after the restart %v", hist)
+	}
+	tp := findToolPart(partsOf(hist[1]), "call_w1")
+	if tp == nil || tp["state"] != "output-error" || tp["errorText"] != interruptedCall {
+		t.Fatalf("the interrupted call after the restart: %v", partsOf(hist[1]))
+	}
+}
