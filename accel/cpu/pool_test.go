@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/outpost-iot/outpost/accel/gguf"
+	"github.com/outpost-iot/outpost/accel/internal/testmodel"
+	"github.com/outpost-iot/outpost/accel/llama"
 )
 
 // TestPoolCoversRanges: every job's parts tile [0, n) exactly once, for
@@ -52,23 +54,28 @@ func TestPoolCoversRanges(t *testing.T) {
 // TestForwardAllocatesNothing: a decode step with the fast kernels and two
 // threads allocates nothing once the runner's buffers have grown.
 func TestForwardAllocatesNothing(t *testing.T) {
-	m := tinyModel(t, gguf.Q8_0)
-	r, err := New(m, Config{NumBlocks: 4, Threads: 2})
+	q4k, err := llama.Load(testmodel.Q4K(t, gguf.Q4_K))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	blocks := []int{0, 1}
-	r.Forward([]Seq{{Blocks: blocks, Tokens: []int32{1, 2, 3}, Logits: true}})
-	pos := 3
-	batch := []Seq{{Blocks: blocks, Tokens: []int32{4}, Logits: true}}
-	allocs := testing.AllocsPerRun(10, func() {
-		batch[0].Pos = pos
-		pos++
-		r.Forward(batch)
-	})
-	if allocs != 0 {
-		t.Fatalf("%v allocations per decode step", allocs)
+	for _, m := range []*llama.Model{tinyModel(t, gguf.Q8_0), q4k} {
+		r, err := New(m, Config{NumBlocks: 4, Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := []int{0, 1}
+		r.Forward([]Seq{{Blocks: blocks, Tokens: []int32{1, 2, 3}, Logits: true}})
+		pos := 3
+		batch := []Seq{{Blocks: blocks, Tokens: []int32{4}, Logits: true}}
+		allocs := testing.AllocsPerRun(10, func() {
+			batch[0].Pos = pos
+			pos++
+			r.Forward(batch)
+		})
+		r.Close()
+		if allocs != 0 {
+			t.Fatalf("%v: %v allocations per decode step", m.Layers[0].Q.Type, allocs)
+		}
 	}
 }
 
