@@ -145,6 +145,16 @@ func attentionScalar(a *AttnArgs) {
 // token, four rows.
 func matMulScalar(out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int) {
 	cols, rows, x64 := w.Cols, w.Rows, in.X64
+	if w.Type == gguf.Q4_K {
+		rb := w.RowBytes()
+		for r := lo; r < hi; r++ {
+			row := w.Data[r*rb : (r+1)*rb]
+			for t := 0; t < n; t++ {
+				out[t*rows+r] = float32(q4kDot(row, x64[t*cols:(t+1)*cols]))
+			}
+		}
+		return
+	}
 	if w.Type != gguf.Q8_0 {
 		row := make([]float32, cols)
 		for r := lo; r < hi; r++ {
@@ -186,6 +196,24 @@ func matMulScalar(out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int)
 			out[t*rows+r] = float32(q8Dot(row, x64[t*cols:(t+1)*cols]))
 		}
 	}
+}
+
+// q4kDot is one Q4_K row times one activation row as accel/llama
+// computes it: each super-block dequantized to float32 weights, then
+// multiplied and summed in float64 in index order.
+func q4kDot(row []byte, x []float64) float64 {
+	var blk [gguf.Q4_KBlockSize]float32
+	var s float64
+	for off := 0; off < len(row); off += gguf.Q4_KBlockBytes {
+		if err := gguf.DequantizeQ4_K(blk[:], row[off:off+gguf.Q4_KBlockBytes]); err != nil {
+			panic(err)
+		}
+		xs := x[off/gguf.Q4_KBlockBytes*gguf.Q4_KBlockSize:][:gguf.Q4_KBlockSize]
+		for i, v := range blk {
+			s += float64(v) * xs[i]
+		}
+	}
+	return s
 }
 
 func q8Scale(b []byte) float64 {
