@@ -386,6 +386,19 @@ func TestStoredMessages(t *testing.T) {
 	if strings.Join(ids, ",") != "m3,m4,m5" {
 		t.Fatalf("kept %v", ids)
 	}
+	// The whole conversation again, as clients send it each turn: m1 and
+	// m2, deleted before, do not come back as the newest rows.
+	frame = fmt.Sprintf(`{"type":"cf_agent_chat_messages","messages":%s}`, mustJSON([]any{userMsg("m1", "one"), userMsg("m2", "two!"), msgs[2], userMsg("m4", "four"), userMsg("m5", "five"), userMsg("m6", "six")}))
+	if err := send(t, h, a, frame); err != nil {
+		t.Fatal(err)
+	}
+	ids = nil
+	for _, m := range getMessages(t, h) {
+		ids = append(ids, m["id"].(string))
+	}
+	if strings.Join(ids, ",") != "m4,m5,m6" {
+		t.Fatalf("kept %v after the whole conversation", ids)
+	}
 
 	// Bad rows written behind the agent's back are skipped on load.
 	db := openDB(t, dir)

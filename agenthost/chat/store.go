@@ -94,9 +94,14 @@ func loadMessages(ctx *agenthost.Context) ([]Message, error) {
 }
 
 // upsertMessages stores msgs (insert, or replace a row with the same id;
-// each through the row guard, guardRow) and then deletes the oldest rows beyond maxKept (0: no bound), in one
-// transaction.
+// each through the row guard, guardRow) and then deletes the oldest rows
+// beyond maxKept (0: no bound), in one transaction. Only the last maxKept
+// of msgs are stored: clients send the whole conversation each turn, and
+// a message pruned before must not come back as the newest row.
 func upsertMessages(ctx *agenthost.Context, msgs []Message, maxKept int) error {
+	if maxKept > 0 && len(msgs) > maxKept {
+		msgs = msgs[len(msgs)-maxKept:]
+	}
 	texts := make([]string, len(msgs))
 	for i, m := range msgs {
 		b, _, err := guardRow(m)

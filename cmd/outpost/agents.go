@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -15,8 +16,18 @@ import (
 )
 
 // builtinClasses are the agent classes every gateway has (DESIGN.md
-// "Built-in agents").
-var builtinClasses = []agenthost.Class{echo.Class, twin.Class, chat.Class}
+// "Built-in agents") besides chat, which chatClass builds from the
+// configuration.
+var builtinClasses = []agenthost.Class{echo.Class, twin.Class}
+
+// chatTools are server tools of the built-in chat class (none in the
+// product; test binaries add one).
+var chatTools []chat.Tool
+
+// chatClass is the built-in chat class as the configuration sets it up.
+func chatClass(cfg Config) agenthost.Class {
+	return chat.NewClass(chat.ClassName, cfg.chatConfig())
+}
 
 // newAgents builds the agent host with the built-in classes and the
 // protocol layer in front of it, which the broker hands agent traffic to.
@@ -25,7 +36,7 @@ func newAgents(cfg Config, log *slog.Logger, reg prometheus.Registerer, inf agen
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, c := range builtinClasses {
+	for _, c := range append(slices.Clone(builtinClasses), chatClass(cfg)) {
 		if err := host.Register(c); err != nil {
 			return nil, nil, err
 		}

@@ -224,19 +224,7 @@ func TestChatAgent(t *testing.T) {
 		t.Errorf("messages sync %v", syncs[1])
 	}
 
-	history := func() []map[string]any {
-		resp, err := http.Get("http://" + g.httpAddr + "/agents/chat/room-1/get-messages")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		var out []map[string]any
-		if err := json.Unmarshal(b, &out); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("get-messages: %d %s %v", resp.StatusCode, b, err)
-		}
-		return out
-	}
+	history := func() []map[string]any { return chatHistory(t, g, "room-1") }
 	hist := history()
 	if len(hist) != 2 || hist[0]["id"] != "u1" || hist[1]["id"] != msgID || hist[1]["role"] != "assistant" {
 		t.Fatalf("history %v", hist)
@@ -276,6 +264,60 @@ func TestChatAgent(t *testing.T) {
 	}
 	if hist = history(); len(hist) != 6 || hist[4]["id"] != "u3" {
 		t.Fatalf("history after the device's turn %v", hist)
+	}
+}
+
+// chatHistory is GET .../get-messages of the chat agent name.
+func chatHistory(t *testing.T, g *gateway, name string) []map[string]any {
+	t.Helper()
+	resp, err := http.Get("http://" + g.httpAddr + "/agents/chat/" + name + "/get-messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out []map[string]any
+	if err := json.Unmarshal(b, &out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("get-messages: %d %s %v", resp.StatusCode, b, err)
+	}
+	return out
+}
+
+// TestChatConfig: the built-in chat agent's flags reach the model request
+// (system prompt, reply length) and bound the stored history.
+func TestChatConfig(t *testing.T) {
+	sc := openaitest.New(func(openai.ChatCompletionRequest) openaitest.Reply { return openaitest.Reply{Text: "Aye."} })
+	t.Cleanup(sc.Close)
+	g := startBinary(t, "--inference-url", sc.URL, "--chat-system-prompt", "You keep a lighthouse.",
+		"--chat-max-tokens", "33", "--chat-max-messages", "3")
+	c := dialChat(t, g, "keeper", "")
+	var msgs []any
+	for i := range 3 {
+		msgs = append(msgs, map[string]any{"id": fmt.Sprint("u", i), "role": "user", "parts": []any{map[string]any{"type": "text", "text": "Light?"}}})
+		body, _ := json.Marshal(map[string]any{"messages": msgs})
+		id := fmt.Sprint("r", i)
+		c.send(t, map[string]any{"type": "cf_agent_use_chat_request", "id": id, "init": map[string]any{"method": "POST", "body": string(body)}})
+		chunks, done, _ := c.reply(t, id)
+		if done["error"] != nil || len(chunks) < 2 {
+			t.Fatalf("turn %d: %v %v", i, chunks, done)
+		}
+		msgs = append(msgs, map[string]any{"id": chunks[0]["messageId"], "role": "assistant", "parts": []any{map[string]any{"type": "text", "text": "Aye."}}})
+	}
+	reqs := sc.Requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d model requests, want 3", len(reqs))
+	}
+	for i, r := range reqs {
+		if r.MaxTokens == nil || *r.MaxTokens != 33 {
+			t.Errorf("request %d: max_tokens %v, want 33", i, r.MaxTokens)
+		}
+		if len(r.Messages) == 0 || r.Messages[0].Role != "system" || string(r.Messages[0].Content) != "You keep a lighthouse." {
+			t.Errorf("request %d: messages %+v, want the system prompt first", i, r.Messages)
+		}
+	}
+	hist := chatHistory(t, g, "keeper")
+	if len(hist) != 3 || hist[0]["id"] != msgs[3].(map[string]any)["id"] || hist[1]["id"] != "u2" || hist[2]["id"] != msgs[5].(map[string]any)["id"] {
+		t.Errorf("history %v, want the last 3 of 6 messages", hist)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/outpost-iot/outpost/agenthost"
+	"github.com/outpost-iot/outpost/agenthost/chat"
 	"github.com/outpost-iot/outpost/broker"
 	"github.com/outpost-iot/outpost/internal/units"
 )
@@ -42,6 +43,11 @@ type Config struct {
 	AgentsDiskMax    units.ByteSize `yaml:"agents_disk_max" help:"most disk all agent databases may use together before new agents are refused"`
 	AgentsAwakeMax   int            `yaml:"agents_awake_max" help:"most agents awake at once (3 open files each); beyond it the least recently active hibernate early; 0: from the open-file limit"`
 
+	// The built-in chat agent (docs/chat.md).
+	ChatSystemPrompt string `yaml:"chat_system_prompt" help:"system prompt the built-in chat agent sends before each conversation; empty sends none"`
+	ChatMaxTokens    int    `yaml:"chat_max_tokens" help:"longest reply of the built-in chat agent, in tokens, unless a request asks for another"`
+	ChatMaxMessages  int    `yaml:"chat_max_messages" help:"messages one chat keeps (the oldest beyond it are deleted); 0 keeps all"`
+
 	broker.Config `yaml:",inline"`
 }
 
@@ -53,6 +59,7 @@ func defaultConfig() Config {
 		AgentDBMax:       agenthost.DefaultMaxDBBytes,
 		AgentsPerClass:   agenthost.DefaultMaxAgentsPerClass,
 		AgentsDiskMax:    agenthost.DefaultMaxDiskBytes,
+		ChatMaxTokens:    chat.DefaultMaxTokens,
 		Config:           broker.DefaultConfig(),
 	}
 }
@@ -64,6 +71,12 @@ func (c *Config) agentsConfig() agenthost.Config {
 		MaxDBBytes: int64(c.AgentDBMax), MaxAgentsPerClass: c.AgentsPerClass, MaxDiskBytes: int64(c.AgentsDiskMax),
 		MaxAwake: c.AgentsAwakeMax,
 	}
+}
+
+// chatConfig is the built-in chat class's part of the configuration.
+func (c *Config) chatConfig() chat.Config {
+	return chat.Config{SystemPrompt: c.ChatSystemPrompt, MaxTokens: c.ChatMaxTokens,
+		MaxPersistedMessages: c.ChatMaxMessages, Tools: chatTools}
 }
 
 // Validate checks the fields this package owns, then the broker's.
@@ -94,6 +107,10 @@ func (c *Config) Validate() error {
 		return &broker.FieldError{Field: "agents_awake_max", Problem: fmt.Sprintf("%d: want 0 (automatic) or more", c.AgentsAwakeMax)}
 	case c.AgentsDiskMax < c.AgentDBMax:
 		return &broker.FieldError{Field: "agents_disk_max", Problem: fmt.Sprintf("%s: want at least agent_db_max (%s)", c.AgentsDiskMax, c.AgentDBMax)}
+	case c.ChatMaxTokens < 1:
+		return &broker.FieldError{Field: "chat_max_tokens", Problem: fmt.Sprintf("%d: want at least 1", c.ChatMaxTokens)}
+	case c.ChatMaxMessages < 0:
+		return &broker.FieldError{Field: "chat_max_messages", Problem: fmt.Sprintf("%d: want 0 (keep all) or more", c.ChatMaxMessages)}
 	}
 	if c.Model != "" && c.InferenceURL != "" {
 		return &broker.FieldError{Field: "inference_url", Problem: "cannot be combined with model: serve a local model or a remote server"}

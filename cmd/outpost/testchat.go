@@ -16,32 +16,26 @@ import (
 // end-to-end tests of chat tools with the official client (a model only
 // calls it when asked about the weather). It is not part of the product.
 func init() {
-	for i, c := range builtinClasses {
-		if c.Name == chat.ClassName {
-			builtinClasses[i] = testChatClass()
-		}
-	}
+	chatTools = append(chatTools, weatherTool)
 	builtinClasses = append(builtinClasses, agenthost.Class{
 		Name: "test-sdk",
 		New:  func(*agenthost.Context) agenthost.Agent { return testSDK{} },
 	})
 }
 
-func testChatClass() agenthost.Class {
-	return chat.NewClass(chat.ClassName, chat.Config{Tools: []chat.Tool{{
-		Name:        "get_weather",
-		Description: "The weather in a city",
-		Parameters: map[string]any{"type": "object", "required": []any{"city"},
-			"properties": map[string]any{"city": map[string]any{"type": "string"}}},
-		Execute: func(ctx context.Context, input any) (any, error) {
-			city, _ := input.(map[string]any)["city"].(string)
-			if err := chat.WriteData(ctx, chat.DataPart{Type: "data-weather-progress", ID: "w", Data: map[string]any{"city": city, "status": "done"}}); err != nil {
-				return nil, err
-			}
-			return map[string]any{"city": city, "temp": 3}, nil
-		},
-		NeedsApproval: func(any) bool { return true },
-	}}})
+var weatherTool = chat.Tool{
+	Name:        "get_weather",
+	Description: "The weather in a city",
+	Parameters: map[string]any{"type": "object", "required": []any{"city"},
+		"properties": map[string]any{"city": map[string]any{"type": "string"}}},
+	Execute: func(ctx context.Context, input any) (any, error) {
+		city, _ := input.(map[string]any)["city"].(string)
+		if err := chat.WriteData(ctx, chat.DataPart{Type: "data-weather-progress", ID: "w", Data: map[string]any{"city": city, "status": "done"}}); err != nil {
+			return nil, err
+		}
+		return map[string]any{"city": city, "temp": 3}, nil
+	},
+	NeedsApproval: func(any) bool { return true },
 }
 
 // testSDK (class test-sdk, also only with -tags testagents) has what the
