@@ -228,6 +228,7 @@ func runQuant(c config, l *llamaCpp, quant string) (*quantRun, error) {
 					r.tokPerSec = r.decodePerSec
 				}
 				qr.orows[si] = append(qr.orows[si], r)
+				fmt.Fprintf(os.Stderr, "  %.2f tok/s, decode %.2f tok/s, %s CPU ms/token (load average %s)\n", r.tokPerSec, r.decodePerSec, ms(r.cpuPerToken), loadavg())
 				return nil
 			}
 			runL := func() error {
@@ -252,6 +253,7 @@ func runQuant(c config, l *llamaCpp, quant string) (*quantRun, error) {
 					return fmt.Errorf("llama.cpp %s: %w", s.name, err)
 				}
 				qr.lrows[si] = append(qr.lrows[si], r)
+				fmt.Fprintf(os.Stderr, "  %.2f tok/s, %s CPU ms/token (load average %s)\n", r.tokPerSec, ms(r.cpuPerToken()), loadavg())
 				return nil
 			}
 			first, second := runL, runO
