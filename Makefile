@@ -66,9 +66,10 @@ bench-broker: build
 # decode, CPU per token, overheads, ratios against the targets
 # (docs/benchmarks.md). The first run builds llama.cpp from the npm package
 # node-llama-cpp into .cache/llama.cpp (bench/llamacpp/build.sh; needs cmake,
-# g++, make, git, npm; 15-30 minutes on 2 cores); later runs reuse it. About
-# 25 minutes per weight type on 2 cores. INFERENCEFLAGS adds flags, e.g.
-# --quant q8_0 --reps 3, or --llamacpp off for Outpost alone.
+# g++, make, git, npm; about 27 minutes on 2 cores); later runs reuse it.
+# About 13 minutes per weight type on a quiet 2-core machine, far longer
+# under load. INFERENCEFLAGS adds flags, e.g. --quant q8_0 --reps 3, or
+# --llamacpp off for Outpost alone.
 INFERENCEFLAGS ?=
 bench-inference:
 	$(GO) run ./bench/inferencebench $(INFERENCEFLAGS)
