@@ -424,8 +424,7 @@ func dotQ4KGo(w []byte, x, xs []float32) float32 {
 		blk := w[b*gguf.Q4_KBlockBytes : (b+1)*gguf.Q4_KBlockBytes]
 		for j := range gguf.Q4_KSubBlocks {
 			step, off := gguf.Q4_KSubBlock(blk, j)
-			qs := blk[16+32*(j/2) : 16+32*(j/2)+32]
-			shift := 4 * uint(j%2)
+			qs, shift := gguf.Q4_KQuants(blk, j)
 			var bs float32
 			for l, v := range x[b*gguf.Q4_KBlockSize+32*j:][:32] {
 				bs += float32(qs[l]>>shift&15) * v
@@ -442,8 +441,7 @@ func dotQ4KQ8Go(w []byte, xq []int8, xd, xs []float32) float32 {
 		blk := w[b*gguf.Q4_KBlockBytes : (b+1)*gguf.Q4_KBlockBytes]
 		for j := range gguf.Q4_KSubBlocks {
 			step, off := gguf.Q4_KSubBlock(blk, j)
-			qs := blk[16+32*(j/2) : 16+32*(j/2)+32]
-			shift := 4 * uint(j%2)
+			qs, shift := gguf.Q4_KQuants(blk, j)
 			var is int32
 			for l, v := range xq[b*gguf.Q4_KBlockSize+32*j:][:32] {
 				is += int32(qs[l]>>shift&15) * int32(v)

@@ -39,7 +39,8 @@ func q4kAbs(w llama.Tensor, r int, x []float32) float64 {
 		blk := row[i/256*gguf.Q4_KBlockBytes:]
 		j, l := i%256/32, i%32
 		step, off := gguf.Q4_KSubBlock(blk, j)
-		q := blk[16+32*(j/2)+l] >> (4 * uint(j%2)) & 15
+		qs, shift := gguf.Q4_KQuants(blk, j)
+		q := qs[l] >> shift & 15
 		abs += math.Abs(float64(step)*float64(q)*float64(v)) + math.Abs(float64(off)*float64(v))
 	}
 	return abs
@@ -101,7 +102,8 @@ func q4kQuantErr(w llama.Tensor, r int, qd []float32) float64 {
 		blk := row[i/256*gguf.Q4_KBlockBytes:]
 		j, l := i%256/32, i%32
 		step, _ := gguf.Q4_KSubBlock(blk, j)
-		q := blk[16+32*(j/2)+l] >> (4 * uint(j%2)) & 15
+		qs, shift := gguf.Q4_KQuants(blk, j)
+		q := qs[l] >> shift & 15
 		e += math.Abs(float64(step)*float64(q)) * float64(qd[i/32]) / 2
 	}
 	return e

@@ -52,6 +52,14 @@ func Q4_KSubBlock(blk []byte, j int) (step, offset float32) {
 	return d * float32(sc), dmin * float32(m)
 }
 
+// Q4_KQuants returns the 32 bytes of the 144-byte block blk that hold
+// sub-block j's 4-bit quants, and the shift that selects them: sub-blocks
+// 2i and 2i+1 share bytes, the even one in the low nibbles.
+func Q4_KQuants(blk []byte, j int) (qs []byte, shift uint) {
+	o := 16 + 32*(j/2)
+	return blk[o : o+32], 4 * uint(j%2)
+}
+
 // putQ4KScaleMin is Q4_KScaleMin's inverse for one sub-block; sc and m
 // must be below 64 and the bytes zero before the first call.
 func putQ4KScaleMin(scales []byte, j int, sc, m uint8) {
@@ -79,8 +87,7 @@ func DequantizeQ4_K(dst []float32, src []byte) error {
 		out := dst[i*Q4_KBlockSize : (i+1)*Q4_KBlockSize]
 		for j := range Q4_KSubBlocks {
 			ds, dm := Q4_KSubBlock(blk, j)
-			qs := blk[16+32*(j/2) : 16+32*(j/2)+32]
-			shift := 4 * uint(j%2)
+			qs, shift := Q4_KQuants(blk, j)
 			o := out[32*j : 32*j+32]
 			for l, b := range qs {
 				// float32() keeps the product from fusing with the
