@@ -27,6 +27,14 @@ type simdOps struct {
 	// dotQ8F32x4 sets out[t*outStride] = dotQ8F32(w, x[t*cols:(t+1)*cols])
 	// for four tokens t, the same bits as four calls; nil: four calls.
 	dotQ8F32x4 func(w []byte, x []float32, cols int, out []float32, outStride int)
+	// dotQ8F32R4 sets out[i] = dotQ8F32(w[i*rb:(i+1)*rb], x) for four
+	// rows i at rb bytes apart, the same bits as four calls; nil: four
+	// calls.
+	dotQ8F32R4 func(w []byte, rb int, x []float32, out *[4]float32)
+	// dotQ8F32T8 sets out[t*outStride] = dotQ8F32(w, x[t*cols:(t+1)*cols])
+	// for eight tokens t, the same bits as eight calls; nil: dotQ8F32x4
+	// twice.
+	dotQ8F32T8 func(w []byte, x []float32, cols int, out []float32, outStride int)
 	// dotQ4K is Σ_b Σ_j [step_bj · Σ_l q_bjl·x[256b+32j+l] − offset_bj ·
 	// xs[8b+j]] over the len(x)/256 Q4_K super-blocks b of w and their
 	// sub-blocks j (gguf.Q4_KSubBlock's step and offset, xs the sums of
@@ -207,18 +215,7 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
 	switch {
 	case w.Type == gguf.Q8_0 && !quantize:
-		for r := lo; r < hi; r++ {
-			row := w.Data[r*rb : (r+1)*rb]
-			t := 0
-			if ops.dotQ8F32x4 != nil {
-				for ; t+4 <= n; t += 4 {
-					ops.dotQ8F32x4(row, in.X[t*cols:(t+4)*cols], cols, out[t*rows+r:], rows)
-				}
-			}
-			for ; t < n; t++ {
-				out[t*rows+r] = ops.dotQ8F32(row, in.X[t*cols:(t+1)*cols])
-			}
-		}
+		matMulQ8F32(ops, out, w, in.X, n, lo, hi)
 	case w.Type == gguf.Q8_0:
 		nb := cols / q8Size
 		for r := lo; r < hi; r++ {
@@ -278,6 +275,45 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 				}
 				out[t*rows+r] = s
 			}
+		}
+	}
+}
+
+// matMulQ8F32 is matMulFast for Q8_0 weights on float32 activations:
+// eight tokens at a time against each row (dotQ8F32T8), then four
+// (dotQ8F32x4), then the remaining tokens one at a time against four
+// rows at a time (dotQ8F32R4).
+func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo, hi int) {
+	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
+	t := 0
+	if ops.dotQ8F32T8 != nil {
+		for ; t+8 <= n; t += 8 {
+			xs := x[t*cols : (t+8)*cols]
+			for r := lo; r < hi; r++ {
+				ops.dotQ8F32T8(w.Data[r*rb:(r+1)*rb], xs, cols, out[t*rows+r:], rows)
+			}
+		}
+	}
+	if ops.dotQ8F32x4 != nil {
+		for ; t+4 <= n; t += 4 {
+			xs := x[t*cols : (t+4)*cols]
+			for r := lo; r < hi; r++ {
+				ops.dotQ8F32x4(w.Data[r*rb:(r+1)*rb], xs, cols, out[t*rows+r:], rows)
+			}
+		}
+	}
+	for ; t < n; t++ {
+		xt := x[t*cols : (t+1)*cols]
+		r := lo
+		if ops.dotQ8F32R4 != nil {
+			var o [4]float32
+			for ; r+4 <= hi; r += 4 {
+				ops.dotQ8F32R4(w.Data[r*rb:(r+4)*rb], rb, xt, &o)
+				copy(out[t*rows+r:t*rows+r+4], o[:])
+			}
+		}
+		for ; r < hi; r++ {
+			out[t*rows+r] = ops.dotQ8F32(w.Data[r*rb:(r+1)*rb], xt)
 		}
 	}
 }

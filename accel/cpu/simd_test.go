@@ -293,7 +293,7 @@ func TestMatMulFast(t *testing.T) {
 					default:
 						w = randF32Tensor(rng, rows, cols)
 					}
-					for _, n := range []int{1, 3, 4, 9} {
+					for _, n := range []int{1, 3, 4, 9, 13} {
 						x := randF32(rng, n*cols, 3)
 						got := runMatMul(k, w, x, n)
 						refX := x
