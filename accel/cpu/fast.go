@@ -31,10 +31,15 @@ type simdOps struct {
 	// rows i at rb bytes apart, the same bits as four calls; nil: four
 	// calls.
 	dotQ8F32R4 func(w []byte, rb int, x []float32, out *[4]float32)
-	// dotQ8F32T8 sets out[t*outStride] = dotQ8F32(w, x[t*cols:(t+1)*cols])
-	// for eight tokens t, the same bits as eight calls; nil: dotQ8F32x4
-	// twice.
-	dotQ8F32T8 func(w []byte, x []float32, cols int, out []float32, outStride int)
+	// q8Tile, when set, computes dotQ8F32 for a tile of q8TileRows rows
+	// (rb bytes apart, from w) by q8TileToks tokens (cols values apart,
+	// from x) at once, into out[t*outStride+r], with the same bits as
+	// dotQ8F32 for every (row r, token t): the tile only shares the loads
+	// and the widening of the quants. matMulFast then takes every Q8_0
+	// float32 matmul in such tiles (and the tokens left over with
+	// dotQ8F32R4 and dotQ8F32), and dotQ8F32x4 is not used.
+	q8Tile                 func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
+	q8TileRows, q8TileToks int
 	// dotQ4K is Σ_b Σ_j [step_bj · Σ_l q_bjl·x[256b+32j+l] − offset_bj ·
 	// xs[8b+j]] over the len(x)/256 Q4_K super-blocks b of w and their
 	// sub-blocks j (gguf.Q4_KSubBlock's step and offset, xs the sums of
@@ -279,22 +284,42 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 	}
 }
 
-// matMulQ8F32 is matMulFast for Q8_0 weights on float32 activations:
-// eight tokens at a time against each row (dotQ8F32T8), then four
-// (dotQ8F32x4), then the remaining tokens one at a time against four
-// rows at a time (dotQ8F32R4).
+// q8RowBlock is how many rows a Q8_0 float32 matmul with tiles takes
+// through all its token groups before the next rows: about 64 KiB to
+// 200 KiB of weights, which stay in the core's L2 cache while the token
+// groups go by.
+const q8RowBlock = 64
+
+// matMulQ8F32 is matMulFast for Q8_0 weights on float32 activations.
+// With ops.q8Tile: rows in blocks of q8RowBlock, each block's rows by
+// q8TileRows against the tokens by q8TileToks (the rows left over one at
+// a time); then the tokens left over, one at a time against four rows at
+// a time (dotQ8F32R4). Without: each row against four tokens at a time
+// (dotQ8F32x4), then the rest one at a time.
 func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo, hi int) {
 	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
 	t := 0
-	if ops.dotQ8F32T8 != nil {
-		for ; t+8 <= n; t += 8 {
-			xs := x[t*cols : (t+8)*cols]
-			for r := lo; r < hi; r++ {
-				ops.dotQ8F32T8(w.Data[r*rb:(r+1)*rb], xs, cols, out[t*rows+r:], rows)
+	if ops.q8Tile != nil {
+		R, T := ops.q8TileRows, ops.q8TileToks
+		nt := n - n%T
+		for b := lo; b < hi && nt > 0; b += q8RowBlock {
+			be := min(hi, b+q8RowBlock)
+			for t := 0; t < nt; t += T {
+				xs := x[t*cols : (t+T)*cols]
+				r := b
+				for ; r+R <= be; r += R {
+					ops.q8Tile(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
+				}
+				for ; r < be; r++ {
+					row := w.Data[r*rb : (r+1)*rb]
+					for tt := t; tt < t+T; tt++ {
+						out[tt*rows+r] = ops.dotQ8F32(row, x[tt*cols:(tt+1)*cols])
+					}
+				}
 			}
 		}
-	}
-	if ops.dotQ8F32x4 != nil {
+		t = nt
+	} else if ops.dotQ8F32x4 != nil {
 		for ; t+4 <= n; t += 4 {
 			xs := x[t*cols : (t+4)*cols]
 			for r := lo; r < hi; r++ {

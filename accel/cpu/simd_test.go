@@ -525,3 +525,57 @@ func BenchmarkAttention(b *testing.B) {
 		})
 	}
 }
+
+// TestQ8TileBits: a set's dotQ8F32R4 and q8Tile give, for every (row,
+// token), exactly dotQ8F32's bits, for rows of every length up to a few
+// blocks and a long one, with neighbouring memory that must not be read
+// into the result (rows padded apart, tokens at their stride).
+func TestQ8TileBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, ops := range opsUnderTest() {
+		t.Run(ops.name, func(t *testing.T) {
+			for _, nb := range []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 64, 176} {
+				cols := nb * q8Size
+				rb := nb*q8Bytes + 6 // rows apart by more than their bytes
+				R, T := max(4, ops.q8TileRows), max(1, ops.q8TileToks)
+				w := make([]byte, R*rb)
+				for i := range w {
+					w[i] = byte(rng.IntN(256))
+				}
+				for r := range R {
+					copy(w[r*rb:], randQ8(rng, 1, cols).Data)
+				}
+				x := randF32(rng, T*cols+8, 3)
+				want := make([]float32, R*T)
+				for r := range R {
+					for tok := range T {
+						want[tok*R+r] = ops.dotQ8F32(w[r*rb:r*rb+nb*q8Bytes], x[tok*cols:(tok+1)*cols])
+					}
+				}
+				if ops.dotQ8F32R4 != nil {
+					for tok := range T {
+						var o [4]float32
+						ops.dotQ8F32R4(w[:4*rb], rb, x[tok*cols:(tok+1)*cols], &o)
+						for r := range 4 {
+							if math.Float32bits(o[r]) != math.Float32bits(want[tok*R+r]) {
+								t.Fatalf("dotQ8F32R4 %d blocks row %d token %d: %v, dotQ8F32 %v", nb, r, tok, o[r], want[tok*R+r])
+							}
+						}
+					}
+				}
+				if ops.q8Tile != nil {
+					tr, tt := ops.q8TileRows, ops.q8TileToks
+					out := make([]float32, R*T)
+					ops.q8Tile(w[:tr*rb], rb, x[:tt*cols], cols, out, R)
+					for r := range tr {
+						for tok := range tt {
+							if math.Float32bits(out[tok*R+r]) != math.Float32bits(want[tok*R+r]) {
+								t.Fatalf("q8Tile %dx%d, %d blocks, row %d token %d: %v, dotQ8F32 %v", tr, tt, nb, r, tok, out[tok*R+r], want[tok*R+r])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
