@@ -331,10 +331,10 @@ func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo,
 		xt := x[t*cols : (t+1)*cols]
 		r := lo
 		if ops.dotQ8F32R4 != nil {
-			var o [4]float32
+			// straight into out: a local array passed to a func value
+			// would escape, one allocation per matmul
 			for ; r+4 <= hi; r += 4 {
-				ops.dotQ8F32R4(w.Data[r*rb:(r+4)*rb], rb, xt, &o)
-				copy(out[t*rows+r:t*rows+r+4], o[:])
+				ops.dotQ8F32R4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
 			}
 		}
 		for ; r < hi; r++ {

@@ -11,7 +11,10 @@ func dotQ8AVX2(w *byte, x *int8, xd *float32, nb int) float32
 func dotQ8F32AVX2(w *byte, x *float32, nb int) float32
 
 //go:noescape
-func dotQ8F32x4AVX2(w *byte, x *float32, stride int, nb int, out *float32, outStride int)
+func dotQ8F32R4AVX2(w *byte, rb int, x *float32, nb int, out *[4]float32)
+
+//go:noescape
+func q8Tile2x4AVX2(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int)
 
 //go:noescape
 func dotQ4KAVX2(w *byte, x, xs *float32, nb int) float32
@@ -66,7 +69,10 @@ func archOps() (simdOps, bool) {
 			return dotQ8AVX2(&w[0], &xq[0], &xd[0], nb)
 		},
 		dotQ8F32:   dotQ8F32Asm(dotQ8F32AVX2),
-		dotQ8F32x4: dotQ8F32x4Asm(dotQ8F32x4AVX2),
+		dotQ8F32R4: dotQ8F32R4Asm(dotQ8F32R4AVX2),
+		q8Tile:     q8TileAsm(q8Tile2x4AVX2, 2, 4),
+		q8TileRows: 2,
+		q8TileToks: 4,
 		dotQ4K:     dotQ4KAsm(dotQ4KAVX2),
 		dotQ4Kx4:   dotQ4Kx4Asm(dotQ4Kx4AVX2),
 		dotQ4KQ8: func(w []byte, xq []int8, xd, xs []float32) float32 {

@@ -101,127 +101,202 @@ q8done:
 	MOVSS X0, ret+32(FP)
 	RET
 
+// Q8_0 on float32 activations: dotQ8F32AVX2 (one row, one token),
+// dotQ8F32R4AVX2 (four rows, one token) and q8TileAVX2 (a tile of rows
+// by tokens). Each (row, token) is one chain of eight float32 lanes in
+// column order: per 8-column slice of a block, the quants are widened
+// to float32 and multiplied by the block's f16 scale, which is exact (an
+// int8 times an f16 needs at most 19 significant bits), then one FMA
+// adds their products with the activations into the lanes; HSUM_Y0_KEEP
+// adds the lanes at the end. The kernels differ only in which loads and
+// widenings they share, so each result has the same bits in all three.
+
+// STORE_SUMS4 stores the lane sums of a, b, c, d at DX, DX+BX, DX+2·BX,
+// DX+3·BX (X0, X1 scratch; DX advanced).
+#define STORE_SUMS4(a, b, c, d) \
+	VMOVAPS a, Y0 \
+	HSUM_Y0_KEEP \
+	MOVSS X0, (DX) \
+	ADDQ BX, DX \
+	VMOVAPS b, Y0 \
+	HSUM_Y0_KEEP \
+	MOVSS X0, (DX) \
+	ADDQ BX, DX \
+	VMOVAPS c, Y0 \
+	HSUM_Y0_KEEP \
+	MOVSS X0, (DX) \
+	ADDQ BX, DX \
+	VMOVAPS d, Y0 \
+	HSUM_Y0_KEEP \
+	MOVSS X0, (DX)
+
+// Q8_SCALE sets the eight lanes of y to the f16 scale at m (x is y's low
+// half).
+#define Q8_SCALE(m, x, y) \
+	VPBROADCASTW m, x \
+	VCVTPH2PS x, y
+
+// Q8_WIDEN sets y to the eight quants at m as float32 times the scale d
+// (a register or 32 bytes of memory).
+#define Q8_WIDEN(m, d, y) \
+	VPMOVSXBD m, y \
+	VCVTDQ2PS y, y \
+	VMULPS d, y, y
+
 // func dotQ8F32AVX2(w *byte, x *float32, nb int) float32
 //
-// Sum over nb blocks of f16(w scale) × Σ w.q[j]·x[j], the quants widened
-// to float32 (VPMOVSXBD, VCVTDQ2PS): float32 activations, no quantizing.
+// One chain, so its speed is the FMA latency's (four per block); the
+// matmuls use it only for rows left over from dotQ8F32R4AVX2.
 TEXT ·dotQ8F32AVX2(SB), NOSPLIT, $0-28
 	MOVQ w+0(FP), SI
 	MOVQ x+8(FP), DI
 	MOVQ nb+16(FP), CX
 	VXORPS Y0, Y0, Y0
-	VXORPS Y10, Y10, Y10
 
-qfloop:
+q1loop:
 	TESTQ CX, CX
-	JZ qfdone
+	JZ q1done
 	PREFETCHT0 2048(SI) // the weights stream from memory
-	MOVWLZX (SI), AX
-	VMOVD AX, X1
-	VCVTPH2PS X1, X1
-	VBROADCASTSS X1, Y1
-	VPMOVSXBD 2(SI), Y2
-	VPMOVSXBD 10(SI), Y3
-	VPMOVSXBD 18(SI), Y6
-	VPMOVSXBD 26(SI), Y7
-	VCVTDQ2PS Y2, Y2
-	VCVTDQ2PS Y3, Y3
-	VCVTDQ2PS Y6, Y6
-	VCVTDQ2PS Y7, Y7
-	VMULPS (DI), Y2, Y4
-	VMULPS 32(DI), Y3, Y5
-	VFMADD231PS 64(DI), Y6, Y4
-	VFMADD231PS 96(DI), Y7, Y5
-	VADDPS Y5, Y4, Y4
-	VFMADD231PS Y4, Y1, Y0
+	Q8_SCALE((SI), X1, Y1)
+	Q8_WIDEN(2(SI), Y1, Y2)
+	Q8_WIDEN(10(SI), Y1, Y3)
+	Q8_WIDEN(18(SI), Y1, Y4)
+	Q8_WIDEN(26(SI), Y1, Y5)
+	VFMADD231PS (DI), Y2, Y0
+	VFMADD231PS 32(DI), Y3, Y0
+	VFMADD231PS 64(DI), Y4, Y0
+	VFMADD231PS 96(DI), Y5, Y0
 	ADDQ $34, SI
 	ADDQ $128, DI
 	DECQ CX
-	JMP qfloop
+	JMP q1loop
 
-qfdone:
-	VADDPS Y10, Y0, Y0
+q1done:
 	HSUM_Y0
 	MOVSS X0, ret+24(FP)
 	RET
 
-// Q8F32_TOKEN multiplies the widened block Y2, Y3, Y6, Y7 by one token's
-// 32 activations at m0..m3, as dotQ8F32AVX2 does (t0, t1 scratch), and
-// multiply-adds the sum scaled by Y1 into acc.
-#define Q8F32_TOKEN(m0, m1, m2, m3, t0, t1, acc) \
-	VMULPS m0, Y2, t0 \
-	VMULPS m1, Y3, t1 \
-	VFMADD231PS m2, Y6, t0 \
-	VFMADD231PS m3, Y7, t1 \
-	VADDPS t1, t0, t0 \
-	VFMADD231PS t0, Y1, acc
-
-// func dotQ8F32x4AVX2(w *byte, x *float32, stride int, nb int, out *float32, outStride int)
+// func dotQ8F32R4AVX2(w *byte, rb int, x *float32, nb int, out *[4]float32)
 //
-// dotQ8F32AVX2 of one row against four activation rows (x, x+stride, …,
-// strides in bytes) into out, out+outStride, …, at once: each block's quants are widened once for the
-// four. Per token the operations and their order are exactly
-// dotQ8F32AVX2's, so the results are the same bits.
-TEXT ·dotQ8F32x4AVX2(SB), NOSPLIT, $0-48
+// dotQ8F32AVX2 of four rows (at w, w+rb, w+2·rb, w+3·rb) against one
+// token: four independent chains, so a batch of one streams the weights
+// at the FMA throughput rather than its latency, and each activation
+// load serves the four rows.
+TEXT ·dotQ8F32R4AVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
-	MOVQ x+8(FP), DI
-	MOVQ stride+16(FP), BX
+	MOVQ rb+8(FP), DX
+	MOVQ x+16(FP), DI
 	MOVQ nb+24(FP), CX
-	LEAQ (DI)(BX*2), R8 // token 2
+	LEAQ (SI)(DX*2), R8 // rows 2 and 3
+	LEAQ (SI)(DX*4), R9
 	VXORPS Y12, Y12, Y12
 	VXORPS Y13, Y13, Y13
 	VXORPS Y14, Y14, Y14
 	VXORPS Y15, Y15, Y15
 
-x4loop:
+r4loop:
 	TESTQ CX, CX
-	JZ x4done
-	PREFETCHT0 2048(SI) // the weights stream from memory
-	MOVWLZX (SI), AX
-	VMOVD AX, X1
-	VCVTPH2PS X1, X1
-	VBROADCASTSS X1, Y1
-	VPMOVSXBD 2(SI), Y2
-	VPMOVSXBD 10(SI), Y3
-	VPMOVSXBD 18(SI), Y6
-	VPMOVSXBD 26(SI), Y7
-	VCVTDQ2PS Y2, Y2
-	VCVTDQ2PS Y3, Y3
-	VCVTDQ2PS Y6, Y6
-	VCVTDQ2PS Y7, Y7
+	JZ r4done
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	PREFETCHT0 128(R9)
+	Q8_SCALE((SI), X4, Y4)
+	Q8_SCALE((SI)(DX*1), X5, Y5)
+	Q8_SCALE((R8), X6, Y6)
+	Q8_SCALE((R8)(DX*1), X7, Y7)
 
-	Q8F32_TOKEN((DI), 32(DI), 64(DI), 96(DI), Y4, Y5, Y12)
-	Q8F32_TOKEN((DI)(BX*1), 32(DI)(BX*1), 64(DI)(BX*1), 96(DI)(BX*1), Y8, Y9, Y13)
-	Q8F32_TOKEN((R8), 32(R8), 64(R8), 96(R8), Y4, Y5, Y14)
-	Q8F32_TOKEN((R8)(BX*1), 32(R8)(BX*1), 64(R8)(BX*1), 96(R8)(BX*1), Y8, Y9, Y15)
+#define R4_SLICE(s) \
+	VMOVUPS 32*s(DI), Y0 \
+	Q8_WIDEN(2+8*s(SI), Y4, Y8) \
+	Q8_WIDEN(2+8*s(SI)(DX*1), Y5, Y9) \
+	Q8_WIDEN(2+8*s(R8), Y6, Y10) \
+	Q8_WIDEN(2+8*s(R8)(DX*1), Y7, Y11) \
+	VFMADD231PS Y0, Y8, Y12 \
+	VFMADD231PS Y0, Y9, Y13 \
+	VFMADD231PS Y0, Y10, Y14 \
+	VFMADD231PS Y0, Y11, Y15
 
+	R4_SLICE(0)
+	R4_SLICE(1)
+	R4_SLICE(2)
+	R4_SLICE(3)
+	ADDQ $34, SI
+	ADDQ $34, R8
+	ADDQ $128, DI
+	ADDQ $136, R9
+	DECQ CX
+	JMP r4loop
+
+r4done:
+	MOVQ out+32(FP), DX
+	MOVQ $4, BX
+	STORE_SUMS4(Y12, Y13, Y14, Y15)
+	VZEROUPPER
+	RET
+
+// func q8Tile2x4AVX2(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int)
+//
+// dotQ8F32AVX2 of two rows (w, w+rb) by four tokens (x, x+stride, …,
+// bytes apart) into out[t·outStride + r] (outStride in bytes): each
+// widened slice of weights serves four tokens and each load of
+// activations two rows. Registers: eight chains (Y8-Y15), two scales,
+// two widened slices, one slice of activations.
+TEXT ·q8Tile2x4AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rb+8(FP), DX
+	MOVQ x+16(FP), DI
+	MOVQ stride+24(FP), BX
+	MOVQ nb+32(FP), CX
+	LEAQ (DI)(BX*2), R8 // tokens 2 and 3
+	LEAQ (SI)(DX*2), R9 // the next tile's rows, prefetched
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+
+t24loop:
+	TESTQ CX, CX
+	JZ t24done
+	PREFETCHT0 (R9)
+	PREFETCHT0 64(R9)
+	Q8_SCALE((SI), X0, Y0)
+	Q8_SCALE((SI)(DX*1), X1, Y1)
+
+#define T24_TOKEN(m, a0, a1) \
+	VMOVUPS m, Y4 \
+	VFMADD231PS Y4, Y2, a0 \
+	VFMADD231PS Y4, Y3, a1
+
+#define T24_SLICE(s) \
+	Q8_WIDEN(2+8*s(SI), Y0, Y2) \
+	Q8_WIDEN(2+8*s(SI)(DX*1), Y1, Y3) \
+	T24_TOKEN(32*s(DI), Y8, Y12) \
+	T24_TOKEN(32*s(DI)(BX*1), Y9, Y13) \
+	T24_TOKEN(32*s(R8), Y10, Y14) \
+	T24_TOKEN(32*s(R8)(BX*1), Y11, Y15)
+
+	T24_SLICE(0)
+	T24_SLICE(1)
+	T24_SLICE(2)
+	T24_SLICE(3)
 	ADDQ $34, SI
 	ADDQ $128, DI
 	ADDQ $128, R8
+	ADDQ $68, R9
 	DECQ CX
-	JMP x4loop
+	JMP t24loop
 
-x4done:
-	MOVQ out+32(FP), DX
-	MOVQ outStride+40(FP), BX
-	// dotQ8F32AVX2 adds a zero second accumulator before its horizontal
-	// sum; adding +0 changes no bits except -0 to +0, so do the same.
-	VXORPS Y10, Y10, Y10
-	VADDPS Y10, Y12, Y0
-	HSUM_Y0_KEEP
-	MOVSS X0, (DX)
-	ADDQ BX, DX
-	VADDPS Y10, Y13, Y0
-	HSUM_Y0_KEEP
-	MOVSS X0, (DX)
-	ADDQ BX, DX
-	VADDPS Y10, Y14, Y0
-	HSUM_Y0_KEEP
-	MOVSS X0, (DX)
-	ADDQ BX, DX
-	VADDPS Y10, Y15, Y0
-	HSUM_Y0_KEEP
-	MOVSS X0, (DX)
+t24done:
+	MOVQ out+40(FP), DX
+	MOVQ outStride+48(FP), BX
+	STORE_SUMS4(Y8, Y9, Y10, Y11)
+	MOVQ out+40(FP), DX
+	ADDQ $4, DX
+	STORE_SUMS4(Y12, Y13, Y14, Y15)
 	VZEROUPPER
 	RET
 
@@ -485,25 +560,6 @@ swdone:
 	VPACKUSWB Y15, Y15, Y15 \
 	VPCMPEQW Y14, Y14, Y14 \
 	VPSRLW $15, Y14, Y14
-
-// STORE_SUMS4 stores the lane sums of a, b, c, d at DX, DX+BX, DX+2·BX,
-// DX+3·BX (X0, X1 scratch; DX advanced).
-#define STORE_SUMS4(a, b, c, d) \
-	VMOVAPS a, Y0 \
-	HSUM_Y0_KEEP \
-	MOVSS X0, (DX) \
-	ADDQ BX, DX \
-	VMOVAPS b, Y0 \
-	HSUM_Y0_KEEP \
-	MOVSS X0, (DX) \
-	ADDQ BX, DX \
-	VMOVAPS c, Y0 \
-	HSUM_Y0_KEEP \
-	MOVSS X0, (DX) \
-	ADDQ BX, DX \
-	VMOVAPS d, Y0 \
-	HSUM_Y0_KEEP \
-	MOVSS X0, (DX)
 
 // Q4K_SCALES decodes the block at SI: the eight steps d·sc[j] to the
 // stack at steps-32(SP) (as float32) and the eight offsets dmin·m[j] to
