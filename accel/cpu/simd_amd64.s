@@ -152,10 +152,10 @@ TEXT ·dotQ8F32AVX2(SB), NOSPLIT, $0-28
 	MOVQ x+8(FP), DI
 	MOVQ nb+16(FP), CX
 	VXORPS Y0, Y0, Y0
-
-q1loop:
 	TESTQ CX, CX
 	JZ q1done
+
+q1loop:
 	PREFETCHT0 2048(SI) // the weights stream from memory
 	Q8_SCALE((SI), X1, Y1)
 	Q8_WIDEN(2(SI), Y1, Y2)
@@ -169,7 +169,7 @@ q1loop:
 	ADDQ $34, SI
 	ADDQ $128, DI
 	DECQ CX
-	JMP q1loop
+	JNZ q1loop
 
 q1done:
 	HSUM_Y0
@@ -193,10 +193,10 @@ TEXT ·dotQ8F32R4AVX2(SB), NOSPLIT, $0-40
 	VXORPS Y13, Y13, Y13
 	VXORPS Y14, Y14, Y14
 	VXORPS Y15, Y15, Y15
-
-r4loop:
 	TESTQ CX, CX
 	JZ r4done
+
+r4loop:
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
 	PREFETCHT0 128(R9)
@@ -225,7 +225,7 @@ r4loop:
 	ADDQ $128, DI
 	ADDQ $136, R9
 	DECQ CX
-	JMP r4loop
+	JNZ r4loop
 
 r4done:
 	MOVQ out+32(FP), DX
@@ -257,10 +257,10 @@ TEXT ·q8Tile2x4AVX2(SB), NOSPLIT, $0-56
 	VXORPS Y13, Y13, Y13
 	VXORPS Y14, Y14, Y14
 	VXORPS Y15, Y15, Y15
-
-t24loop:
 	TESTQ CX, CX
 	JZ t24done
+
+t24loop:
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
 	Q8_SCALE((SI), X0, Y0)
@@ -288,7 +288,7 @@ t24loop:
 	ADDQ $128, R8
 	ADDQ $68, R9
 	DECQ CX
-	JMP t24loop
+	JNZ t24loop
 
 t24done:
 	MOVQ out+40(FP), DX
