@@ -49,18 +49,6 @@ type simdOps struct {
 	// xs[t*cols/32:(t+1)*cols/32]) for four tokens t, the same bits as
 	// four calls; nil: four calls.
 	dotQ4Kx4 func(w []byte, x, xs []float32, cols int, out []float32, outStride int)
-	// dotQ4KF is Σ_i w_i·x[i] over the len(x)/256 Q4_K super-blocks of w,
-	// each weight dequantized in float32 as fma(q, step, −offset) of its
-	// sub-block (gguf.Q4_KSubBlock), the sum in the set's own order.
-	// dotQ4KFR4 is dotQ4KF for four rows (as dotQ8F32R4) and q4kTile for
-	// q4kTileRows × q4kTileToks (as q8Tile), all three the same bits for
-	// every (row, token). When q4kTile is set, matMulFast takes the
-	// float32 Q4_K matmuls with these three, and neither dotQ4K nor
-	// dotQ4Kx4 nor the activations' sums (MatMulInput.S) are used.
-	dotQ4KF                  func(w []byte, x []float32) float32
-	dotQ4KFR4                func(w []byte, rb int, x []float32, out *[4]float32)
-	q4kTile                  func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
-	q4kTileRows, q4kTileToks int
 	// dotQ4KQ8 is dotQ4K on activations quantized to int8 blocks of 32
 	// (value ≈ xd[i/32]·xq[i], as dotQ8's): per sub-block the exact
 	// int32 Σ q·xq times step·xd, minus offset times xs (the sums of the
@@ -126,8 +114,6 @@ func fastKernels(ops simdOps, quantize bool) Kernels {
 	name, prepare := ops.name, prepareFast
 	if quantize {
 		name, prepare = ops.name+"-q8act", prepareQ8
-	} else if ops.q4kTile != nil {
-		prepare = prepareNothing // the Q4_K sums are what prepareFast adds
 	}
 	return Kernels{
 		Name:    name,
@@ -184,9 +170,6 @@ func prepareFast(in *MatMulInput, w llama.Tensor, n int) {
 		in.S[i] = s
 	}
 }
-
-// prepareNothing is the Prepare of kernels that read only in.X.
-func prepareNothing(*MatMulInput, llama.Tensor, int) {}
 
 // prepareQ8 quantizes the activations of a Q8_0 or Q4_K matmul (and
 // sums them by 32 for Q4_K, as prepareFast).
@@ -260,9 +243,6 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 				out[t*rows+r] = ops.dotQ4KQ8(row, in.Q[t*cols:(t+1)*cols], in.QD[t*sc:(t+1)*sc], in.S[t*sc:(t+1)*sc])
 			}
 		}
-	case w.Type == gguf.Q4_K && ops.q4kTile != nil:
-		d := tiledDots{ops.q4kTile, ops.q4kTileRows, ops.q4kTileToks, ops.dotQ4KFR4, ops.dotQ4KF}
-		matMulTiled(d, out, w, in.X, 0, n, lo, hi)
 	case w.Type == gguf.Q4_K:
 		sc := cols / 32
 		for r := lo; r < hi; r++ {
@@ -304,30 +284,42 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 	}
 }
 
-// q8RowBlock is how many rows a matmul with tiles takes through all its
-// token groups before the next rows: about 64 KiB to 200 KiB of Q8_0
-// weights, which stay in the core's L2 cache while the token groups go
-// by.
+// q8RowBlock is how many rows a Q8_0 float32 matmul with tiles takes
+// through all its token groups before the next rows: about 64 KiB to
+// 200 KiB of weights, which stay in the core's L2 cache while the token
+// groups go by.
 const q8RowBlock = 64
 
-// tiledDots are one weight format's primitives that give the same bits
-// for any shape: a tile of rows × toks, four rows against one token, and
-// one row against one token.
-type tiledDots struct {
-	tile       func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
-	rows, toks int
-	r4         func(w []byte, rb int, x []float32, out *[4]float32)
-	one        func(w []byte, x []float32) float32
-}
-
-// matMulQ8F32 is matMulFast for Q8_0 weights on float32 activations:
-// matMulTiled with ops.q8Tile; without, each row against four tokens at
-// a time (dotQ8F32x4), then the rest by matMulTiled one at a time.
+// matMulQ8F32 is matMulFast for Q8_0 weights on float32 activations.
+// With ops.q8Tile: rows in blocks of q8RowBlock, each block's rows by
+// q8TileRows against the tokens by q8TileToks (the rows left over one at
+// a time); then the tokens left over, one at a time against four rows at
+// a time (dotQ8F32R4). Without: each row against four tokens at a time
+// (dotQ8F32x4), then the rest one at a time.
 func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo, hi int) {
-	d := tiledDots{ops.q8Tile, ops.q8TileRows, ops.q8TileToks, ops.dotQ8F32R4, ops.dotQ8F32}
+	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
 	t := 0
-	if ops.q8Tile == nil && ops.dotQ8F32x4 != nil {
-		cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
+	if ops.q8Tile != nil {
+		R, T := ops.q8TileRows, ops.q8TileToks
+		nt := n - n%T
+		for b := lo; b < hi && nt > 0; b += q8RowBlock {
+			be := min(hi, b+q8RowBlock)
+			for t := 0; t < nt; t += T {
+				xs := x[t*cols : (t+T)*cols]
+				r := b
+				for ; r+R <= be; r += R {
+					ops.q8Tile(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
+				}
+				for ; r < be; r++ {
+					row := w.Data[r*rb : (r+1)*rb]
+					for tt := t; tt < t+T; tt++ {
+						out[tt*rows+r] = ops.dotQ8F32(row, x[tt*cols:(tt+1)*cols])
+					}
+				}
+			}
+		}
+		t = nt
+	} else if ops.dotQ8F32x4 != nil {
 		for ; t+4 <= n; t += 4 {
 			xs := x[t*cols : (t+4)*cols]
 			for r := lo; r < hi; r++ {
@@ -335,50 +327,18 @@ func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo,
 			}
 		}
 	}
-	matMulTiled(d, out, w, x, t, n, lo, hi)
-}
-
-// matMulTiled computes rows lo..hi of tokens t0..n with d. With d.tile:
-// rows in blocks of q8RowBlock, each block's rows by d.rows against the
-// tokens by d.toks (the rows left over one at a time); then the tokens
-// left over, one at a time against four rows at a time (d.r4, when set)
-// and the rows left over one at a time.
-func matMulTiled(d tiledDots, out []float32, w llama.Tensor, x []float32, t0, n, lo, hi int) {
-	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
-	t := t0
-	if d.tile != nil {
-		R, T := d.rows, d.toks
-		nt := t0 + (n-t0)/T*T
-		for b := lo; b < hi && nt > t0; b += q8RowBlock {
-			be := min(hi, b+q8RowBlock)
-			for t := t0; t < nt; t += T {
-				xs := x[t*cols : (t+T)*cols]
-				r := b
-				for ; r+R <= be; r += R {
-					d.tile(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
-				}
-				for ; r < be; r++ {
-					row := w.Data[r*rb : (r+1)*rb]
-					for tt := t; tt < t+T; tt++ {
-						out[tt*rows+r] = d.one(row, x[tt*cols:(tt+1)*cols])
-					}
-				}
-			}
-		}
-		t = nt
-	}
 	for ; t < n; t++ {
 		xt := x[t*cols : (t+1)*cols]
 		r := lo
-		if d.r4 != nil {
+		if ops.dotQ8F32R4 != nil {
 			// straight into out: a local array passed to a func value
 			// would escape, one allocation per matmul
 			for ; r+4 <= hi; r += 4 {
-				d.r4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
+				ops.dotQ8F32R4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
 			}
 		}
 		for ; r < hi; r++ {
-			out[t*rows+r] = d.one(w.Data[r*rb:(r+1)*rb], xt)
+			out[t*rows+r] = ops.dotQ8F32(w.Data[r*rb:(r+1)*rb], xt)
 		}
 	}
 }

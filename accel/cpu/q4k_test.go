@@ -146,11 +146,6 @@ func TestQ4KExtremes(t *testing.T) {
 				if got := ops.dotQ4K(blk, x, xs); float64(got) != want {
 					t.Errorf("%s: q %#x d %v: %v, want %v", ops.name, q, dd, got, want)
 				}
-				if ops.dotQ4KF != nil {
-					if got := ops.dotQ4KF(blk, x); float64(got) != want {
-						t.Errorf("%s dotQ4KF: q %#x d %v: %v, want %v", ops.name, q, dd, got, want)
-					}
-				}
 				// Quantized activations of ±127 (step 1): VPMADDUBSW
 				// pairs reach 2·15·127, far from saturating.
 				for _, a := range []int8{127, -127} {
@@ -177,73 +172,6 @@ func TestQ4KExtremes(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-// TestQ4KTileBits: a set's dotQ4KFR4 and q4kTile give, for every (row,
-// token), exactly dotQ4KF's bits, with rows padded apart and tokens at
-// their stride (as TestQ8TileBits for Q8_0); and dotQ4KF is within
-// float32 rounding of the float64 dot over the dequantized weights: one
-// rounding per weight (the FMA that dequantizes it), sumBound for the
-// sum.
-func TestQ4KTileBits(t *testing.T) {
-	rng := rand.New(rand.NewPCG(10, 10))
-	for _, ops := range opsUnderTest() {
-		if ops.q4kTile == nil {
-			continue
-		}
-		t.Run(ops.name, func(t *testing.T) {
-			for _, nb := range []int{0, 1, 2, 3, 8} {
-				cols := nb * q4kSize
-				rb := nb*q4kBytes + 6
-				R, T := max(4, ops.q4kTileRows), ops.q4kTileToks
-				w := make([]byte, R*rb)
-				for i := range w {
-					w[i] = byte(rng.IntN(256))
-				}
-				rw := randQ4K(rng, R, cols)
-				for r := range R {
-					copy(w[r*rb:], rw.Data[r*rw.RowBytes():(r+1)*rw.RowBytes()])
-				}
-				x := randF32(rng, T*cols+8, 3)
-				want := make([]float32, R*T)
-				for r := range R {
-					for tok := range T {
-						xt := x[tok*cols : (tok+1)*cols]
-						want[tok*R+r] = ops.dotQ4KF(w[r*rb:r*rb+nb*q4kBytes], xt)
-						var exact float64
-						row := make([]float32, cols)
-						rw.Row(row, r)
-						for i, v := range row {
-							exact += float64(v) * float64(xt[i])
-						}
-						abs := q4kAbs(rw, r, xt)
-						if d := math.Abs(float64(want[tok*R+r]) - exact); d > sumBound(cols, abs)+u*abs {
-							t.Fatalf("dotQ4KF %d blocks row %d token %d: %v, float64 %v", nb, r, tok, want[tok*R+r], exact)
-						}
-					}
-				}
-				for tok := range T {
-					var o [4]float32
-					ops.dotQ4KFR4(w[:4*rb], rb, x[tok*cols:(tok+1)*cols], &o)
-					for r := range 4 {
-						if math.Float32bits(o[r]) != math.Float32bits(want[tok*R+r]) {
-							t.Fatalf("dotQ4KFR4 %d blocks row %d token %d: %v, dotQ4KF %v", nb, r, tok, o[r], want[tok*R+r])
-						}
-					}
-				}
-				tr, tt := ops.q4kTileRows, ops.q4kTileToks
-				out := make([]float32, R*T)
-				ops.q4kTile(w[:tr*rb], rb, x[:tt*cols], cols, out, R)
-				for r := range tr {
-					for tok := range tt {
-						if math.Float32bits(out[tok*R+r]) != math.Float32bits(want[tok*R+r]) {
-							t.Fatalf("q4kTile %dx%d, %d blocks, row %d token %d: %v, dotQ4KF %v", tr, tt, nb, r, tok, out[tok*R+r], want[tok*R+r])
-						}
-					}
-				}
-			}
-		})
 	}
 }
 

@@ -17,15 +17,6 @@ func dotQ8F32R4AVX2(w *byte, rb int, x *float32, nb int, out *[4]float32)
 func q8Tile2x4AVX2(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int)
 
 //go:noescape
-func dotQ4KFAVX2(w *byte, x *float32, nb int) float32
-
-//go:noescape
-func dotQ4KFR4AVX2(w *byte, rb int, x *float32, nb int, out *[4]float32)
-
-//go:noescape
-func q4kTile2x4AVX2(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int)
-
-//go:noescape
 func dotQ4KAVX2(w *byte, x, xs *float32, nb int) float32
 
 //go:noescape
@@ -77,18 +68,13 @@ func archOps() (simdOps, bool) {
 			_, _ = w[nb*q8Bytes-1], xq[nb*q8Size-1]
 			return dotQ8AVX2(&w[0], &xq[0], &xd[0], nb)
 		},
-		dotQ8F32:    dotQ8F32Asm(dotQ8F32AVX2),
-		dotQ8F32R4:  blockR4Asm(dotQ8F32R4AVX2, q8Size, q8Bytes),
-		q8Tile:      blockTileAsm(q8Tile2x4AVX2, 2, 4, q8Size, q8Bytes),
-		q8TileRows:  2,
-		q8TileToks:  4,
-		dotQ4K:      dotQ4KAsm(dotQ4KAVX2),
-		dotQ4Kx4:    dotQ4Kx4Asm(dotQ4Kx4AVX2),
-		dotQ4KF:     blockDotAsm(dotQ4KFAVX2, q4kSize, q4kBytes),
-		dotQ4KFR4:   blockR4Asm(dotQ4KFR4AVX2, q4kSize, q4kBytes),
-		q4kTile:     blockTileAsm(q4kTile2x4AVX2, 2, 4, q4kSize, q4kBytes),
-		q4kTileRows: 2,
-		q4kTileToks: 4,
+		dotQ8F32:   dotQ8F32Asm(dotQ8F32AVX2),
+		dotQ8F32R4: dotQ8F32R4Asm(dotQ8F32R4AVX2),
+		q8Tile:     q8TileAsm(q8Tile2x4AVX2, 2, 4),
+		q8TileRows: 2,
+		q8TileToks: 4,
+		dotQ4K:     dotQ4KAsm(dotQ4KAVX2),
+		dotQ4Kx4:   dotQ4Kx4Asm(dotQ4Kx4AVX2),
 		dotQ4KQ8: func(w []byte, xq []int8, xd, xs []float32) float32 {
 			nb := len(xq) / q4kSize
 			if nb == 0 {

@@ -568,17 +568,17 @@ swdone:
 	VPCMPEQW Y14, Y14, Y14 \
 	VPSRLW $15, Y14, Y14
 
-// Q4K_SCALES decodes the block at base (a register): the eight steps
-// d·sc[j] to st (32 bytes of stack, as float32) and the eight offsets
-// dmin·m[j] to Y2 (AX, R10-R13, X1, Y1 scratch). The 6-bit fields are gathered four
+// Q4K_SCALES decodes the block at SI: the eight steps d·sc[j] to the
+// stack at steps-32(SP) (as float32) and the eight offsets dmin·m[j] to
+// Y2 (AX, R10-R13, X1, Y1 scratch). The 6-bit fields are gathered four
 // at a time in 32-bit words: scales 0-3 are the low six bits of bytes
 // 4-7, mins 0-3 of bytes 8-11; scales 4-7 are the low nibbles of bytes
 // 12-15 with the top bits of bytes 4-7 above them, mins 4-7 the high
 // nibbles of bytes 12-15 with the top bits of bytes 8-11.
-#define Q4K_SCALES(base, st) \
-	MOVL 4(base), AX \
-	MOVL 8(base), R11 \
-	MOVL 12(base), R12 \
+#define Q4K_SCALES \
+	MOVL 4(SI), AX \
+	MOVL 8(SI), R11 \
+	MOVL 12(SI), R12 \
 	MOVL R12, R13 \
 	ANDL $0x0f0f0f0f, R12 \
 	SHRL $4, R13 \
@@ -600,16 +600,16 @@ swdone:
 	VMOVQ AX, X1 \
 	VPMOVZXBD X1, Y1 \
 	VCVTDQ2PS Y1, Y1 \
-	MOVWLZX (base), AX \
+	MOVWLZX (SI), AX \
 	VMOVD AX, X2 \
 	VCVTPH2PS X2, X2 \
 	VBROADCASTSS X2, Y2 \
 	VMULPS Y2, Y1, Y1 \
-	VMOVUPS Y1, st \
+	VMOVUPS Y1, steps-32(SP) \
 	VMOVQ R11, X1 \
 	VPMOVZXBD X1, Y1 \
 	VCVTDQ2PS Y1, Y1 \
-	MOVWLZX 2(base), AX \
+	MOVWLZX 2(SI), AX \
 	VMOVD AX, X2 \
 	VCVTPH2PS X2, X2 \
 	VBROADCASTSS X2, Y2 \
@@ -668,7 +668,7 @@ k1loop:
 	TESTQ CX, CX
 	JZ k1done
 	PREFETCH_Q4K
-	Q4K_SCALES(SI, steps-32(SP))
+	Q4K_SCALES
 	VFNMADD231PS (DX), Y2, Y0
 
 #define K1_GROUP(g) \
@@ -718,7 +718,7 @@ k4loop:
 	TESTQ CX, CX
 	JZ k4done
 	PREFETCH_Q4K
-	Q4K_SCALES(SI, steps-32(SP))
+	Q4K_SCALES
 	LEAQ (DX)(R9*2), R10 // token 2's sums
 	VFNMADD231PS (DX), Y2, Y11
 	VFNMADD231PS (DX)(R9*1), Y2, Y12
@@ -776,7 +776,7 @@ kqloop:
 	TESTQ CX, CX
 	JZ kqdone
 	PREFETCH_Q4K
-	Q4K_SCALES(SI, steps-32(SP))
+	Q4K_SCALES
 	VFNMADD231PS (DX), Y2, Y0
 	VMOVUPS steps-32(SP), Y1
 	VMULPS (R8), Y1, Y1
@@ -839,7 +839,7 @@ kq4loop:
 	TESTQ CX, CX
 	JZ kq4done
 	PREFETCH_Q4K
-	Q4K_SCALES(SI, steps-32(SP))
+	Q4K_SCALES
 	LEAQ (DI)(BX*2), R10 // token 2's quants
 	LEAQ (R8)(R9*2), R11 // token 2's scales
 	LEAQ (DX)(R9*2), R12 // token 2's sums
@@ -894,300 +894,5 @@ kq4done:
 	MOVQ out+56(FP), DX
 	MOVQ outStride+64(FP), BX
 	STORE_SUMS4(Y10, Y11, Y12, Y13)
-	VZEROUPPER
-	RET
-
-// Q4_K with the weights dequantized in registers: dotQ4KFAVX2 (one row,
-// one token), dotQ4KFR4AVX2 (four rows) and q4kTile2x4AVX2. Per
-// sub-block j and 8-column slice, the nibbles are widened to float32
-// and dequantized with one FMA, q·step_j − offset_j (one rounding), and
-// one more FMA adds their products with the activations into the (row,
-// token)'s eight lanes, in column order; HSUM_Y0_KEEP adds the lanes at
-// the end. As for Q8_0, the kernels differ only in the loads and the
-// dequantizing they share, so each result has the same bits in all
-// three, and the activations' sums are not needed.
-
-// KF_LO and KF_HI set y to the low (masked with the dword 15s at mask)
-// or high nibbles of the eight quant bytes at m, as float32.
-#define KF_LO(m, mask, y) \
-	VPMOVZXBD m, y \
-	VPAND mask, y, y \
-	VCVTDQ2PS y, y
-
-#define KF_HI(m, y) \
-	VPMOVZXBD m, y \
-	VPSRLD $4, y, y \
-	VCVTDQ2PS y, y
-
-// func dotQ4KFAVX2(w *byte, x *float32, nb int) float32
-//
-// One chain, so bound by the FMA latency: the matmuls use it only for
-// rows left over from dotQ4KFR4AVX2.
-TEXT ·dotQ4KFAVX2(SB), NOSPLIT, $64-28
-	MOVQ w+0(FP), SI
-	MOVQ x+8(FP), DI
-	MOVQ nb+16(FP), CX
-	VXORPS Y0, Y0, Y0
-	VPCMPEQD Y15, Y15, Y15
-	VPSRLD $28, Y15, Y15 // dword 15s
-	TESTQ CX, CX
-	JZ f1done
-
-f1loop:
-	PREFETCH_Q4K
-	Q4K_SCALES(SI, st-64(SP))
-	VMOVUPS Y2, of-32(SP)
-
-// F1_SUB sets Y1, Y2 to step and offset j (at byte o of the slots).
-#define F1_SUB(o) \
-	VBROADCASTSS st-64+o(SP), Y1 \
-	VBROADCASTSS of-32+o(SP), Y2
-
-#define F1_LO(q, xo) \
-	KF_LO(q(SI), Y15, Y3) \
-	VFMSUB213PS Y2, Y1, Y3 \
-	VFMADD231PS xo(DI), Y3, Y0
-
-#define F1_HI(q, xo) \
-	KF_HI(q(SI), Y3) \
-	VFMSUB213PS Y2, Y1, Y3 \
-	VFMADD231PS xo(DI), Y3, Y0
-
-// group g: sub-block 2g in the low nibbles of its 32 bytes, 2g+1 in the
-// high ones; their activations 256 bytes apart per group
-#define F1_GROUP(g) \
-	F1_SUB(8*g) \
-	F1_LO(16+32*g, 256*g) \
-	F1_LO(24+32*g, 256*g+32) \
-	F1_LO(32+32*g, 256*g+64) \
-	F1_LO(40+32*g, 256*g+96) \
-	F1_SUB(8*g+4) \
-	F1_HI(16+32*g, 256*g+128) \
-	F1_HI(24+32*g, 256*g+160) \
-	F1_HI(32+32*g, 256*g+192) \
-	F1_HI(40+32*g, 256*g+224)
-
-	F1_GROUP(0)
-	F1_GROUP(1)
-	F1_GROUP(2)
-	F1_GROUP(3)
-	ADDQ $144, SI
-	ADDQ $1024, DI
-	DECQ CX
-	JNZ f1loop
-
-f1done:
-	HSUM_Y0
-	MOVSS X0, ret+24(FP)
-	RET
-
-// func dotQ4KFR4AVX2(w *byte, rb int, x *float32, nb int, out *[4]float32)
-//
-// dotQ4KFAVX2 of four rows (w, w+rb, w+2·rb, w+3·rb) against one token,
-// four chains. The sixteen registers hold the chains, the four rows'
-// dequantized slices, steps and offsets; the activations are memory
-// operands (from L1), the rows' steps and offsets wait on the stack, and
-// the next call's rows are prefetched as dotQ8F32R4AVX2 does.
-TEXT ·dotQ4KFR4AVX2(SB), NOSPLIT, $288-40
-	MOVQ w+0(FP), SI
-	MOVQ rb+8(FP), DX
-	MOVQ x+16(FP), DI
-	MOVQ nb+24(FP), CX
-	LEAQ (SI)(DX*2), R8 // rows 2 and 3
-	LEAQ (SI)(DX*4), BX // the next call's rows, prefetched
-	VXORPS Y12, Y12, Y12
-	VXORPS Y13, Y13, Y13
-	VXORPS Y14, Y14, Y14
-	VXORPS Y15, Y15, Y15
-	VPCMPEQD Y0, Y0, Y0
-	VPSRLD $28, Y0, Y0
-	VMOVUPS Y0, mask-32(SP) // dword 15s
-	TESTQ CX, CX
-	JZ f4done
-
-f4loop:
-	PREFETCHT0 (BX)
-	PREFETCHT0 64(BX)
-	PREFETCHT0 128(BX)
-	PREFETCHT0 192(BX)
-	PREFETCHT0 256(BX)
-	PREFETCHT0 320(BX)
-	PREFETCHT0 384(BX)
-	PREFETCHT0 448(BX)
-	PREFETCHT0 512(BX)
-	Q4K_SCALES(SI, st0-288(SP))
-	VMOVUPS Y2, of0-256(SP)
-	LEAQ (SI)(DX*1), R9
-	Q4K_SCALES(R9, st1-224(SP))
-	VMOVUPS Y2, of1-192(SP)
-	Q4K_SCALES(R8, st2-160(SP))
-	VMOVUPS Y2, of2-128(SP)
-	LEAQ (R8)(DX*1), R9
-	Q4K_SCALES(R9, st3-96(SP))
-	VMOVUPS Y2, of3-64(SP)
-
-#define F4_SUB(o) \
-	VBROADCASTSS st0-288+o(SP), Y4 \
-	VBROADCASTSS st1-224+o(SP), Y5 \
-	VBROADCASTSS st2-160+o(SP), Y6 \
-	VBROADCASTSS st3-96+o(SP), Y7 \
-	VBROADCASTSS of0-256+o(SP), Y0 \
-	VBROADCASTSS of1-192+o(SP), Y1 \
-	VBROADCASTSS of2-128+o(SP), Y2 \
-	VBROADCASTSS of3-64+o(SP), Y3
-
-#define F4_FMAS(xo) \
-	VFMSUB213PS Y0, Y4, Y8 \
-	VFMSUB213PS Y1, Y5, Y9 \
-	VFMSUB213PS Y2, Y6, Y10 \
-	VFMSUB213PS Y3, Y7, Y11 \
-	VFMADD231PS xo(DI), Y8, Y12 \
-	VFMADD231PS xo(DI), Y9, Y13 \
-	VFMADD231PS xo(DI), Y10, Y14 \
-	VFMADD231PS xo(DI), Y11, Y15
-
-#define F4_LO(q, xo) \
-	KF_LO(q(SI), mask-32(SP), Y8) \
-	KF_LO(q(SI)(DX*1), mask-32(SP), Y9) \
-	KF_LO(q(R8), mask-32(SP), Y10) \
-	KF_LO(q(R8)(DX*1), mask-32(SP), Y11) \
-	F4_FMAS(xo)
-
-#define F4_HI(q, xo) \
-	KF_HI(q(SI), Y8) \
-	KF_HI(q(SI)(DX*1), Y9) \
-	KF_HI(q(R8), Y10) \
-	KF_HI(q(R8)(DX*1), Y11) \
-	F4_FMAS(xo)
-
-#define F4_GROUP(g) \
-	F4_SUB(8*g) \
-	F4_LO(16+32*g, 256*g) \
-	F4_LO(24+32*g, 256*g+32) \
-	F4_LO(32+32*g, 256*g+64) \
-	F4_LO(40+32*g, 256*g+96) \
-	F4_SUB(8*g+4) \
-	F4_HI(16+32*g, 256*g+128) \
-	F4_HI(24+32*g, 256*g+160) \
-	F4_HI(32+32*g, 256*g+192) \
-	F4_HI(40+32*g, 256*g+224)
-
-	F4_GROUP(0)
-	F4_GROUP(1)
-	F4_GROUP(2)
-	F4_GROUP(3)
-	ADDQ $144, SI
-	ADDQ $144, R8
-	ADDQ $1024, DI
-	ADDQ $576, BX
-	DECQ CX
-	JNZ f4loop
-
-f4done:
-	MOVQ out+32(FP), DX
-	MOVQ $4, BX
-	STORE_SUMS4(Y12, Y13, Y14, Y15)
-	VZEROUPPER
-	RET
-
-// func q4kTile2x4AVX2(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int)
-//
-// dotQ4KFAVX2 of two rows (w, w+rb) by four tokens (x, x+stride, …,
-// bytes apart) into out[t·outStride + r] (outStride in bytes), as
-// q8Tile2x4AVX2: eight chains (Y8-Y15), the two rows' steps and offsets
-// (Y0, Y1, Y5, Y6), their dequantized slices (Y2, Y3), one slice of
-// activations (Y4) and the nibble mask (Y7).
-TEXT ·q4kTile2x4AVX2(SB), NOSPLIT, $128-56
-	MOVQ w+0(FP), SI
-	MOVQ rb+8(FP), DX
-	MOVQ x+16(FP), DI
-	MOVQ stride+24(FP), BX
-	MOVQ nb+32(FP), CX
-	LEAQ (DI)(BX*2), R8 // tokens 2 and 3
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	VXORPS Y12, Y12, Y12
-	VXORPS Y13, Y13, Y13
-	VXORPS Y14, Y14, Y14
-	VXORPS Y15, Y15, Y15
-	VPCMPEQD Y7, Y7, Y7
-	VPSRLD $28, Y7, Y7 // dword 15s
-	TESTQ CX, CX
-	JZ ft24done
-
-ft24loop:
-	LEAQ (SI)(DX*2), R9 // the next tile's rows, at the same offset
-	PREFETCHT0 (R9)
-	PREFETCHT0 64(R9)
-	PREFETCHT0 128(R9)
-	PREFETCHT0 (R9)(DX*1)
-	PREFETCHT0 64(R9)(DX*1)
-	PREFETCHT0 128(R9)(DX*1)
-	Q4K_SCALES(SI, sta-128(SP))
-	VMOVUPS Y2, ofa-96(SP)
-	LEAQ (SI)(DX*1), R9
-	Q4K_SCALES(R9, stb-64(SP))
-	VMOVUPS Y2, ofb-32(SP)
-
-#define FT_SUB(o) \
-	VBROADCASTSS sta-128+o(SP), Y0 \
-	VBROADCASTSS stb-64+o(SP), Y1 \
-	VBROADCASTSS ofa-96+o(SP), Y5 \
-	VBROADCASTSS ofb-32+o(SP), Y6
-
-#define FT_TOKEN(m, a0, a1) \
-	VMOVUPS m, Y4 \
-	VFMADD231PS Y4, Y2, a0 \
-	VFMADD231PS Y4, Y3, a1
-
-#define FT_FMAS(xo) \
-	VFMSUB213PS Y5, Y0, Y2 \
-	VFMSUB213PS Y6, Y1, Y3 \
-	FT_TOKEN(xo(DI), Y8, Y12) \
-	FT_TOKEN(xo(DI)(BX*1), Y9, Y13) \
-	FT_TOKEN(xo(R8), Y10, Y14) \
-	FT_TOKEN(xo(R8)(BX*1), Y11, Y15)
-
-#define FT_LO(q, xo) \
-	KF_LO(q(SI), Y7, Y2) \
-	KF_LO(q(SI)(DX*1), Y7, Y3) \
-	FT_FMAS(xo)
-
-#define FT_HI(q, xo) \
-	KF_HI(q(SI), Y2) \
-	KF_HI(q(SI)(DX*1), Y3) \
-	FT_FMAS(xo)
-
-#define FT_GROUP(g) \
-	FT_SUB(8*g) \
-	FT_LO(16+32*g, 256*g) \
-	FT_LO(24+32*g, 256*g+32) \
-	FT_LO(32+32*g, 256*g+64) \
-	FT_LO(40+32*g, 256*g+96) \
-	FT_SUB(8*g+4) \
-	FT_HI(16+32*g, 256*g+128) \
-	FT_HI(24+32*g, 256*g+160) \
-	FT_HI(32+32*g, 256*g+192) \
-	FT_HI(40+32*g, 256*g+224)
-
-	FT_GROUP(0)
-	FT_GROUP(1)
-	FT_GROUP(2)
-	FT_GROUP(3)
-	ADDQ $144, SI
-	ADDQ $1024, DI
-	ADDQ $1024, R8
-	DECQ CX
-	JNZ ft24loop
-
-ft24done:
-	MOVQ out+40(FP), DX
-	MOVQ outStride+48(FP), BX
-	STORE_SUMS4(Y8, Y9, Y10, Y11)
-	MOVQ out+40(FP), DX
-	ADDQ $4, DX
-	STORE_SUMS4(Y12, Y13, Y14, Y15)
 	VZEROUPPER
 	RET

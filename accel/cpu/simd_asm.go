@@ -13,18 +13,12 @@ import (
 // checks and the tails (fewer values than a vector) in Go.
 
 func dotQ8F32Asm(asm func(w *byte, x *float32, nb int) float32) func([]byte, []float32) float32 {
-	return blockDotAsm(asm, q8Size, q8Bytes)
-}
-
-// blockDotAsm wraps a one-row dot over the whole blocks (size values,
-// bytes each) that x covers.
-func blockDotAsm(asm func(w *byte, x *float32, nb int) float32, size, bytes int) func([]byte, []float32) float32 {
 	return func(w []byte, x []float32) float32 {
-		nb := len(x) / size
+		nb := len(x) / q8Size
 		if nb == 0 {
 			return 0
 		}
-		_ = w[nb*bytes-1]
+		_ = w[nb*q8Bytes-1]
 		return asm(&w[0], &x[0], nb)
 	}
 }
@@ -42,34 +36,34 @@ func dotQ8F32x4Asm(asm func(w *byte, x *float32, stride int, nb int, out *float3
 	}
 }
 
-// blockR4Asm wraps a four-row dot over whole blocks (dotQ8F32R4,
-// dotQ4KFR4); rows must be rb ≥ 0 bytes apart.
-func blockR4Asm(asm func(w *byte, rb int, x *float32, nb int, out *[4]float32), size, bytes int) func([]byte, int, []float32, *[4]float32) {
+// dotQ8F32R4Asm wraps a four-row Q8_0 dot (dotQ8F32R4); rows must be
+// rb ≥ 0 bytes apart.
+func dotQ8F32R4Asm(asm func(w *byte, rb int, x *float32, nb int, out *[4]float32)) func([]byte, int, []float32, *[4]float32) {
 	return func(w []byte, rb int, x []float32, out *[4]float32) {
-		nb := len(x) / size
+		nb := len(x) / q8Size
 		if nb == 0 {
 			*out = [4]float32{}
 			return
 		}
-		_ = w[3*rb : 3*rb+nb*bytes] // panics for rb < 0; rows 1 and 2 lie between
+		_ = w[3*rb : 3*rb+nb*q8Bytes] // panics for rb < 0; rows 1 and 2 lie between
 		asm(&w[0], rb, &x[0], nb, out)
 	}
 }
 
-// blockTileAsm wraps a tile of rows × toks over whole blocks (q8Tile,
-// q4kTile); strides in bytes for the assembly.
-func blockTileAsm(asm func(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int), rows, toks, size, bytes int) func([]byte, int, []float32, int, []float32, int) {
+// q8TileAsm wraps a Q8_0 tile of rows × toks (q8Tile); strides in bytes
+// for the assembly.
+func q8TileAsm(asm func(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int), rows, toks int) func([]byte, int, []float32, int, []float32, int) {
 	return func(w []byte, rb int, x []float32, cols int, out []float32, outStride int) {
 		last := (toks - 1) * outStride
 		_ = out[last : last+rows] // panics for outStride < 0
-		nb := cols / size
+		nb := cols / q8Size
 		if nb <= 0 {
 			for t := range toks {
 				clear(out[t*outStride : t*outStride+rows])
 			}
 			return
 		}
-		_, _ = w[(rows-1)*rb:(rows-1)*rb+nb*bytes], x[(toks-1)*cols:(toks-1)*cols+nb*size]
+		_, _ = w[(rows-1)*rb:(rows-1)*rb+nb*q8Bytes], x[(toks-1)*cols:(toks-1)*cols+nb*q8Size]
 		asm(&w[0], rb, &x[0], 4*cols, nb, &out[0], 4*outStride)
 	}
 }
