@@ -26,11 +26,21 @@ func dotF16NEON(w *uint16, x *float32, n int) float32
 //go:noescape
 func axpyNEON(y *float32, a float32, x *float32, n int)
 
+//go:noescape
+func dotRowsNEON(out, q, k *float32, stride, m, n int)
+
+//go:noescape
+func axpyRowsNEON(y, p, v *float32, stride, m, n int)
+
 // archOps returns the NEON primitives (every arm64 CPU has Advanced
 // SIMD). The int8 × int8 dot (quantized activations) is the portable Go
 // one: the kernels Best chooses do not use it. The Q8_0 float32 dots
 // are one arithmetic in three shapes (simd_arm64.s): one row, four rows
 // and a tile of four rows by four tokens, so dotQ8F32x4 stays nil.
+// Attention's dotRows and axpyRows take a KV block in one call: eight
+// keys' chains side by side, or up to 32 outputs kept in registers
+// across the block's rows, where dotF32 and axpy per row pay a call, a
+// reduction or a load and store of the outputs for every row.
 func archOps() (simdOps, bool) {
 	ops := portableOps
 	ops.name = "neon"
@@ -42,6 +52,8 @@ func archOps() (simdOps, bool) {
 	ops.dotF32 = dotF32Asm(dotF32NEON, 16)
 	ops.dotF16 = dotF16Asm(dotF16NEON, 16)
 	ops.axpy = axpyAsm(axpyNEON, 4)
+	ops.dotRows = dotRowsAsm(dotRowsNEON, 4)
+	ops.axpyRows = axpyRowsAsm(axpyRowsNEON, 4)
 	return ops, true
 }
 

@@ -401,6 +401,170 @@ axpyloop:
 axpydone:
 	RET
 
+// DR_ROW loads four values of row kp (advancing it 16 bytes) and
+// multiply-adds them with the query's four in V0 into acc.
+#define DR_ROW(kp, kv, acc) \
+	VLD1.P 16(kp), [kv] \
+	VFMLA V0.S4, kv, acc
+
+// func dotRowsNEON(out, q, k *float32, stride, m, n int)
+//
+// out[j] = Σ_{i<n} q[i]·k[j·stride/4+i] for j < m (stride in bytes, n a
+// multiple of 4): one query against m keys of a paged block, each key one
+// 4-lane FMLA chain in column order, its lanes added as REDUCE_TO_F0's.
+// Keys go eight at a time, eight independent chains (one alone would wait
+// on each FMLA), each query vector loaded once for the eight; the keys
+// left over one at a time, with the same arithmetic.
+TEXT ·dotRowsNEON(SB), NOSPLIT, $0-48
+	MOVD out+0(FP), R0
+	MOVD q+8(FP), R1
+	MOVD k+16(FP), R2
+	MOVD stride+24(FP), R3
+	MOVD m+32(FP), R4
+	MOVD n+40(FP), R5
+
+dr8rows:
+	CMP $8, R4
+	BLT dr1rows
+	MOVD R2, R6
+	ADD R3, R6, R7
+	ADD R3, R7, R8
+	ADD R3, R8, R9
+	ADD R3, R9, R10
+	ADD R3, R10, R11
+	ADD R3, R11, R12
+	ADD R3, R12, R13
+	MOVD R1, R14
+	MOVD R5, R15
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	ZERO_V28_V31
+
+dr8cols:
+	CBZ R15, dr8sum
+	VLD1.P 16(R14), [V0.S4]
+	DR_ROW(R6, V1.S4, V24.S4)
+	DR_ROW(R7, V2.S4, V25.S4)
+	DR_ROW(R8, V3.S4, V26.S4)
+	DR_ROW(R9, V4.S4, V27.S4)
+	DR_ROW(R10, V5.S4, V28.S4)
+	DR_ROW(R11, V6.S4, V29.S4)
+	DR_ROW(R12, V7.S4, V30.S4)
+	DR_ROW(R13, V16.S4, V31.S4)
+	SUB $4, R15
+	B dr8cols
+
+dr8sum:
+	REDUCE4(24, 25, 26, 27)
+	REDUCE4(28, 29, 30, 31)
+	VST1.P [V24.S4], 16(R0)
+	VST1.P [V28.S4], 16(R0)
+	ADD R3<<3, R2, R2
+	SUB $8, R4
+	B dr8rows
+
+dr1rows:
+	CBZ R4, drdone
+	MOVD R2, R6
+	MOVD R1, R14
+	MOVD R5, R15
+	VEOR V28.B16, V28.B16, V28.B16
+
+dr1cols:
+	CBZ R15, dr1sum
+	VLD1.P 16(R14), [V0.S4]
+	DR_ROW(R6, V1.S4, V28.S4)
+	SUB $4, R15
+	B dr1cols
+
+dr1sum:
+	REDUCE_TO_F0(28)
+	FMOVS.P F0, 4(R0)
+	ADD R3, R2, R2
+	SUB $1, R4
+	B dr1rows
+
+drdone:
+	RET
+
+// func axpyRowsNEON(y, p, v *float32, stride, m, n int)
+//
+// y[i] += Σ_{j<m} p[j]·v[j·stride/4+i] for i < n (stride in bytes, n a
+// multiple of 4): the probability-weighted values of a paged block. The
+// outputs stay in registers across the m rows, 32 at a time (eight
+// independent FMLA chains), then 4 at a time; each output is the chain
+// y, then one FMLA per row in row order, axpyNEON's operations row after
+// row, so the result is the same bits as axpy per row.
+TEXT ·axpyRowsNEON(SB), NOSPLIT, $0-48
+	MOVD y+0(FP), R0
+	MOVD p+8(FP), R1
+	MOVD v+16(FP), R2
+	MOVD stride+24(FP), R3
+	MOVD m+32(FP), R4
+	MOVD n+40(FP), R5
+
+ar32cols:
+	CMP $32, R5
+	BLT ar4cols
+	VLD1 (R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	ADD $64, R0, R9
+	VLD1 (R9), [V4.S4, V5.S4, V6.S4, V7.S4]
+	MOVD R1, R6
+	MOVD R2, R7
+	MOVD R4, R8
+
+ar32rows:
+	CBZ R8, ar32store
+	VLD1R.P 4(R6), [V16.S4]
+	ADD $64, R7, R10
+	VLD1 (R7), [V20.S4, V21.S4, V22.S4, V23.S4]
+	VLD1 (R10), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VFMLA V20.S4, V16.S4, V0.S4
+	VFMLA V21.S4, V16.S4, V1.S4
+	VFMLA V22.S4, V16.S4, V2.S4
+	VFMLA V23.S4, V16.S4, V3.S4
+	VFMLA V24.S4, V16.S4, V4.S4
+	VFMLA V25.S4, V16.S4, V5.S4
+	VFMLA V26.S4, V16.S4, V6.S4
+	VFMLA V27.S4, V16.S4, V7.S4
+	ADD R3, R7, R7
+	SUB $1, R8
+	B ar32rows
+
+ar32store:
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R0)
+	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)
+	ADD $128, R2, R2
+	SUB $32, R5
+	B ar32cols
+
+ar4cols:
+	CBZ R5, ardone
+	VLD1 (R0), [V0.S4]
+	MOVD R1, R6
+	MOVD R2, R7
+	MOVD R4, R8
+
+ar4rows:
+	CBZ R8, ar4store
+	VLD1R.P 4(R6), [V16.S4]
+	VLD1 (R7), [V20.S4]
+	VFMLA V20.S4, V16.S4, V0.S4
+	ADD R3, R7, R7
+	SUB $1, R8
+	B ar4rows
+
+ar4store:
+	VST1.P [V0.S4], 16(R0)
+	ADD $16, R2, R2
+	SUB $4, R5
+	B ar4cols
+
+ardone:
+	RET
+
 // Q4_K (simd_arm64.go's dotQ4KNEON, dotQ4Kx4NEON); the block layout is
 // described in simd_amd64.s.
 
