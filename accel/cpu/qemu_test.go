@@ -13,10 +13,9 @@ import (
 
 // kernelTests are the tests the arm64 run repeats: the primitives and
 // kernels (Q8_0, its tiles bit for bit against the single dot, Q4_K,
-// attention's row primitives and the others), and greedy decoding of the tiny
-// and Q4_K models with Best (-short: a few dozen tokens); the other
-// runner tests are slow under emulation and
-// exercise the same kernels.
+// attention's row primitives and the others), and greedy decoding of the
+// tiny and Q4_K models with Best (-short: a few dozen tokens); the other
+// runner tests are slow under emulation and exercise the same kernels.
 const kernelTests = "^(TestQuantizeQ8MatchesGGUF|TestDotPrimitives|TestQ8ExtremeQuants|TestMatMulFast|TestQ8TileBits|TestMatMulQ4K|TestQ4KExtremes|TestQ4KGreedyMatchesReference|TestElementwiseFast|TestExpf|TestRowPrimitives|TestAttentionFast|TestFastGreedyMatchesReference)$"
 
 // TestNEONKernelsUnderQemu cross-compiles this package's tests for arm64
