@@ -12,11 +12,11 @@ import (
 )
 
 // kernelTests are the tests the arm64 run repeats: the primitives and
-// kernels (Q8_0, Q4_K and the others), and greedy decoding of the tiny
-// and Q4_K models with Best (-short: a few dozen tokens); the other
-// runner tests are slow under emulation and
-// exercise the same kernels.
-const kernelTests = "^(TestQuantizeQ8MatchesGGUF|TestDotPrimitives|TestQ8ExtremeQuants|TestMatMulFast|TestMatMulQ4K|TestQ4KExtremes|TestQ4KGreedyMatchesReference|TestElementwiseFast|TestExpf|TestAttentionFast|TestFastGreedyMatchesReference)$"
+// kernels (Q8_0, its tiles bit for bit against the single dot, Q4_K,
+// attention's row primitives and the others), and greedy decoding of the
+// tiny and Q4_K models with Best (-short: a few dozen tokens); the other
+// runner tests are slow under emulation and exercise the same kernels.
+const kernelTests = "^(TestQuantizeQ8MatchesGGUF|TestDotPrimitives|TestQ8ExtremeQuants|TestMatMulFast|TestQ8TileBits|TestMatMulQ4K|TestQ4KExtremes|TestQ4KGreedyMatchesReference|TestElementwiseFast|TestExpf|TestRowPrimitives|TestAttentionFast|TestFastGreedyMatchesReference)$"
 
 // TestNEONKernelsUnderQemu cross-compiles this package's tests for arm64
 // and runs the kernel tests under qemu-user, so the NEON assembly is
@@ -45,7 +45,7 @@ func TestNEONKernelsUnderQemu(t *testing.T) {
 		t.Fatalf("arm64 kernel tests under %s: %v\n%s", filepath.Base(qemu), err, out)
 	}
 	// The NEON subtests must have run, not only the portable ones.
-	for _, sub := range []string{"TestMatMulFast/neon", "TestFastGreedyMatchesReference/neon", "TestMatMulQ4K/neon", "TestQ4KGreedyMatchesReference/neon"} {
+	for _, sub := range []string{"TestMatMulFast/neon", "TestQ8TileBits/neon", "TestFastGreedyMatchesReference/neon", "TestMatMulQ4K/neon", "TestQ4KGreedyMatchesReference/neon"} {
 		if !bytes.Contains(out, []byte("--- PASS: "+sub+" ")) {
 			t.Fatalf("no %s in the arm64 run:\n%s", sub, out)
 		}

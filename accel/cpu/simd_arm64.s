@@ -2,17 +2,62 @@
 
 #include "textflag.h"
 
-// NEON primitives of the fast kernels (simd_arm64.go). Go's assembler has
-// no mnemonics for SXTL, SCVTF, FCVTL, FMUL (by element), FADD, FADDP or
-// FCVT (half to single) on vectors; those are WORDs, each with the
-// instruction it encodes (checked with binutils' aarch64 assembler).
+// NEON primitives of the fast kernels (simd_arm64.go).
+//
+// Go's assembler has no mnemonics for SXTL, SCVTF, UCVTF, FCVTL, FMUL (by
+// vector or by element), FADD, FADDP or FCVT (half to single) on vectors;
+// those are WORDs built from register numbers by the macros below, each
+// naming the instruction and operands it encodes (encodings checked with
+// llvm-mc, and the built functions read back with binutils' objdump).
+//
+// Q8_0 on float32 activations. dotQ8F32NEON (one row, one token),
+// dotQ8F32R4NEON (four rows, one token) and q8TileNEON (four rows, four
+// tokens) compute every (row, token) with the same operations in the same
+// order, so a result does not depend on which of them the batch shape
+// picked: one 4-lane accumulator; per block, each four quants are widened
+// (SXTL to int16, to int32, SCVTF) and multiplied by the block's scale
+// (FCVTL from f16; the product is exact, an int8 times an f16 fits in
+// float32's 24 bits), then multiply-added with the four activations of the
+// same columns (FMLA), the eight column slices of the block in order. The
+// four lanes are added at the end as (l0+l1)+(l2+l3), two FADDPs, which
+// for four accumulators of four rows is three FADDPs leaving the four sums
+// in one vector, in row order. One chain per (row, token) makes
+// dotQ8F32NEON latency-bound (eight dependent FMLAs a block); batches and
+// single-token decodes use the other two, which run four or sixteen
+// chains side by side.
+
+#define SXTL8H(d, n) WORD $(0x0f08a400 | ((n)<<5) | (d)) /* sxtl  vd.8h, vn.8b */
+#define SXTL28H(d, n) WORD $(0x4f08a400 | ((n)<<5) | (d)) /* sxtl2 vd.8h, vn.16b */
+#define SXTL4S(d, n) WORD $(0x0f10a400 | ((n)<<5) | (d)) /* sxtl  vd.4s, vn.4h */
+#define SXTL24S(d, n) WORD $(0x4f10a400 | ((n)<<5) | (d)) /* sxtl2 vd.4s, vn.8h */
+#define SCVTF4S(d, n) WORD $(0x4e21d800 | ((n)<<5) | (d)) /* scvtf vd.4s, vn.4s */
+#define UCVTF4S(d, n) WORD $(0x6e21d800 | ((n)<<5) | (d)) /* ucvtf vd.4s, vn.4s */
+#define FCVTL4S(d, n) WORD $(0x0e217800 | ((n)<<5) | (d)) /* fcvtl vd.4s, vn.4h */
+#define FMUL4S(d, n, m) WORD $(0x6e20dc00 | ((m)<<16) | ((n)<<5) | (d)) /* fmul vd.4s, vn.4s, vm.4s */
+#define FMULE4S(d, n, m, i) WORD $(0x4f809000 | (((i)&1)<<21) | (((i)>>1)<<11) | ((m)<<16) | ((n)<<5) | (d)) /* fmul vd.4s, vn.4s, vm.s[i] */
+#define FADD4S(d, n, m) WORD $(0x4e20d400 | ((m)<<16) | ((n)<<5) | (d)) /* fadd vd.4s, vn.4s, vm.4s */
+#define FADDP4S(d, n, m) WORD $(0x6e20d400 | ((m)<<16) | ((n)<<5) | (d)) /* faddp vd.4s, vn.4s, vm.4s */
+#define FADDP2S(d, n) WORD $(0x7e30d800 | ((n)<<5) | (d)) /* faddp sd, vn.2s */
+#define FCVTSH(d, n) WORD $(0x1ee24000 | ((n)<<5) | (d)) /* fcvt sd, hn */
+
+// REDUCE_TO_F0 adds acc's four lanes into F0 as (l0+l1)+(l2+l3).
+#define REDUCE_TO_F0(acc) \
+	FADDP4S(acc, acc, acc) \
+	FADDP2S(0, acc)
+
+// REDUCE4(a, b, c, d) leaves in Va the four accumulators' sums, each
+// (l0+l1)+(l2+l3) as REDUCE_TO_F0's, in the order a, b, c, d (Vc
+// clobbered).
+#define REDUCE4(a, b, c, d) \
+	FADDP4S(a, a, b) \
+	FADDP4S(c, c, d) \
+	FADDP4S(a, a, c)
 
 #define REDUCE_V28_V31_TO_F0 \
-	WORD $0x4e3dd79c /* fadd  v28.4s, v28.4s, v29.4s */ \
-	WORD $0x4e3fd7de /* fadd  v30.4s, v30.4s, v31.4s */ \
-	WORD $0x4e3ed79c /* fadd  v28.4s, v28.4s, v30.4s */ \
-	WORD $0x6e3cd79c /* faddp v28.4s, v28.4s, v28.4s */ \
-	WORD $0x7e30db80 /* faddp s0, v28.2s */
+	FADD4S(28, 28, 29) \
+	FADD4S(30, 30, 31) \
+	FADD4S(28, 28, 30) \
+	REDUCE_TO_F0(28)
 
 #define ZERO_V28_V31 \
 	VEOR V28.B16, V28.B16, V28.B16 \
@@ -20,106 +65,223 @@
 	VEOR V30.B16, V30.B16, V30.B16 \
 	VEOR V31.B16, V31.B16, V31.B16
 
-// Q8_BLOCK_WIDEN loads the Q8_0 block at R0 (advancing it 34 bytes) and
-// leaves its 32 values, widened to float32 and multiplied by the block's
-// scale, in V6-V13 (V0-V5 and V16 scratch).
-#define Q8_BLOCK_WIDEN \
-	MOVHU.P 2(R0), R4 \
-	FMOVS R4, F16 \
-	WORD $0x1ee24210 /* fcvt s16, h16 */ \
-	VLD1.P 32(R0), [V0.B16, V1.B16] \
-	WORD $0x0f08a402 /* sxtl  v2.8h, v0.8b */ \
-	WORD $0x4f08a403 /* sxtl2 v3.8h, v0.16b */ \
-	WORD $0x0f08a424 /* sxtl  v4.8h, v1.8b */ \
-	WORD $0x4f08a425 /* sxtl2 v5.8h, v1.16b */ \
-	WORD $0x0f10a446 /* sxtl  v6.4s, v2.4h */ \
-	WORD $0x4f10a447 /* sxtl2 v7.4s, v2.8h */ \
-	WORD $0x0f10a468 /* sxtl  v8.4s, v3.4h */ \
-	WORD $0x4f10a469 /* sxtl2 v9.4s, v3.8h */ \
-	WORD $0x0f10a48a /* sxtl  v10.4s, v4.4h */ \
-	WORD $0x4f10a48b /* sxtl2 v11.4s, v4.8h */ \
-	WORD $0x0f10a4ac /* sxtl  v12.4s, v5.4h */ \
-	WORD $0x4f10a4ad /* sxtl2 v13.4s, v5.8h */ \
-	WORD $0x4e21d8c6 /* scvtf v6.4s, v6.4s */ \
-	WORD $0x4e21d8e7 /* scvtf v7.4s, v7.4s */ \
-	WORD $0x4e21d908 /* scvtf v8.4s, v8.4s */ \
-	WORD $0x4e21d929 /* scvtf v9.4s, v9.4s */ \
-	WORD $0x4e21d94a /* scvtf v10.4s, v10.4s */ \
-	WORD $0x4e21d96b /* scvtf v11.4s, v11.4s */ \
-	WORD $0x4e21d98c /* scvtf v12.4s, v12.4s */ \
-	WORD $0x4e21d9ad /* scvtf v13.4s, v13.4s */ \
-	WORD $0x4f9090c6 /* fmul v6.4s, v6.4s, v16.s[0] */ \
-	WORD $0x4f9090e7 /* fmul v7.4s, v7.4s, v16.s[0] */ \
-	WORD $0x4f909108 /* fmul v8.4s, v8.4s, v16.s[0] */ \
-	WORD $0x4f909129 /* fmul v9.4s, v9.4s, v16.s[0] */ \
-	WORD $0x4f90914a /* fmul v10.4s, v10.4s, v16.s[0] */ \
-	WORD $0x4f90916b /* fmul v11.4s, v11.4s, v16.s[0] */ \
-	WORD $0x4f90918c /* fmul v12.4s, v12.4s, v16.s[0] */ \
-	WORD $0x4f9091ad /* fmul v13.4s, v13.4s, v16.s[0] */
+// Q8_WIDEN loads the 32 quants at Rp (advancing it 32 bytes) into hi6 and
+// hi7, the registers numbered b+6 and b+7, and leaves them widened to
+// float32 and multiplied by lane i of Vs in V(b)..V(b+7), columns in
+// order. Each step reads a register before or as it overwrites it, so
+// the block needs no scratch register.
+#define Q8_WIDEN(Rp, hi6, hi7, b, s, i) \
+	VLD1.P 32(Rp), [hi6.B16, hi7.B16] \
+	SXTL28H((b)+5, (b)+7) \
+	SXTL8H((b)+4, (b)+7) \
+	SXTL28H((b)+3, (b)+6) \
+	SXTL8H((b)+2, (b)+6) \
+	SXTL4S((b)+0, (b)+2) \
+	SXTL24S((b)+1, (b)+2) \
+	SXTL4S((b)+2, (b)+3) \
+	SXTL24S((b)+3, (b)+3) \
+	SXTL4S((b)+6, (b)+5) \
+	SXTL24S((b)+7, (b)+5) \
+	SXTL24S((b)+5, (b)+4) \
+	SXTL4S((b)+4, (b)+4) \
+	SCVTF4S((b)+0, (b)+0) \
+	SCVTF4S((b)+1, (b)+1) \
+	SCVTF4S((b)+2, (b)+2) \
+	SCVTF4S((b)+3, (b)+3) \
+	SCVTF4S((b)+4, (b)+4) \
+	SCVTF4S((b)+5, (b)+5) \
+	SCVTF4S((b)+6, (b)+6) \
+	SCVTF4S((b)+7, (b)+7) \
+	FMULE4S((b)+0, (b)+0, s, i) \
+	FMULE4S((b)+1, (b)+1, s, i) \
+	FMULE4S((b)+2, (b)+2, s, i) \
+	FMULE4S((b)+3, (b)+3, s, i) \
+	FMULE4S((b)+4, (b)+4, s, i) \
+	FMULE4S((b)+5, (b)+5, s, i) \
+	FMULE4S((b)+6, (b)+6, s, i) \
+	FMULE4S((b)+7, (b)+7, s, i)
+
+// Q8_SCALE puts the f16 scale at Rp (advancing it 2 bytes) in lane i of
+// Vs as a half (R12 scratch); FCVTL4S then converts the four lanes.
+#define Q8_SCALE(Rp, Vs, i) \
+	MOVHU.P 2(Rp), R12 \
+	VMOV R12, Vs.H[i]
 
 // func dotQ8F32NEON(w *byte, x *float32, nb int) float32
 //
-// Sum over nb Q8_0 blocks of f16(scale) × Σ q[j]·x[j]: the quants widened
-// to int32 and converted to float32, scaled, and multiply-added into four
-// accumulators.
+// One row against one token: per block the scale to V24, the quants
+// widened into V8-V15, the activations in V0-V7, eight FMLAs into V28.
 TEXT ·dotQ8F32NEON(SB), NOSPLIT, $0-28
 	MOVD w+0(FP), R0
 	MOVD x+8(FP), R1
 	MOVD nb+16(FP), R2
-	ZERO_V28_V31
+	VEOR V28.B16, V28.B16, V28.B16
 
 q8loop:
 	CBZ R2, q8done
-	Q8_BLOCK_WIDEN
-	VLD1.P 64(R1), [V20.S4, V21.S4, V22.S4, V23.S4]
-	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
-	VFMLA V6.S4, V20.S4, V28.S4
-	VFMLA V7.S4, V21.S4, V29.S4
-	VFMLA V8.S4, V22.S4, V30.S4
-	VFMLA V9.S4, V23.S4, V31.S4
-	VFMLA V10.S4, V24.S4, V28.S4
-	VFMLA V11.S4, V25.S4, V29.S4
-	VFMLA V12.S4, V26.S4, V30.S4
-	VFMLA V13.S4, V27.S4, V31.S4
+	Q8_SCALE(R0, V24, 0)
+	FCVTL4S(24, 24)
+	Q8_WIDEN(R0, V14, V15, 8, 24, 0)
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R1), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA V8.S4, V0.S4, V28.S4
+	VFMLA V9.S4, V1.S4, V28.S4
+	VFMLA V10.S4, V2.S4, V28.S4
+	VFMLA V11.S4, V3.S4, V28.S4
+	VFMLA V12.S4, V4.S4, V28.S4
+	VFMLA V13.S4, V5.S4, V28.S4
+	VFMLA V14.S4, V6.S4, V28.S4
+	VFMLA V15.S4, V7.S4, V28.S4
 	SUB $1, R2
 	B q8loop
 
 q8done:
-	REDUCE_V28_V31_TO_F0
+	REDUCE_TO_F0(28)
 	FMOVS F0, ret+24(FP)
 	RET
 
-// Q8_TOKEN multiply-adds V6-V13 with the 32 activations at Rt (advanced
-// 128 bytes) into a0-a3 as dotQ8F32NEON does into V28-V31 (V0-V3
-// scratch).
-#define Q8_TOKEN(Rt, a0, a1, a2, a3) \
-	VLD1.P 64(Rt), [V0.S4, V1.S4, V2.S4, V3.S4] \
-	VFMLA V6.S4, V0.S4, a0 \
-	VFMLA V7.S4, V1.S4, a1 \
-	VFMLA V8.S4, V2.S4, a2 \
-	VFMLA V9.S4, V3.S4, a3 \
-	VLD1.P 64(Rt), [V0.S4, V1.S4, V2.S4, V3.S4] \
-	VFMLA V10.S4, V0.S4, a0 \
-	VFMLA V11.S4, V1.S4, a1 \
-	VFMLA V12.S4, V2.S4, a2 \
-	VFMLA V13.S4, V3.S4, a3
+// R4_FMLA multiply-adds the two rows widened in V8-V15 and V16-V23 with
+// the activations in V0-V7 into a and b, one FMLA of each row in turn so
+// that the two chains interleave.
+#define R4_FMLA(a, b) \
+	VFMLA V8.S4, V0.S4, a \
+	VFMLA V16.S4, V0.S4, b \
+	VFMLA V9.S4, V1.S4, a \
+	VFMLA V17.S4, V1.S4, b \
+	VFMLA V10.S4, V2.S4, a \
+	VFMLA V18.S4, V2.S4, b \
+	VFMLA V11.S4, V3.S4, a \
+	VFMLA V19.S4, V3.S4, b \
+	VFMLA V12.S4, V4.S4, a \
+	VFMLA V20.S4, V4.S4, b \
+	VFMLA V13.S4, V5.S4, a \
+	VFMLA V21.S4, V5.S4, b \
+	VFMLA V14.S4, V6.S4, a \
+	VFMLA V22.S4, V6.S4, b \
+	VFMLA V15.S4, V7.S4, a \
+	VFMLA V23.S4, V7.S4, b
 
-// func dotQ8F32x4NEON(w *byte, x *float32, stride int, nb int, out *float32, outStride int)
+// func dotQ8F32R4NEON(w *byte, rb int, x *float32, nb int, out *[4]float32)
 //
-// dotQ8F32NEON of one row against four activation rows (x, x+stride, …,
-// strides in bytes) into out, out+outStride, …: each block is widened
-// once for the four. Per token the operations and their order are
-// dotQ8F32NEON's, so the results are the same bits.
-TEXT ·dotQ8F32x4NEON(SB), NOSPLIT, $0-48
+// dotQ8F32NEON of four rows (w, w+rb, …) against one token, the chains in
+// V28-V31: per block the four scales to V27, the token's 32 activations
+// loaded once to V0-V7, then rows two at a time widened into V8-V15 and
+// V16-V23 (29 registers).
+TEXT ·dotQ8F32R4NEON(SB), NOSPLIT, $0-40
 	MOVD w+0(FP), R0
-	MOVD x+8(FP), R1
-	MOVD stride+16(FP), R3
-	MOVD nb+24(FP), R2
-	ADD R3, R1, R5
-	ADD R3, R5, R6
-	ADD R3, R6, R7
-	VEOR V14.B16, V14.B16, V14.B16
-	VEOR V15.B16, V15.B16, V15.B16
+	MOVD rb+8(FP), R9
+	MOVD x+16(FP), R4
+	MOVD nb+24(FP), R5
+	ADD R9, R0, R1
+	ADD R9, R1, R2
+	ADD R9, R2, R3
+	ZERO_V28_V31
+
+r4loop:
+	CBZ R5, r4done
+	Q8_SCALE(R0, V27, 0)
+	Q8_SCALE(R1, V27, 1)
+	Q8_SCALE(R2, V27, 2)
+	Q8_SCALE(R3, V27, 3)
+	FCVTL4S(27, 27)
+	VLD1.P 64(R4), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R4), [V4.S4, V5.S4, V6.S4, V7.S4]
+	Q8_WIDEN(R0, V14, V15, 8, 27, 0)
+	Q8_WIDEN(R1, V22, V23, 16, 27, 1)
+	R4_FMLA(V28.S4, V29.S4)
+	Q8_WIDEN(R2, V14, V15, 8, 27, 2)
+	Q8_WIDEN(R3, V22, V23, 16, 27, 3)
+	R4_FMLA(V30.S4, V31.S4)
+	SUB $1, R5
+	B r4loop
+
+r4done:
+	MOVD out+32(FP), R10
+	REDUCE4(28, 29, 30, 31)
+	VST1 [V28.S4], (R10)
+	RET
+
+// TILE_SLICE multiplies-adds one column slice of the 4×4 tile: the four
+// rows' quants, already widened to int32 in V4-V7, converted and scaled
+// by the rows' lanes of V8, the four tokens' activations loaded to
+// V9-V12, and the sixteen FMLAs into V16-V31 (token t, row r in
+// V(16+4t+r)).
+#define TILE_SLICE \
+	SCVTF4S(4, 4) \
+	SCVTF4S(5, 5) \
+	SCVTF4S(6, 6) \
+	SCVTF4S(7, 7) \
+	FMULE4S(4, 4, 8, 0) \
+	FMULE4S(5, 5, 8, 1) \
+	FMULE4S(6, 6, 8, 2) \
+	FMULE4S(7, 7, 8, 3) \
+	VLD1.P 16(R4), [V9.S4] \
+	VLD1.P 16(R5), [V10.S4] \
+	VLD1.P 16(R6), [V11.S4] \
+	VLD1.P 16(R7), [V12.S4] \
+	VFMLA V4.S4, V9.S4, V16.S4 \
+	VFMLA V5.S4, V9.S4, V17.S4 \
+	VFMLA V6.S4, V9.S4, V18.S4 \
+	VFMLA V7.S4, V9.S4, V19.S4 \
+	VFMLA V4.S4, V10.S4, V20.S4 \
+	VFMLA V5.S4, V10.S4, V21.S4 \
+	VFMLA V6.S4, V10.S4, V22.S4 \
+	VFMLA V7.S4, V10.S4, V23.S4 \
+	VFMLA V4.S4, V11.S4, V24.S4 \
+	VFMLA V5.S4, V11.S4, V25.S4 \
+	VFMLA V6.S4, V11.S4, V26.S4 \
+	VFMLA V7.S4, V11.S4, V27.S4 \
+	VFMLA V4.S4, V12.S4, V28.S4 \
+	VFMLA V5.S4, V12.S4, V29.S4 \
+	VFMLA V6.S4, V12.S4, V30.S4 \
+	VFMLA V7.S4, V12.S4, V31.S4
+
+// TILE_GROUP does eight columns: each row's eight quants loaded to V0-V3
+// (advancing R0-R3) and widened to int16, then the low four (SXTL) and
+// the high four (SXTL2) to int32 in V4-V7 for two slices.
+#define TILE_GROUP \
+	VLD1.P 8(R0), [V0.B8] \
+	VLD1.P 8(R1), [V1.B8] \
+	VLD1.P 8(R2), [V2.B8] \
+	VLD1.P 8(R3), [V3.B8] \
+	SXTL8H(0, 0) \
+	SXTL8H(1, 1) \
+	SXTL8H(2, 2) \
+	SXTL8H(3, 3) \
+	SXTL4S(4, 0) \
+	SXTL4S(5, 1) \
+	SXTL4S(6, 2) \
+	SXTL4S(7, 3) \
+	TILE_SLICE \
+	SXTL24S(4, 0) \
+	SXTL24S(5, 1) \
+	SXTL24S(6, 2) \
+	SXTL24S(7, 3) \
+	TILE_SLICE
+
+// func q8TileNEON(w *byte, rb int, x *float32, xStride int, nb int, out *float32, outStride int)
+//
+// dotQ8F32NEON of four rows (w, w+rb, …) against four tokens (x,
+// x+xStride, …; strides in bytes) into out+t·outStride+4r: sixteen
+// chains in V16-V31. Each slice's four widened weight vectors serve the
+// four tokens and each activation vector the four rows: per slice 4
+// activation loads and 4 weight vectors widened (12 SXTL, SCVTF and FMUL,
+// plus half of a group's 4 SXTLs to int16) for 16 FMLAs, where sixteen
+// single dots would load 16 and widen 16. 29 of the 32 registers are
+// live.
+TEXT ·q8TileNEON(SB), NOSPLIT, $0-56
+	MOVD w+0(FP), R0
+	MOVD rb+8(FP), R9
+	MOVD x+16(FP), R4
+	MOVD xStride+24(FP), R10
+	MOVD nb+32(FP), R8
+	ADD R9, R0, R1
+	ADD R9, R1, R2
+	ADD R9, R2, R3
+	ADD R10, R4, R5
+	ADD R10, R5, R6
+	ADD R10, R6, R7
+	VEOR V16.B16, V16.B16, V16.B16
 	VEOR V17.B16, V17.B16, V17.B16
 	VEOR V18.B16, V18.B16, V18.B16
 	VEOR V19.B16, V19.B16, V19.B16
@@ -131,50 +293,36 @@ TEXT ·dotQ8F32x4NEON(SB), NOSPLIT, $0-48
 	VEOR V25.B16, V25.B16, V25.B16
 	VEOR V26.B16, V26.B16, V26.B16
 	VEOR V27.B16, V27.B16, V27.B16
-	VEOR V28.B16, V28.B16, V28.B16
-	VEOR V29.B16, V29.B16, V29.B16
-	VEOR V30.B16, V30.B16, V30.B16
+	ZERO_V28_V31
 
-x4loop:
-	CBZ R2, x4done
-	Q8_BLOCK_WIDEN
-	Q8_TOKEN(R1, V14.S4, V15.S4, V17.S4, V18.S4)
-	Q8_TOKEN(R5, V19.S4, V20.S4, V21.S4, V22.S4)
-	Q8_TOKEN(R6, V23.S4, V24.S4, V25.S4, V26.S4)
-	Q8_TOKEN(R7, V27.S4, V28.S4, V29.S4, V30.S4)
-	SUB $1, R2
-	B x4loop
+tileloop:
+	CBZ R8, tiledone
+	Q8_SCALE(R0, V8, 0)
+	Q8_SCALE(R1, V8, 1)
+	Q8_SCALE(R2, V8, 2)
+	Q8_SCALE(R3, V8, 3)
+	FCVTL4S(8, 8)
+	TILE_GROUP
+	TILE_GROUP
+	TILE_GROUP
+	TILE_GROUP
+	SUB $1, R8
+	B tileloop
 
-x4done:
-	MOVD out+32(FP), R3
-	MOVD outStride+40(FP), R4
-	WORD $0x4e2fd5ce // fadd  v14.4s, v14.4s, v15.4s
-	WORD $0x4e32d631 // fadd  v17.4s, v17.4s, v18.4s
-	WORD $0x4e31d5ce // fadd  v14.4s, v14.4s, v17.4s
-	WORD $0x6e2ed5ce // faddp v14.4s, v14.4s, v14.4s
-	WORD $0x7e30d9c0 // faddp s0, v14.2s
-	FMOVS F0, (R3)
-	ADD R4, R3, R3
-	WORD $0x4e34d673 // fadd  v19.4s, v19.4s, v20.4s
-	WORD $0x4e36d6b5 // fadd  v21.4s, v21.4s, v22.4s
-	WORD $0x4e35d673 // fadd  v19.4s, v19.4s, v21.4s
-	WORD $0x6e33d673 // faddp v19.4s, v19.4s, v19.4s
-	WORD $0x7e30da60 // faddp s0, v19.2s
-	FMOVS F0, (R3)
-	ADD R4, R3, R3
-	WORD $0x4e38d6f7 // fadd  v23.4s, v23.4s, v24.4s
-	WORD $0x4e3ad739 // fadd  v25.4s, v25.4s, v26.4s
-	WORD $0x4e39d6f7 // fadd  v23.4s, v23.4s, v25.4s
-	WORD $0x6e37d6f7 // faddp v23.4s, v23.4s, v23.4s
-	WORD $0x7e30dae0 // faddp s0, v23.2s
-	FMOVS F0, (R3)
-	ADD R4, R3, R3
-	WORD $0x4e3cd77b // fadd  v27.4s, v27.4s, v28.4s
-	WORD $0x4e3ed7bd // fadd  v29.4s, v29.4s, v30.4s
-	WORD $0x4e3dd77b // fadd  v27.4s, v27.4s, v29.4s
-	WORD $0x6e3bd77b // faddp v27.4s, v27.4s, v27.4s
-	WORD $0x7e30db60 // faddp s0, v27.2s
-	FMOVS F0, (R3)
+tiledone:
+	MOVD out+40(FP), R10
+	MOVD outStride+48(FP), R11
+	REDUCE4(16, 17, 18, 19)
+	VST1 [V16.S4], (R10)
+	ADD R11, R10, R10
+	REDUCE4(20, 21, 22, 23)
+	VST1 [V20.S4], (R10)
+	ADD R11, R10, R10
+	REDUCE4(24, 25, 26, 27)
+	VST1 [V24.S4], (R10)
+	ADD R11, R10, R10
+	REDUCE4(28, 29, 30, 31)
+	VST1 [V28.S4], (R10)
 	RET
 
 // func dotF32NEON(a, b *float32, n int) float32
@@ -253,16 +401,172 @@ axpyloop:
 axpydone:
 	RET
 
+// DR_ROW loads four values of row kp (advancing it 16 bytes) and
+// multiply-adds them with the query's four in V0 into acc.
+#define DR_ROW(kp, kv, acc) \
+	VLD1.P 16(kp), [kv] \
+	VFMLA V0.S4, kv, acc
+
+// func dotRowsNEON(out, q, k *float32, stride, m, n int)
+//
+// out[j] = Σ_{i<n} q[i]·k[j·stride/4+i] for j < m (stride in bytes, n a
+// multiple of 4): one query against m keys of a paged block, each key one
+// 4-lane FMLA chain in column order, its lanes added as REDUCE_TO_F0's.
+// Keys go eight at a time, eight independent chains (one alone would wait
+// on each FMLA), each query vector loaded once for the eight; the keys
+// left over one at a time, with the same arithmetic.
+TEXT ·dotRowsNEON(SB), NOSPLIT, $0-48
+	MOVD out+0(FP), R0
+	MOVD q+8(FP), R1
+	MOVD k+16(FP), R2
+	MOVD stride+24(FP), R3
+	MOVD m+32(FP), R4
+	MOVD n+40(FP), R5
+
+dr8rows:
+	CMP $8, R4
+	BLT dr1rows
+	MOVD R2, R6
+	ADD R3, R6, R7
+	ADD R3, R7, R8
+	ADD R3, R8, R9
+	ADD R3, R9, R10
+	ADD R3, R10, R11
+	ADD R3, R11, R12
+	ADD R3, R12, R13
+	MOVD R1, R14
+	MOVD R5, R15
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	ZERO_V28_V31
+
+dr8cols:
+	CBZ R15, dr8sum
+	VLD1.P 16(R14), [V0.S4]
+	DR_ROW(R6, V1.S4, V24.S4)
+	DR_ROW(R7, V2.S4, V25.S4)
+	DR_ROW(R8, V3.S4, V26.S4)
+	DR_ROW(R9, V4.S4, V27.S4)
+	DR_ROW(R10, V5.S4, V28.S4)
+	DR_ROW(R11, V6.S4, V29.S4)
+	DR_ROW(R12, V7.S4, V30.S4)
+	DR_ROW(R13, V16.S4, V31.S4)
+	SUB $4, R15
+	B dr8cols
+
+dr8sum:
+	REDUCE4(24, 25, 26, 27)
+	REDUCE4(28, 29, 30, 31)
+	VST1.P [V24.S4], 16(R0)
+	VST1.P [V28.S4], 16(R0)
+	ADD R3<<3, R2, R2
+	SUB $8, R4
+	B dr8rows
+
+dr1rows:
+	CBZ R4, drdone
+	MOVD R2, R6
+	MOVD R1, R14
+	MOVD R5, R15
+	VEOR V28.B16, V28.B16, V28.B16
+
+dr1cols:
+	CBZ R15, dr1sum
+	VLD1.P 16(R14), [V0.S4]
+	DR_ROW(R6, V1.S4, V28.S4)
+	SUB $4, R15
+	B dr1cols
+
+dr1sum:
+	REDUCE_TO_F0(28)
+	FMOVS.P F0, 4(R0)
+	ADD R3, R2, R2
+	SUB $1, R4
+	B dr1rows
+
+drdone:
+	RET
+
+// func axpyRowsNEON(y, p, v *float32, stride, m, n int)
+//
+// y[i] += Σ_{j<m} p[j]·v[j·stride/4+i] for i < n (stride in bytes, n a
+// multiple of 4): the probability-weighted values of a paged block. The
+// outputs stay in registers across the m rows, 32 at a time (eight
+// independent FMLA chains), then 4 at a time; each output is the chain
+// y, then one FMLA per row in row order, axpyNEON's operations row after
+// row, so the result is the same bits as axpy per row.
+TEXT ·axpyRowsNEON(SB), NOSPLIT, $0-48
+	MOVD y+0(FP), R0
+	MOVD p+8(FP), R1
+	MOVD v+16(FP), R2
+	MOVD stride+24(FP), R3
+	MOVD m+32(FP), R4
+	MOVD n+40(FP), R5
+
+ar32cols:
+	CMP $32, R5
+	BLT ar4cols
+	VLD1 (R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	ADD $64, R0, R9
+	VLD1 (R9), [V4.S4, V5.S4, V6.S4, V7.S4]
+	MOVD R1, R6
+	MOVD R2, R7
+	MOVD R4, R8
+
+ar32rows:
+	CBZ R8, ar32store
+	VLD1R.P 4(R6), [V16.S4]
+	ADD $64, R7, R10
+	VLD1 (R7), [V20.S4, V21.S4, V22.S4, V23.S4]
+	VLD1 (R10), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VFMLA V20.S4, V16.S4, V0.S4
+	VFMLA V21.S4, V16.S4, V1.S4
+	VFMLA V22.S4, V16.S4, V2.S4
+	VFMLA V23.S4, V16.S4, V3.S4
+	VFMLA V24.S4, V16.S4, V4.S4
+	VFMLA V25.S4, V16.S4, V5.S4
+	VFMLA V26.S4, V16.S4, V6.S4
+	VFMLA V27.S4, V16.S4, V7.S4
+	ADD R3, R7, R7
+	SUB $1, R8
+	B ar32rows
+
+ar32store:
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R0)
+	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)
+	ADD $128, R2, R2
+	SUB $32, R5
+	B ar32cols
+
+ar4cols:
+	CBZ R5, ardone
+	VLD1 (R0), [V0.S4]
+	MOVD R1, R6
+	MOVD R2, R7
+	MOVD R4, R8
+
+ar4rows:
+	CBZ R8, ar4store
+	VLD1R.P 4(R6), [V16.S4]
+	VLD1 (R7), [V20.S4]
+	VFMLA V20.S4, V16.S4, V0.S4
+	ADD R3, R7, R7
+	SUB $1, R8
+	B ar4rows
+
+ar4store:
+	VST1.P [V0.S4], 16(R0)
+	ADD $16, R2, R2
+	SUB $4, R5
+	B ar4cols
+
+ardone:
+	RET
+
 // Q4_K (simd_arm64.go's dotQ4KNEON, dotQ4Kx4NEON); the block layout is
-// described in simd_amd64.s. The instructions Go's assembler lacks are
-// WORDs built from their register numbers by these macros (encodings
-// checked with binutils' aarch64 assembler).
-#define UCVTF4S(d, n) WORD $(0x6e21d800 | ((n)<<5) | (d))
-#define FMUL4S(d, n, m) WORD $(0x6e20dc00 | ((m)<<16) | ((n)<<5) | (d))
-#define FADD4S(d, n, m) WORD $(0x4e20d400 | ((m)<<16) | ((n)<<5) | (d))
-#define FADDP4S(d, n, m) WORD $(0x6e20d400 | ((m)<<16) | ((n)<<5) | (d))
-#define FADDP2S(d, n) WORD $(0x7e30d800 | ((n)<<5) | (d))
-#define FCVTSH(d, n) WORD $(0x1ee24000 | ((n)<<5) | (d))
+// described in simd_amd64.s.
 
 // Q4K_SCALES decodes the block at R0 (R0 left at the block): the steps
 // d·sc[j] to V28 (j 0-3) and V29 (4-7), the offsets dmin·m[j] to V26
@@ -373,11 +677,6 @@ axpydone:
 	VUSHR $4, V1.B16, V3.B16 \
 	Q4K_WIDEN \
 	VDUP steps.S[lane], V30.S4
-
-// REDUCE_TO_F0 adds acc's four lanes into F0.
-#define REDUCE_TO_F0(acc) \
-	FADDP4S(acc, acc, acc) \
-	FADDP2S(0, acc)
 
 // func dotQ4KNEON(w *byte, x, xs *float32, nb int) float32
 //
