@@ -22,6 +22,29 @@
 	VPERMILPS $0xB1, X0, X1 \
 	VADDSS X1, X0, X0
 
+// ZERO_Z16_Z19 clears four accumulators.
+#define ZERO_Z16_Z19 \
+	VPXORD Z16, Z16, Z16 \
+	VPXORD Z17, Z17, Z17 \
+	VPXORD Z18, Z18, Z18 \
+	VPXORD Z19, Z19, Z19
+
+// HSUM_Z16_Z19 adds the four accumulators Z16-Z19 (in pairs) and sums
+// the lanes with HSUM_Z into X0.
+#define HSUM_Z16_Z19 \
+	VADDPS Z17, Z16, Z16 \
+	VADDPS Z19, Z18, Z18 \
+	VADDPS Z18, Z16, Z16 \
+	HSUM_Z(Z16, Y16)
+
+// FMA4_Z16_Z19 multiply-adds Z2-Z5 by the 64 float32 values at DI into
+// the four accumulators.
+#define FMA4_Z16_Z19 \
+	VFMADD231PS (DI), Z2, Z16 \
+	VFMADD231PS 64(DI), Z3, Z17 \
+	VFMADD231PS 128(DI), Z4, Z18 \
+	VFMADD231PS 192(DI), Z5, Z19
+
 // Q8_SCALE broadcasts the f16 scale of the Q8_0 block at m to the 16
 // float32 lanes of z (y: its lower half).
 #define Q8_SCALE(m, y, z) \
@@ -67,6 +90,20 @@ q1done:
 	VZEROUPPER
 	RET
 
+// Q8_PREFETCH_NEXT4 prefetches the four rows after this call's (R11,
+// R11+BX, R12, R12+BX, kept at the current block) where the matmul reads
+// next. A decode step streams the weights from memory, and four rows
+// read side by side are four streams, each 2 KiB ahead of the one
+// before: prefetching 2 KiB ahead in each row (as the single-row dots
+// do) would only fetch what the next row is reading, so on the first
+// AVX-512 run the four-row dot streamed a 32000 × 2048 Q8_0 matrix at
+// 5.7 GB/s against AVX2's 7.7 (one core, BenchmarkMatMulBig).
+#define Q8_PREFETCH_NEXT4 \
+	PREFETCHT0 (R11) \
+	PREFETCHT0 (R11)(BX*1) \
+	PREFETCHT0 (R12) \
+	PREFETCHT0 (R12)(BX*1)
+
 // Q8_R4_ROW multiplies one row's block (scale at d, halves at h0, h1)
 // by the activations in Z0 and Z1 into acc, as dotQ8F32AVX512 does
 // (s, w0, w1 scratch; y is s's lower half).
@@ -88,18 +125,14 @@ TEXT ·dotQ8F32R4AVX512(SB), NOSPLIT, $0-40
 	MOVQ x+16(FP), DI
 	MOVQ nb+24(FP), CX
 	LEAQ (SI)(BX*2), R8 // row 2
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
+	LEAQ (R8)(BX*2), R11 // row 4, the next call's first
+	LEAQ (R11)(BX*2), R12 // row 6
+	ZERO_Z16_Z19
 
 r4loop:
 	TESTQ CX, CX
 	JZ r4done
-	PREFETCHT0 2048(SI)
-	PREFETCHT0 2048(SI)(BX*1)
-	PREFETCHT0 2048(R8)
-	PREFETCHT0 2048(R8)(BX*1)
+	Q8_PREFETCH_NEXT4
 	VMOVUPS (DI), Z0
 	VMOVUPS 64(DI), Z1
 	Q8_R4_ROW((SI), 2(SI), 18(SI), Y2, Z2, Z3, Z4, Z16)
@@ -108,6 +141,8 @@ r4loop:
 	Q8_R4_ROW((R8)(BX*1), 2(R8)(BX*1), 18(R8)(BX*1), Y11, Z11, Z12, Z13, Z19)
 	ADDQ $34, SI
 	ADDQ $34, R8
+	ADDQ $34, R11
+	ADDQ $34, R12
 	ADDQ $128, DI
 	DECQ CX
 	JMP r4loop
@@ -185,10 +220,9 @@ TEXT ·q8TileAVX512(SB), NOSPLIT, $0-56
 	MOVQ nb+32(FP), CX
 	LEAQ (SI)(BX*2), R8 // row 2
 	LEAQ (DI)(DX*2), R9 // token 2
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
+	LEAQ (R8)(BX*2), R11 // row 4, the next tile's first
+	LEAQ (R11)(BX*2), R12 // row 6
+	ZERO_Z16_Z19
 	VPXORD Z20, Z20, Z20
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
@@ -205,10 +239,7 @@ TEXT ·q8TileAVX512(SB), NOSPLIT, $0-56
 tloop:
 	TESTQ CX, CX
 	JZ tdone
-	PREFETCHT0 2048(SI)
-	PREFETCHT0 2048(SI)(BX*1)
-	PREFETCHT0 2048(R8)
-	PREFETCHT0 2048(R8)(BX*1)
+	Q8_PREFETCH_NEXT4
 	Q8_SCALE((SI), Y8, Z8)
 	Q8_SCALE((SI)(BX*1), Y9, Z9)
 	Q8_SCALE((R8), Y10, Z10)
@@ -217,6 +248,8 @@ tloop:
 	TILE_HALF(18, 64)
 	ADDQ $34, SI
 	ADDQ $34, R8
+	ADDQ $34, R11
+	ADDQ $34, R12
 	ADDQ $128, DI
 	ADDQ $128, R9
 	DECQ CX
@@ -240,10 +273,7 @@ TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28
 	MOVQ a+0(FP), SI
 	MOVQ b+8(FP), DI
 	MOVQ n+16(FP), CX
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
+	ZERO_Z16_Z19
 
 f32four:
 	CMPQ CX, $64
@@ -252,10 +282,7 @@ f32four:
 	VMOVUPS 64(SI), Z3
 	VMOVUPS 128(SI), Z4
 	VMOVUPS 192(SI), Z5
-	VFMADD231PS (DI), Z2, Z16
-	VFMADD231PS 64(DI), Z3, Z17
-	VFMADD231PS 128(DI), Z4, Z18
-	VFMADD231PS 192(DI), Z5, Z19
+	FMA4_Z16_Z19
 	ADDQ $256, SI
 	ADDQ $256, DI
 	SUBQ $64, CX
@@ -272,10 +299,7 @@ f32one:
 	JMP f32one
 
 f32done:
-	VADDPS Z17, Z16, Z16
-	VADDPS Z19, Z18, Z18
-	VADDPS Z18, Z16, Z16
-	HSUM_Z(Z16, Y16)
+	HSUM_Z16_Z19
 	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
@@ -288,10 +312,7 @@ TEXT ·dotF16AVX512(SB), NOSPLIT, $0-28
 	MOVQ w+0(FP), SI
 	MOVQ x+8(FP), DI
 	MOVQ n+16(FP), CX
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
+	ZERO_Z16_Z19
 
 f16four:
 	CMPQ CX, $64
@@ -302,10 +323,7 @@ f16four:
 	VCVTPH2PS 32(SI), Z3
 	VCVTPH2PS 64(SI), Z4
 	VCVTPH2PS 96(SI), Z5
-	VFMADD231PS (DI), Z2, Z16
-	VFMADD231PS 64(DI), Z3, Z17
-	VFMADD231PS 128(DI), Z4, Z18
-	VFMADD231PS 192(DI), Z5, Z19
+	FMA4_Z16_Z19
 	ADDQ $128, SI
 	ADDQ $256, DI
 	SUBQ $64, CX
@@ -322,10 +340,7 @@ f16one:
 	JMP f16one
 
 f16done:
-	VADDPS Z17, Z16, Z16
-	VADDPS Z19, Z18, Z18
-	VADDPS Z18, Z16, Z16
-	HSUM_Z(Z16, Y16)
+	HSUM_Z16_Z19
 	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
@@ -374,10 +389,7 @@ zdrrow:
 	MOVQ R8, SI
 	MOVQ R9, DI
 	MOVQ R11, CX
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
+	ZERO_Z16_Z19
 
 zdrfour:
 	CMPQ CX, $64
@@ -386,10 +398,7 @@ zdrfour:
 	VMOVUPS 64(SI), Z3
 	VMOVUPS 128(SI), Z4
 	VMOVUPS 192(SI), Z5
-	VFMADD231PS (DI), Z2, Z16
-	VFMADD231PS 64(DI), Z3, Z17
-	VFMADD231PS 128(DI), Z4, Z18
-	VFMADD231PS 192(DI), Z5, Z19
+	FMA4_Z16_Z19
 	ADDQ $256, SI
 	ADDQ $256, DI
 	SUBQ $64, CX
@@ -406,10 +415,7 @@ zdrone:
 	JMP zdrone
 
 zdrsum:
-	VADDPS Z17, Z16, Z16
-	VADDPS Z19, Z18, Z18
-	VADDPS Z18, Z16, Z16
-	HSUM_Z(Z16, Y16)
+	HSUM_Z16_Z19
 	VMOVSS X0, (DX)
 	ADDQ $4, DX
 	ADDQ BX, R9
