@@ -14,8 +14,9 @@ var decodeModel = flag.String("decode.model", "", "GGUF file for BenchmarkDecode
 // BenchmarkDecode times whole decode steps of a model file given with
 // -decode.model, for batches of 1 and 8 sequences, with Best, with AVX2
 // where Best is AVX-512, and with Best's primitives on int8-quantized
-// activations (-q8act): tok/s is sequences × steps / time. Each step decodes one token per sequence at
-// positions 8 onward (a short prefill first, untimed).
+// activations (-q8act): tok/s is sequences × steps / time. Each step
+// decodes one token per sequence at positions 8 onward (a short prefill
+// first, untimed).
 //
 //	go test -run '^$' -bench Decode -benchtime 16x ./accel/cpu -decode.model PATH
 func BenchmarkDecode(b *testing.B) {

@@ -90,14 +90,16 @@ q1done:
 	VZEROUPPER
 	RET
 
-// Q8_PREFETCH_NEXT4 prefetches the four rows after this call's (R11,
-// R11+BX, R12, R12+BX, kept at the current block) where the matmul reads
+// Q8_PREFETCH_NEXT4 prefetches, at the current block, the four rows
+// after this call's (R11, R11+BX, R12, R12+BX), which the matmul reads
 // next. A decode step streams the weights from memory, and four rows
-// read side by side are four streams, each 2 KiB ahead of the one
-// before: prefetching 2 KiB ahead in each row (as the single-row dots
-// do) would only fetch what the next row is reading, so on the first
-// AVX-512 run the four-row dot streamed a 32000 × 2048 Q8_0 matrix at
-// 5.7 GB/s against AVX2's 7.7 (one core, BenchmarkMatMulBig).
+// read side by side are four streams one row's bytes apart (2176 for
+// 2048 columns): prefetching 2 KiB ahead in each row, as the single-row
+// dot does, mostly fetches what the next row is already reading. With
+// that prefetch, the first AVX-512 run (Xeon, KVM) streamed a 32000 ×
+// 2048 Q8_0 matrix at 5.7 GB/s on one core against AVX2's 7.7
+// (BenchmarkMatMulBig); this prefetch has not been timed on an AVX-512
+// CPU yet.
 #define Q8_PREFETCH_NEXT4 \
 	PREFETCHT0 (R11) \
 	PREFETCHT0 (R11)(BX*1) \
