@@ -12,10 +12,11 @@ import (
 var decodeModel = flag.String("decode.model", "", "GGUF file for BenchmarkDecode (e.g. .cache/models/tinyllama-1.1b-q4_k.gguf)")
 
 // BenchmarkDecode times whole decode steps of a model file given with
-// -decode.model, for batches of 1 and 8 sequences, with Best and with
-// the same primitives on int8-quantized activations (-q8act): tok/s is
-// sequences × steps / time. Each step decodes one token per sequence at
-// positions 8 onward (a short prefill first, untimed).
+// -decode.model, for batches of 1 and 8 sequences, with Best, with AVX2
+// where Best is AVX-512, and with Best's primitives on int8-quantized
+// activations (-q8act): tok/s is sequences × steps / time. Each step
+// decodes one token per sequence at positions 8 onward (a short prefill
+// first, untimed).
 //
 //	go test -run '^$' -bench Decode -benchtime 16x ./accel/cpu -decode.model PATH
 func BenchmarkDecode(b *testing.B) {
@@ -32,8 +33,12 @@ func BenchmarkDecode(b *testing.B) {
 		b.Fatal(err)
 	}
 	sets := []Kernels{Best()}
-	if ops, ok := archOps(); ok {
-		sets = append(sets, fastKernels(ops, true))
+	if arch := archSets(); len(arch) > 0 {
+		// where Best is AVX-512, AVX2 too, so that one run gives the ratio
+		for _, ops := range arch[:len(arch)-1] {
+			sets = append(sets, fastKernels(ops, false))
+		}
+		sets = append(sets, fastKernels(arch[len(arch)-1], true))
 	}
 	for _, k := range sets {
 		for _, nseq := range []int{1, 8} {

@@ -58,7 +58,7 @@ func archOps() (simdOps, bool) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasF16C {
 		return simdOps{}, false
 	}
-	return simdOps{
+	return withAVX512(simdOps{
 		name: "avx2",
 		dotQ8: func(w []byte, xq []int8, xd []float32) float32 {
 			nb := len(xd)
@@ -107,5 +107,5 @@ func archOps() (simdOps, bool) {
 			}
 			swiGLUFast(gate[m:], up[m:])
 		},
-	}, true
+	}), true
 }

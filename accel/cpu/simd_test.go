@@ -22,14 +22,11 @@ const u = 1.0 / (1 << 24)
 
 func sumBound(k int, absSum float64) float64 { return float64(k+4) * u * absSum }
 
-// opsUnderTest: the portable Go primitives everywhere, plus this build's
-// assembly when the CPU runs it.
+// opsUnderTest: the portable Go primitives everywhere, plus each of this
+// build's assembly sets the CPU runs (AVX2 and AVX-512 both where it has
+// AVX-512).
 func opsUnderTest() []simdOps {
-	ops := []simdOps{portableOps}
-	if a, ok := archOps(); ok {
-		ops = append(ops, a)
-	}
-	return ops
+	return append([]simdOps{portableOps}, archSets()...)
 }
 
 // fastSets are the fast kernel sets under test, activations in float32

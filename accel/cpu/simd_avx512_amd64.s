@@ -1,0 +1,506 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// AVX-512 (F, BW, VL) primitives of the fast kernels
+// (simd_avx512_amd64.go): 16 float32 lanes in Z registers, no opmasks.
+// The Q8_0 accumulators and the tile live in Z16-Z31, which VZEROUPPER
+// leaves alone and which cost SSE code nothing after the return.
+
+// HSUM_Z adds the 16 float32 lanes of z (y: its lower half) into X0's
+// lowest lane, always in the same tree: the two 256-bit halves, then the
+// two 128-bit halves, then lanes two apart, then neighbours (Y1 scratch).
+// Every Q8_0 primitive of the set sums its accumulators this way, so the
+// single dot, the four-row dot and the tile agree to the bit.
+#define HSUM_Z(z, y) \
+	VEXTRACTF64X4 $1, z, Y1 \
+	VADDPS Y1, y, Y0 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS X1, X0, X0 \
+	VPERMILPS $0x4E, X0, X1 \
+	VADDPS X1, X0, X0 \
+	VPERMILPS $0xB1, X0, X1 \
+	VADDSS X1, X0, X0
+
+// ZERO_Z16_Z19 clears four accumulators.
+#define ZERO_Z16_Z19 \
+	VPXORD Z16, Z16, Z16 \
+	VPXORD Z17, Z17, Z17 \
+	VPXORD Z18, Z18, Z18 \
+	VPXORD Z19, Z19, Z19
+
+// HSUM_Z16_Z19 adds the four accumulators Z16-Z19 (in pairs) and sums
+// the lanes with HSUM_Z into X0.
+#define HSUM_Z16_Z19 \
+	VADDPS Z17, Z16, Z16 \
+	VADDPS Z19, Z18, Z18 \
+	VADDPS Z18, Z16, Z16 \
+	HSUM_Z(Z16, Y16)
+
+// FMA4_Z16_Z19 multiply-adds Z2-Z5 by the 64 float32 values at DI into
+// the four accumulators.
+#define FMA4_Z16_Z19 \
+	VFMADD231PS (DI), Z2, Z16 \
+	VFMADD231PS 64(DI), Z3, Z17 \
+	VFMADD231PS 128(DI), Z4, Z18 \
+	VFMADD231PS 192(DI), Z5, Z19
+
+// Q8_SCALE broadcasts the f16 scale of the Q8_0 block at m to the 16
+// float32 lanes of z (y: its lower half).
+#define Q8_SCALE(m, y, z) \
+	VPBROADCASTW m, y \
+	VCVTPH2PS y, z
+
+// Q8_WIDEN sets w to the 16 int8 quants at m as float32, times the
+// block's scale s. The product is exact (8 by 11 significant bits), so
+// the only rounding per weight is the FMA that follows.
+#define Q8_WIDEN(m, s, w) \
+	VPMOVSXBD m, w \
+	VCVTDQ2PS w, w \
+	VMULPS s, w, w
+
+// func dotQ8F32AVX512(w *byte, x *float32, nb int) float32
+//
+// Σ_b Σ_j f16(w_b.d)·w_b.q[j]·x[32b+j] over nb Q8_0 blocks: per block
+// and per half of 16 columns, the scaled quants times the activations
+// fused into one accumulator, then HSUM_Z.
+TEXT ·dotQ8F32AVX512(SB), NOSPLIT, $0-28
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ nb+16(FP), CX
+	VPXORD Z16, Z16, Z16
+
+q1loop:
+	TESTQ CX, CX
+	JZ q1done
+	PREFETCHT0 2048(SI) // the weights stream from memory
+	Q8_SCALE((SI), Y2, Z2)
+	Q8_WIDEN(2(SI), Z2, Z3)
+	VFMADD231PS (DI), Z3, Z16
+	Q8_WIDEN(18(SI), Z2, Z4)
+	VFMADD231PS 64(DI), Z4, Z16
+	ADDQ $34, SI
+	ADDQ $128, DI
+	DECQ CX
+	JMP q1loop
+
+q1done:
+	HSUM_Z(Z16, Y16)
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// Q8_PREFETCH_NEXT4 prefetches, at the current block, the four rows
+// after this call's (R11, R11+BX, R12, R12+BX), which the matmul reads
+// next. A decode step streams the weights from memory, and four rows
+// read side by side are four streams one row's bytes apart (2176 for
+// 2048 columns): prefetching 2 KiB ahead in each row, as the single-row
+// dot does, mostly fetches what the next row is already reading. With
+// that prefetch, the first AVX-512 run (Xeon, KVM) streamed a 32000 ×
+// 2048 Q8_0 matrix at 5.7 GB/s on one core against AVX2's 7.7
+// (BenchmarkMatMulBig); this prefetch has not been timed on an AVX-512
+// CPU yet.
+#define Q8_PREFETCH_NEXT4 \
+	PREFETCHT0 (R11) \
+	PREFETCHT0 (R11)(BX*1) \
+	PREFETCHT0 (R12) \
+	PREFETCHT0 (R12)(BX*1)
+
+// Q8_R4_ROW multiplies one row's block (scale at d, halves at h0, h1)
+// by the activations in Z0 and Z1 into acc, as dotQ8F32AVX512 does
+// (s, w0, w1 scratch; y is s's lower half).
+#define Q8_R4_ROW(d, h0, h1, y, s, w0, w1, acc) \
+	Q8_SCALE(d, y, s) \
+	Q8_WIDEN(h0, s, w0) \
+	Q8_WIDEN(h1, s, w1) \
+	VFMADD231PS Z0, w0, acc \
+	VFMADD231PS Z1, w1, acc
+
+// func dotQ8F32R4AVX512(w *byte, rb int, x *float32, nb int, out *[4]float32)
+//
+// dotQ8F32AVX512 of four rows (w, w+rb, …) against one token into
+// out[0..3]: the token's activations are loaded once per block for the
+// four, and the four accumulators are independent chains.
+TEXT ·dotQ8F32R4AVX512(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ rb+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ nb+24(FP), CX
+	LEAQ (SI)(BX*2), R8 // row 2
+	LEAQ (R8)(BX*2), R11 // row 4, the next call's first
+	LEAQ (R11)(BX*2), R12 // row 6
+	ZERO_Z16_Z19
+
+r4loop:
+	TESTQ CX, CX
+	JZ r4done
+	Q8_PREFETCH_NEXT4
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	Q8_R4_ROW((SI), 2(SI), 18(SI), Y2, Z2, Z3, Z4, Z16)
+	Q8_R4_ROW((SI)(BX*1), 2(SI)(BX*1), 18(SI)(BX*1), Y5, Z5, Z6, Z7, Z17)
+	Q8_R4_ROW((R8), 2(R8), 18(R8), Y8, Z8, Z9, Z10, Z18)
+	Q8_R4_ROW((R8)(BX*1), 2(R8)(BX*1), 18(R8)(BX*1), Y11, Z11, Z12, Z13, Z19)
+	ADDQ $34, SI
+	ADDQ $34, R8
+	ADDQ $34, R11
+	ADDQ $34, R12
+	ADDQ $128, DI
+	DECQ CX
+	JMP r4loop
+
+r4done:
+	MOVQ out+32(FP), DX
+	HSUM_Z(Z16, Y16)
+	VMOVSS X0, (DX)
+	HSUM_Z(Z17, Y17)
+	VMOVSS X0, 4(DX)
+	HSUM_Z(Z18, Y18)
+	VMOVSS X0, 8(DX)
+	HSUM_Z(Z19, Y19)
+	VMOVSS X0, 12(DX)
+	VZEROUPPER
+	RET
+
+// TILE_HALF multiplies one half (16 columns) of a block of the four rows
+// by the four tokens into the tile's sixteen accumulators: row r's
+// scaled quants (scales in Z8-Z11, quants at qoff from each row) in
+// Z4+r, token t's activations (at xoff from each token) in Z0+t, and
+// (row r, token t) in Z16+4t+r.
+#define TILE_HALF(qoff, xoff) \
+	VMOVUPS xoff(DI), Z0 \
+	VMOVUPS xoff(DI)(DX*1), Z1 \
+	VMOVUPS xoff(R9), Z2 \
+	VMOVUPS xoff(R9)(DX*1), Z3 \
+	Q8_WIDEN(qoff(SI), Z8, Z4) \
+	Q8_WIDEN(qoff(SI)(BX*1), Z9, Z5) \
+	Q8_WIDEN(qoff(R8), Z10, Z6) \
+	Q8_WIDEN(qoff(R8)(BX*1), Z11, Z7) \
+	VFMADD231PS Z0, Z4, Z16 \
+	VFMADD231PS Z0, Z5, Z17 \
+	VFMADD231PS Z0, Z6, Z18 \
+	VFMADD231PS Z0, Z7, Z19 \
+	VFMADD231PS Z1, Z4, Z20 \
+	VFMADD231PS Z1, Z5, Z21 \
+	VFMADD231PS Z1, Z6, Z22 \
+	VFMADD231PS Z1, Z7, Z23 \
+	VFMADD231PS Z2, Z4, Z24 \
+	VFMADD231PS Z2, Z5, Z25 \
+	VFMADD231PS Z2, Z6, Z26 \
+	VFMADD231PS Z2, Z7, Z27 \
+	VFMADD231PS Z3, Z4, Z28 \
+	VFMADD231PS Z3, Z5, Z29 \
+	VFMADD231PS Z3, Z6, Z30 \
+	VFMADD231PS Z3, Z7, Z31
+
+// TILE_STORE4 stores the sums of one token's four accumulators at
+// (AX), 4(AX), 8(AX), 12(AX), then moves AX to the next token's outputs.
+#define TILE_STORE4(z0, y0, z1, y1, z2, y2, z3, y3) \
+	HSUM_Z(z0, y0) \
+	VMOVSS X0, (AX) \
+	HSUM_Z(z1, y1) \
+	VMOVSS X0, 4(AX) \
+	HSUM_Z(z2, y2) \
+	VMOVSS X0, 8(AX) \
+	HSUM_Z(z3, y3) \
+	VMOVSS X0, 12(AX) \
+	ADDQ R10, AX
+
+// func q8TileAVX512(w *byte, rb int, x *float32, xStride, nb int, out *float32, outStride int)
+//
+// dotQ8F32AVX512 for four rows (w, w+rb, …) by four tokens (x,
+// x+xStride, …; strides in bytes) into out[t·outStride/4 + r]: per
+// block each row's quants are widened and scaled once and each token's
+// activations loaded once, for sixteen FMAs per half block. Every
+// (row, token) accumulator sees dotQ8F32AVX512's operations in its
+// order, so the results are its bits.
+TEXT ·q8TileAVX512(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rb+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xStride+24(FP), DX
+	MOVQ nb+32(FP), CX
+	LEAQ (SI)(BX*2), R8 // row 2
+	LEAQ (DI)(DX*2), R9 // token 2
+	LEAQ (R8)(BX*2), R11 // row 4, the next tile's first
+	LEAQ (R11)(BX*2), R12 // row 6
+	ZERO_Z16_Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+tloop:
+	TESTQ CX, CX
+	JZ tdone
+	Q8_PREFETCH_NEXT4
+	Q8_SCALE((SI), Y8, Z8)
+	Q8_SCALE((SI)(BX*1), Y9, Z9)
+	Q8_SCALE((R8), Y10, Z10)
+	Q8_SCALE((R8)(BX*1), Y11, Z11)
+	TILE_HALF(2, 0)
+	TILE_HALF(18, 64)
+	ADDQ $34, SI
+	ADDQ $34, R8
+	ADDQ $34, R11
+	ADDQ $34, R12
+	ADDQ $128, DI
+	ADDQ $128, R9
+	DECQ CX
+	JMP tloop
+
+tdone:
+	MOVQ out+40(FP), AX
+	MOVQ outStride+48(FP), R10
+	TILE_STORE4(Z16, Y16, Z17, Y17, Z18, Y18, Z19, Y19)
+	TILE_STORE4(Z20, Y20, Z21, Y21, Z22, Y22, Z23, Y23)
+	TILE_STORE4(Z24, Y24, Z25, Y25, Z26, Y26, Z27, Y27)
+	TILE_STORE4(Z28, Y28, Z29, Y29, Z30, Y30, Z31, Y31)
+	VZEROUPPER
+	RET
+
+// func dotF32AVX512(a, b *float32, n int) float32
+//
+// Σ a[i]·b[i] for n a multiple of 16: four accumulators while 64 values
+// remain (so the FMAs do not wait on each other), then one.
+TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	ZERO_Z16_Z19
+
+f32four:
+	CMPQ CX, $64
+	JLT f32one
+	VMOVUPS (SI), Z2
+	VMOVUPS 64(SI), Z3
+	VMOVUPS 128(SI), Z4
+	VMOVUPS 192(SI), Z5
+	FMA4_Z16_Z19
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP f32four
+
+f32one:
+	CMPQ CX, $16
+	JLT f32done
+	VMOVUPS (SI), Z2
+	VFMADD231PS (DI), Z2, Z16
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP f32one
+
+f32done:
+	HSUM_Z16_Z19
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func dotF16AVX512(w *uint16, x *float32, n int) float32
+//
+// Σ f16(w[i])·x[i] for n a multiple of 16 (VCVTPH2PS widens 16 halves),
+// accumulators as dotF32AVX512's.
+TEXT ·dotF16AVX512(SB), NOSPLIT, $0-28
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ n+16(FP), CX
+	ZERO_Z16_Z19
+
+f16four:
+	CMPQ CX, $64
+	JLT f16one
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
+	VCVTPH2PS (SI), Z2
+	VCVTPH2PS 32(SI), Z3
+	VCVTPH2PS 64(SI), Z4
+	VCVTPH2PS 96(SI), Z5
+	FMA4_Z16_Z19
+	ADDQ $128, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP f16four
+
+f16one:
+	CMPQ CX, $16
+	JLT f16done
+	VCVTPH2PS (SI), Z2
+	VFMADD231PS (DI), Z2, Z16
+	ADDQ $32, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP f16one
+
+f16done:
+	HSUM_Z16_Z19
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func axpyAVX512(y *float32, a float32, x *float32, n int)
+//
+// y[i] += a·x[i] for n a multiple of 16.
+TEXT ·axpyAVX512(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	VBROADCASTSS a+8(FP), Z16
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+
+axloop:
+	CMPQ CX, $16
+	JLT axdone
+	VMOVUPS (DI), Z17
+	VFMADD231PS (SI), Z16, Z17
+	VMOVUPS Z17, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP axloop
+
+axdone:
+	VZEROUPPER
+	RET
+
+// func dotRowsAVX512(out, q, k *float32, stride, m, n int)
+//
+// out[j] = Σ_{i<n} q[i]·k[j·stride/4+i] for j < m (stride in bytes, n a
+// multiple of 16): one query against m keys of a paged block. Per key,
+// 64 columns at a time into four accumulators (a head of 64 is one
+// step of four independent FMAs), then 16 at a time.
+TEXT ·dotRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DX
+	MOVQ q+8(FP), R8
+	MOVQ k+16(FP), R9
+	MOVQ stride+24(FP), BX
+	MOVQ m+32(FP), R10
+	MOVQ n+40(FP), R11
+
+zdrrow:
+	TESTQ R10, R10
+	JZ zdrdone
+	MOVQ R8, SI
+	MOVQ R9, DI
+	MOVQ R11, CX
+	ZERO_Z16_Z19
+
+zdrfour:
+	CMPQ CX, $64
+	JLT zdrone
+	VMOVUPS (SI), Z2
+	VMOVUPS 64(SI), Z3
+	VMOVUPS 128(SI), Z4
+	VMOVUPS 192(SI), Z5
+	FMA4_Z16_Z19
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP zdrfour
+
+zdrone:
+	CMPQ CX, $16
+	JLT zdrsum
+	VMOVUPS (SI), Z2
+	VFMADD231PS (DI), Z2, Z16
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP zdrone
+
+zdrsum:
+	HSUM_Z16_Z19
+	VMOVSS X0, (DX)
+	ADDQ $4, DX
+	ADDQ BX, R9
+	DECQ R10
+	JMP zdrrow
+
+zdrdone:
+	VZEROUPPER
+	RET
+
+// func axpyRowsAVX512(y, p, v *float32, stride, m, n int)
+//
+// y[i] += Σ_{j<m} p[j]·v[j·stride/4+i] for i < n (stride in bytes, n a
+// multiple of 16): the probability-weighted values of a paged block.
+// 64 outputs at a time stay in four registers across the m rows (one
+// broadcast of p[j] for four independent FMAs), then 16 at a time.
+TEXT ·axpyRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), DI
+	MOVQ p+8(FP), R8
+	MOVQ v+16(FP), R9
+	MOVQ stride+24(FP), BX
+	MOVQ m+32(FP), R10
+	MOVQ n+40(FP), R11
+
+zarfour:
+	CMPQ R11, $64
+	JLT zarone
+	VMOVUPS (DI), Z16
+	VMOVUPS 64(DI), Z17
+	VMOVUPS 128(DI), Z18
+	VMOVUPS 192(DI), Z19
+	MOVQ R8, DX
+	MOVQ R9, SI
+	MOVQ R10, CX
+
+zarfourrow:
+	TESTQ CX, CX
+	JZ zarfourstore
+	VBROADCASTSS (DX), Z2
+	VFMADD231PS (SI), Z2, Z16
+	VFMADD231PS 64(SI), Z2, Z17
+	VFMADD231PS 128(SI), Z2, Z18
+	VFMADD231PS 192(SI), Z2, Z19
+	ADDQ $4, DX
+	ADDQ BX, SI
+	DECQ CX
+	JMP zarfourrow
+
+zarfourstore:
+	VMOVUPS Z16, (DI)
+	VMOVUPS Z17, 64(DI)
+	VMOVUPS Z18, 128(DI)
+	VMOVUPS Z19, 192(DI)
+	ADDQ $256, DI
+	ADDQ $256, R9
+	SUBQ $64, R11
+	JMP zarfour
+
+zarone:
+	CMPQ R11, $16
+	JLT zardone
+	VMOVUPS (DI), Z16
+	MOVQ R8, DX
+	MOVQ R9, SI
+	MOVQ R10, CX
+
+zaronerow:
+	TESTQ CX, CX
+	JZ zaronestore
+	VBROADCASTSS (DX), Z2
+	VFMADD231PS (SI), Z2, Z16
+	ADDQ $4, DX
+	ADDQ BX, SI
+	DECQ CX
+	JMP zaronerow
+
+zaronestore:
+	VMOVUPS Z16, (DI)
+	ADDQ $64, DI
+	ADDQ $64, R9
+	SUBQ $16, R11
+	JMP zarone
+
+zardone:
+	VZEROUPPER
+	RET

@@ -1,0 +1,59 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import (
+	"testing"
+
+	"golang.org/x/sys/cpu"
+)
+
+// TestBestChoosesAVX512: Best and BestQ8Act are the AVX-512 set exactly
+// when the CPU has AVX-512 F, BW and VL (and the AVX2 base), unless
+// GODEBUG turned AVX-512 off.
+func TestBestChoosesAVX512(t *testing.T) {
+	want := "scalar"
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
+		want = "avx2"
+		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
+			want = "avx512"
+		}
+	}
+	if got := Best().Name; got != want {
+		t.Fatalf("Best is %q, want %q", got, want)
+	}
+	if want == "scalar" {
+		return
+	}
+	if got := BestQ8Act().Name; got != want+"-q8act" {
+		t.Fatalf("BestQ8Act is %q, want %q", got, want+"-q8act")
+	}
+}
+
+// TestArchSets: both assembly sets are under test where the CPU has
+// AVX-512, the AVX-512 one last (Best's), with its tile and without
+// AVX2's four-token Q8_0 dot, whose bits differ from its own.
+func TestArchSets(t *testing.T) {
+	sets := archSets()
+	var names []string
+	for _, s := range sets {
+		names = append(names, s.name)
+	}
+	t.Logf("assembly sets: %v", names)
+	if !hasAVX512 {
+		if len(sets) > 1 {
+			t.Fatalf("sets %v without AVX-512", names)
+		}
+		return
+	}
+	if len(sets) != 2 || sets[0].name != "avx2" || sets[1].name != "avx512" {
+		t.Fatalf("sets %v, want [avx2 avx512]", names)
+	}
+	z := sets[1]
+	if z.dotQ8F32x4 != nil || z.q8Tile == nil || z.dotQ8F32R4 == nil || z.q8TileRows != 4 || z.q8TileToks != 4 {
+		t.Fatal("the AVX-512 set's Q8_0 float family is not its own")
+	}
+	if best, _ := archOps(); best.name != "avx512" {
+		t.Fatalf("archOps after archSets is %q", best.name)
+	}
+}
