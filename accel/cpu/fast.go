@@ -24,9 +24,6 @@ type simdOps struct {
 	// dotQ8F32 is Σ_b f16(w_b.d) · Σ_j w_b.q[j]·x[32b+j] over the
 	// len(x)/32 Q8_0 blocks of w, float32.
 	dotQ8F32 func(w []byte, x []float32) float32
-	// dotQ8F32x4 sets out[t*outStride] = dotQ8F32(w, x[t*cols:(t+1)*cols])
-	// for four tokens t, the same bits as four calls; nil: four calls.
-	dotQ8F32x4 func(w []byte, x []float32, cols int, out []float32, outStride int)
 	// dotQ8F32R4 sets out[i] = dotQ8F32(w[i*rb:(i+1)*rb], x) for four
 	// rows i at rb bytes apart, the same bits as four calls; nil: four
 	// calls.
@@ -37,7 +34,7 @@ type simdOps struct {
 	// dotQ8F32 for every (row r, token t): the tile only shares the loads
 	// and the widening of the quants. matMulFast then takes every Q8_0
 	// float32 matmul in such tiles (and the tokens left over with
-	// dotQ8F32R4 and dotQ8F32), and dotQ8F32x4 is not used.
+	// dotQ8F32R4 and dotQ8F32).
 	q8Tile                 func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
 	q8TileRows, q8TileToks int
 	// dotQ4K is Σ_b Σ_j [step_bj · Σ_l q_bjl·x[256b+32j+l] − offset_bj ·
@@ -294,8 +291,8 @@ const q8RowBlock = 64
 // With ops.q8Tile: rows in blocks of q8RowBlock, each block's rows by
 // q8TileRows against the tokens by q8TileToks (the rows left over one at
 // a time); then the tokens left over, one at a time against four rows at
-// a time (dotQ8F32R4). Without: each row against four tokens at a time
-// (dotQ8F32x4), then the rest one at a time.
+// a time (dotQ8F32R4). Without (the portable set): one (row, token)
+// at a time.
 func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo, hi int) {
 	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
 	t := 0
@@ -319,13 +316,6 @@ func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo,
 			}
 		}
 		t = nt
-	} else if ops.dotQ8F32x4 != nil {
-		for ; t+4 <= n; t += 4 {
-			xs := x[t*cols : (t+4)*cols]
-			for r := lo; r < hi; r++ {
-				ops.dotQ8F32x4(w.Data[r*rb:(r+1)*rb], xs, cols, out[t*rows+r:], rows)
-			}
-		}
 	}
 	for ; t < n; t++ {
 		xt := x[t*cols : (t+1)*cols]

@@ -52,13 +52,23 @@ var swiGLUConsts = [12]float32{-87, 88, 1.44269504088896341, 0.693359375, -2.121
 //go:noescape
 func axpyAVX2(y *float32, a float32, x *float32, n int)
 
-// archOps returns the AVX2 primitives when the CPU has AVX2, FMA and F16C
-// (every AVX2 CPU made has the other two; checked anyway).
+// archOps returns the AVX-512 set on a CPU that has it (avx512Ops),
+// else the AVX2 one (avx2Ops), else none.
 func archOps() (simdOps, bool) {
+	ops, ok := avx2Ops()
+	if ok && hasAVX512 {
+		ops = avx512Ops(ops)
+	}
+	return ops, ok
+}
+
+// avx2Ops returns the AVX2 primitives when the CPU has AVX2, FMA and F16C
+// (every AVX2 CPU made has the other two; checked anyway).
+func avx2Ops() (simdOps, bool) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasF16C {
 		return simdOps{}, false
 	}
-	return withAVX512(simdOps{
+	return simdOps{
 		name: "avx2",
 		dotQ8: func(w []byte, xq []int8, xd []float32) float32 {
 			nb := len(xd)
@@ -107,5 +117,5 @@ func archOps() (simdOps, bool) {
 			}
 			swiGLUFast(gate[m:], up[m:])
 		},
-	}), true
+	}, true
 }

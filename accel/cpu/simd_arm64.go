@@ -36,7 +36,7 @@ func axpyRowsNEON(y, p, v *float32, stride, m, n int)
 // SIMD). The int8 × int8 dot (quantized activations) is the portable Go
 // one: the kernels Best chooses do not use it. The Q8_0 float32 dots
 // are one arithmetic in three shapes (simd_arm64.s): one row, four rows
-// and a tile of four rows by four tokens, so dotQ8F32x4 stays nil.
+// and a tile of four rows by four tokens.
 // Attention's dotRows and axpyRows take a KV block in one call: eight
 // keys' chains side by side, or up to 32 outputs kept in registers
 // across the block's rows, where dotF32 and axpy per row pay a call, a
@@ -45,8 +45,8 @@ func archOps() (simdOps, bool) {
 	ops := portableOps
 	ops.name = "neon"
 	ops.dotQ8F32 = dotQ8F32Asm(dotQ8F32NEON)
-	ops.dotQ8F32R4 = dotQ8F32R4NEONChecked
-	ops.q8Tile, ops.q8TileRows, ops.q8TileToks = q8TileNEONChecked, 4, 4
+	ops.dotQ8F32R4 = dotQ8F32R4Asm(dotQ8F32R4NEON)
+	ops.q8Tile, ops.q8TileRows, ops.q8TileToks = q8TileAsm(q8TileNEON, 4, 4), 4, 4
 	ops.dotQ4K = dotQ4KAsm(dotQ4KNEON)
 	ops.dotQ4Kx4 = dotQ4Kx4Asm(dotQ4Kx4NEON)
 	ops.dotF32 = dotF32Asm(dotF32NEON, 16)
@@ -55,32 +55,4 @@ func archOps() (simdOps, bool) {
 	ops.dotRows = dotRowsAsm(dotRowsNEON, 4)
 	ops.axpyRows = axpyRowsAsm(axpyRowsNEON, 4)
 	return ops, true
-}
-
-// dotQ8F32R4NEONChecked is simdOps.dotQ8F32R4 on dotQ8F32R4NEON, with
-// the bounds of the four rows checked here.
-func dotQ8F32R4NEONChecked(w []byte, rb int, x []float32, out *[4]float32) {
-	nb := len(x) / q8Size
-	if nb == 0 {
-		*out = [4]float32{}
-		return
-	}
-	_ = w[3*rb+nb*q8Bytes-1]
-	dotQ8F32R4NEON(&w[0], rb, &x[0], nb, out)
-}
-
-// q8TileNEONChecked is simdOps.q8Tile on q8TileNEON (four rows, four
-// tokens), with the bounds of the rows, the tokens and the outputs
-// checked here.
-func q8TileNEONChecked(w []byte, rb int, x []float32, cols int, out []float32, outStride int) {
-	nb := cols / q8Size
-	_ = out[3*outStride+3]
-	if nb == 0 {
-		for t := range 4 {
-			clear(out[t*outStride : t*outStride+4])
-		}
-		return
-	}
-	_, _ = w[3*rb+nb*q8Bytes-1], x[3*cols+nb*q8Size-1]
-	q8TileNEON(&w[0], rb, &x[0], 4*cols, nb, &out[0], 4*outStride)
 }

@@ -23,19 +23,6 @@ func dotQ8F32Asm(asm func(w *byte, x *float32, nb int) float32) func([]byte, []f
 	}
 }
 
-func dotQ8F32x4Asm(asm func(w *byte, x *float32, stride int, nb int, out *float32, outStride int)) func([]byte, []float32, int, []float32, int) {
-	return func(w []byte, x []float32, cols int, out []float32, outStride int) {
-		nb := cols / q8Size
-		_ = out[3*outStride]
-		if nb == 0 {
-			out[0], out[outStride], out[2*outStride], out[3*outStride] = 0, 0, 0, 0
-			return
-		}
-		_, _ = w[nb*q8Bytes-1], x[3*cols+nb*q8Size-1]
-		asm(&w[0], &x[0], 4*cols, nb, &out[0], 4*outStride)
-	}
-}
-
 // dotQ8F32R4Asm wraps a four-row Q8_0 dot (dotQ8F32R4); rows must be
 // rb ≥ 0 bytes apart.
 func dotQ8F32R4Asm(asm func(w *byte, rb int, x *float32, nb int, out *[4]float32)) func([]byte, int, []float32, *[4]float32) {
