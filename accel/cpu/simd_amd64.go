@@ -52,6 +52,38 @@ var swiGLUConsts = [12]float32{-87, 88, 1.44269504088896341, 0.693359375, -2.121
 //go:noescape
 func axpyAVX2(y *float32, a float32, x *float32, n int)
 
+// dotQ8F32R4Asm wraps a four-row Q8_0 dot (dotQ8F32R4); rows must be
+// rb ≥ 0 bytes apart.
+func dotQ8F32R4Asm(asm func(w *byte, rb int, x *float32, nb int, out *[4]float32)) func([]byte, int, []float32, *[4]float32) {
+	return func(w []byte, rb int, x []float32, out *[4]float32) {
+		nb := len(x) / q8Size
+		if nb == 0 {
+			*out = [4]float32{}
+			return
+		}
+		_ = w[3*rb : 3*rb+nb*q8Bytes] // panics for rb < 0; rows 1 and 2 lie between
+		asm(&w[0], rb, &x[0], nb, out)
+	}
+}
+
+// q8TileAsm wraps a Q8_0 tile of rows × toks (q8Tile); strides in bytes
+// for the assembly.
+func q8TileAsm(asm func(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int), rows, toks int) func([]byte, int, []float32, int, []float32, int) {
+	return func(w []byte, rb int, x []float32, cols int, out []float32, outStride int) {
+		last := (toks - 1) * outStride
+		_ = out[last : last+rows] // panics for outStride < 0
+		nb := cols / q8Size
+		if nb <= 0 {
+			for t := range toks {
+				clear(out[t*outStride : t*outStride+rows])
+			}
+			return
+		}
+		_, _ = w[(rows-1)*rb:(rows-1)*rb+nb*q8Bytes], x[(toks-1)*cols:(toks-1)*cols+nb*q8Size]
+		asm(&w[0], rb, &x[0], 4*cols, nb, &out[0], 4*outStride)
+	}
+}
+
 // archOps returns the AVX2 primitives when the CPU has AVX2, FMA and F16C
 // (every AVX2 CPU made has the other two; checked anyway).
 func archOps() (simdOps, bool) {
