@@ -15,22 +15,7 @@ import (
 //
 //	go test -run '^$' -bench Prefill -benchtime 4x ./accel/cpu -decode.model PATH
 func BenchmarkPrefill(b *testing.B) {
-	if *decodeModel == "" {
-		b.Skip("no -decode.model")
-	}
-	f, err := gguf.Open(*decodeModel)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	m, err := llama.Load(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sets := []Kernels{Best()}
-	if ops, ok := archOps(); ok {
-		sets = append(sets, fastKernels(ops, true))
-	}
+	m, sets := benchModel(b)
 	const chunk, bt = 128, 16
 	tokens := make([]int32, chunk)
 	for i := range tokens {
@@ -55,4 +40,28 @@ func BenchmarkPrefill(b *testing.B) {
 			b.ReportMetric(float64(b.N*chunk)/b.Elapsed().Seconds(), "tok/s")
 		})
 	}
+}
+
+// benchModel loads the -decode.model file (closed when b ends) and
+// returns it with the kernel sets a model benchmark compares: Best and,
+// where there is assembly, its primitives on quantized activations. It
+// skips b without a file.
+func benchModel(b *testing.B) (*llama.Model, []Kernels) {
+	if *decodeModel == "" {
+		b.Skip("no -decode.model")
+	}
+	f, err := gguf.Open(*decodeModel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	m, err := llama.Load(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sets := []Kernels{Best()}
+	if ops, ok := archOps(); ok {
+		sets = append(sets, fastKernels(ops, true))
+	}
+	return m, sets
 }

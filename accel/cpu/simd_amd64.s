@@ -5,7 +5,7 @@
 // AVX2 + FMA + F16C primitives of the fast kernels (simd_amd64.go).
 //
 // The weight loops prefetch 2 KiB ahead: a decode step streams every
-// weight from memory once, and on the 2-core Zen 5 VM a 32000 × 2048 Q8_0
+// weight from memory once, and on the 2-core Zen 3 VM a 32000 × 2048 Q8_0
 // matmul on one core went from about 8.0 to 10.7 GB/s with it (512 B
 // ahead: 9.9, 1 KiB: 9.7; go test -bench BigQ8, three runs each). The
 // Q8_0 kernels that read several rows at once are the exception: 2 KiB
@@ -106,8 +106,8 @@ q8done:
 	RET
 
 // Q8_0 on float32 activations: dotQ8F32AVX2 (one row, one token),
-// dotQ8F32R4AVX2 (four rows, one token) and q8TileAVX2 (a tile of rows
-// by tokens). Each (row, token) is one chain of eight float32 lanes in
+// dotQ8F32R4AVX2 (four rows, one token) and q8Tile2x4AVX2 (two rows by
+// four tokens). Each (row, token) is one chain of eight float32 lanes in
 // column order: per 8-column slice of a block, the quants are widened
 // to float32 and multiplied by the block's f16 scale, which is exact (an
 // int8 times an f16 needs at most 19 significant bits), then one FMA
@@ -140,8 +140,8 @@ q8done:
 	VPBROADCASTW m, x \
 	VCVTPH2PS x, y
 
-// Q8_WIDEN sets y to the eight quants at m as float32 times the scale d
-// (a register or 32 bytes of memory).
+// Q8_WIDEN sets y to the eight quants at m as float32 times the scale
+// in d.
 #define Q8_WIDEN(m, d, y) \
 	VPMOVSXBD m, y \
 	VCVTDQ2PS y, y \
