@@ -30,36 +30,48 @@
 // the same order), so a batched paged forward gives the same logits bit for
 // bit as the reference for every batch composition. Best returns the
 // fastest set the CPU runs, chosen at run time from its features: on amd64
-// with AVX2, FMA and F16C, and on arm64 (NEON, always present), Go assembly
-// primitives (simd_amd64.s, simd_arm64.s) under float32 kernels: Q8_0,
-// Q4_K, F16 and F32 dots (Q4_K, and Q8_0 on arm64, also one weight row
-// against four tokens, for batches and prefill, the same bits as four
-// single dots), RMSNorm, SwiGLU (a float32 exp; vectorized on amd64),
-// attention with an online softmax one KV block at a time, and RoPE with
-// each angle's sine and cosine computed once for all heads. Elsewhere, and
-// with the purego build tag, Best is Scalar. Q4_K matmuls (k-quant
-// super-blocks of 256 weights: eight sub-blocks with a 6-bit scale and min
-// each, 4-bit quants) keep the activations in float32 too: the nibbles are
-// widened in registers, each sub-block's 32 products summed and scaled, and
-// its min multiplied by the activations' sum, which Prepare computes once
-// per matmul (MatMulInput.S). Q8_0 matmuls keep the activations in float32
-// (Q8_0 × F32). On amd64 each block's quants are widened and multiplied by
-// its f16 scale (exact), and every (row, token) is one chain of eight
-// float32 lanes in column order, one FMA per eight columns, summed across
-// the lanes by the same tree at the end. Matmuls take the rows in blocks
-// that stay in L2 and, within a block, tiles of 2 rows × 4 tokens, so that
-// each widened weight serves four tokens and each activation load two rows;
-// a token left over takes four rows at a time. Every shape gives the same
-// bits. A set that quantizes the activations to int8 blocks once per matmul
+// AVX-512 (F, BW and VL) over AVX2, else AVX2 with FMA and F16C; on arm64
+// NEON (always present); Go assembly primitives (simd_amd64.s,
+// simd_avx512_amd64.s, simd_arm64.s) under float32 kernels: Q8_0, Q4_K,
+// F16 and F32 dots, RMSNorm, SwiGLU (a float32 exp; vectorized on amd64),
+// attention with an online softmax one KV block at a time (a block's
+// scores and its weighted values each in one call), and RoPE with each
+// angle's sine and cosine computed once for all heads. Elsewhere, and with
+// the purego build tag, Best is Scalar; GODEBUG=cpu.avx512f=off makes an
+// AVX-512 CPU use the AVX2 set.
+//
+// Q8_0 matmuls keep the activations in float32 (Q8_0 × F32). Each block's
+// quants are widened and multiplied by its f16 scale (exact: an int8 times
+// an f16 fits a float32's mantissa), and every (row, token) is one chain
+// of float32 lanes (16 with AVX-512, 8 with AVX2, 4 with NEON) in column
+// order, one FMA per lane-width of columns, summed across the lanes by the
+// same tree at the end. Matmuls take the rows in blocks that stay in L2
+// and, within a block, register tiles of rows × tokens (AVX2 2 × 4,
+// AVX-512 and NEON 4 × 4), so that each widened weight serves several
+// tokens and each activation load several rows; a token left over takes
+// four rows at a time. Every shape gives the same bits, so a sequence's
+// tokens never depend on the batch (TestQ8TileBits, TestMatMulFast).
+//
+// Q4_K matmuls (k-quant super-blocks of 256 weights: eight sub-blocks with
+// a 6-bit scale and min each, 4-bit quants) keep the activations in
+// float32 too: the nibbles are widened in registers, each sub-block's 32
+// products summed and scaled, and its min multiplied by the activations'
+// sum, which Prepare computes once per matmul (MatMulInput.S); one weight
+// row against four tokens gives four single dots' bits. Tiles that
+// dequantize each weight once were tried and left out: they made a lone
+// token 1.4x slower.
+//
+// A set that quantizes the activations to int8 blocks once per matmul
 // (llama.cpp's q8_0 × q8_0; for Q4_K, VPMADDUBSW of the nibbles with the
 // int8 quants; portable Go on arm64) is BestQ8Act, tested and benchmarked
-// but not the default: for Q8_0 at batch 1 it is no faster here, for Q4_K
-// it is faster (1.4-1.7x in TinyLlama decode steps) but, like the Q8_0 one,
-// it moves the logits enough to change greedy tokens of random-weight test
-// models. Every fast primitive and kernel is tested against the Go or
-// scalar reference with a bound on float32 rounding (simd_test.go). Each
-// (row, token) result is computed the same way whatever the batch, so
-// batching never changes a sequence's tokens.
+// but not the default: for Q8_0 it is no faster here, for Q4_K it is
+// faster (1.4-1.7x in TinyLlama decode steps) but it moves the logits
+// enough to change greedy tokens of random-weight test models. Every fast
+// primitive and kernel is tested against the Go or scalar reference with a
+// bound on float32 rounding (simd_test.go); the AVX-512 set where the CPU
+// has it (this repository's CI and development machines do not: it was
+// run on an Intel Xeon with AVX-512 once, see docs/benchmarks.md), the
+// NEON set under qemu-user on amd64 (qemu_test.go).
 //
 // # Threads
 //

@@ -298,48 +298,50 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 // rows timed the same as 64 within the noise of a shared machine.
 const q8RowBlock = 64
 
-// matMulQ8F32 is matMulFast for Q8_0 weights on float32 activations.
-// With ops.q8Tile: rows in blocks of q8RowBlock, each block's rows by
-// q8TileRows against the tokens by q8TileToks (the rows left over one at
-// a time); then the tokens left over, one at a time against four rows at
-// a time (dotQ8F32R4). Without (the portable set): one (row, token)
-// at a time.
+// matMulQ8F32 is matMulFast for Q8_0 weights on float32 activations:
+// rows in blocks of q8RowBlock and, per block, the tokens by q8TileToks
+// against the rows by q8TileRows (ops.q8Tile; the rows left over one at
+// a time), then the tokens left over (all of them without a tile) one at
+// a time against four rows at a time (dotQ8F32R4) and the rows left over
+// one at a time. The leftover tokens take the block while its weights
+// are still in cache: a decode step whose batch is not a multiple of the
+// tile then reads the weights from memory once, not once more per
+// leftover token.
 func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo, hi int) {
 	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
-	t := 0
+	nt := 0 // tokens taken in tiles
 	if ops.q8Tile != nil {
-		R, T := ops.q8TileRows, ops.q8TileToks
-		nt := n - n%T
-		for b := lo; b < hi && nt > 0; b += q8RowBlock {
-			be := min(hi, b+q8RowBlock)
-			for t := 0; t < nt; t += T {
-				xs := x[t*cols : (t+T)*cols]
-				r := b
-				for ; r+R <= be; r += R {
-					ops.q8Tile(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
-				}
-				for ; r < be; r++ {
-					row := w.Data[r*rb : (r+1)*rb]
-					for tt := t; tt < t+T; tt++ {
-						out[tt*rows+r] = ops.dotQ8F32(row, x[tt*cols:(tt+1)*cols])
-					}
-				}
-			}
-		}
-		t = nt
+		nt = n - n%ops.q8TileToks
 	}
-	for ; t < n; t++ {
-		xt := x[t*cols : (t+1)*cols]
-		r := lo
-		if ops.dotQ8F32R4 != nil {
-			// straight into out: a local array passed to a func value
-			// would escape, one allocation per matmul
-			for ; r+4 <= hi; r += 4 {
-				ops.dotQ8F32R4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
+	for b := lo; b < hi; b += q8RowBlock {
+		be := min(hi, b+q8RowBlock)
+		R, T := ops.q8TileRows, ops.q8TileToks
+		for t := 0; t < nt; t += T {
+			xs := x[t*cols : (t+T)*cols]
+			r := b
+			for ; r+R <= be; r += R {
+				ops.q8Tile(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
+			}
+			for ; r < be; r++ {
+				row := w.Data[r*rb : (r+1)*rb]
+				for tt := t; tt < t+T; tt++ {
+					out[tt*rows+r] = ops.dotQ8F32(row, x[tt*cols:(tt+1)*cols])
+				}
 			}
 		}
-		for ; r < hi; r++ {
-			out[t*rows+r] = ops.dotQ8F32(w.Data[r*rb:(r+1)*rb], xt)
+		for t := nt; t < n; t++ {
+			xt := x[t*cols : (t+1)*cols]
+			r := b
+			if ops.dotQ8F32R4 != nil {
+				// straight into out: a local array passed to a func value
+				// would escape, one allocation per matmul
+				for ; r+4 <= be; r += 4 {
+					ops.dotQ8F32R4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
+				}
+			}
+			for ; r < be; r++ {
+				out[t*rows+r] = ops.dotQ8F32(w.Data[r*rb:(r+1)*rb], xt)
+			}
 		}
 	}
 }

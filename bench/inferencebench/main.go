@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ type config struct {
 	reps, threads               int
 	llamacpp                    string
 	markdown                    bool
+	cpuProfile                  string
 }
 
 func main() {
@@ -49,6 +51,7 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.threads, "threads", runtime.GOMAXPROCS(0), "threads of both engines (Outpost's runner, llama.cpp's -t)")
 	flag.StringVar(&c.llamacpp, "llamacpp", "auto", `llama.cpp to compare with: "auto" (build or reuse it with bench/llamacpp/build.sh), "off", or the folder holding llama-bench and llama-batched-bench`)
 	flag.BoolVar(&c.markdown, "markdown", false, "print the header and tables as Markdown")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write this process's CPU profile (Outpost's engine, HTTP server and client) to the file")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", flag.Args())
@@ -156,6 +159,17 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	httpTok, err := httpCostPerToken()
 	if err != nil {
 		return err
@@ -228,7 +242,7 @@ func runQuant(c config, l *llamaCpp, quant string) (*quantRun, error) {
 					r.tokPerSec = r.decodePerSec
 				}
 				qr.orows[si] = append(qr.orows[si], r)
-				fmt.Fprintf(os.Stderr, "  %.2f tok/s, decode %.2f tok/s, %s CPU ms/token (load average %s)\n", r.tokPerSec, r.decodePerSec, ms(r.cpuPerToken), loadavg())
+				fmt.Fprintf(os.Stderr, "  %.2f tok/s, decode %.2f tok/s (%.1f tokens per decode-only step, %v each), %s CPU ms/token (load average %s)\n", r.tokPerSec, r.decodePerSec, r.stepTokens, r.decodeStep.Round(time.Millisecond), ms(r.cpuPerToken), loadavg())
 				return nil
 			}
 			runL := func() error {
