@@ -78,7 +78,10 @@
 // The runner splits matmul rows and attention tokens across Threads
 // workers: the calling goroutine and Threads−1 goroutines started by the
 // first Forward that splits work and stopped by Close (the engine's
-// scheduler closes its runner when it stops). A job is published with an
+// scheduler closes its runner when it stops). A job's range is cut into
+// chunks, about eight per worker, that the workers claim from an atomic
+// counter, so a worker slowed by other work on its core takes fewer of
+// them instead of holding up the step. A job is published with an
 // atomic counter; between the ~150 jobs of a step the workers poll
 // (yielding) and park only after 50 µs without work, so a step costs no
 // goroutine start and no channel operation per matmul. The caller waits

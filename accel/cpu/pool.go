@@ -16,8 +16,12 @@ const spinFor = 50 * time.Microsecond
 
 // pool runs jobs on Threads goroutines: the caller is worker 0 and
 // Threads−1 workers, started on the first job, live until close. A job is
-// a range [0, n) split into contiguous parts of at least grain items, one
-// per worker; fn is called with each part. The caller waits for all parts.
+// a range [0, n) cut into chunks of a multiple of grain items (about eight
+// per worker); each worker claims the next chunk from an atomic counter
+// until none is left, so a worker that is slower (its core shared with
+// other work, or its chunks costlier) takes fewer chunks instead of
+// holding up the step. fn is called with each chunk. The caller waits for
+// all of them.
 // Jobs are published with an atomic generation counter; a worker that
 // finds no job for spinFor parks on its wake channel, which the next job
 // signals.
@@ -27,8 +31,9 @@ type pool struct {
 	wg      sync.WaitGroup
 
 	// the current job, written by the caller before gen moves
-	n, grain int
-	fn       func(worker, lo, hi int)
+	n, grain, chunk int
+	fn              func(worker, lo, hi int)
+	next            atomic.Int64 // the start of the next chunk to claim
 
 	gen     atomic.Uint64
 	pending atomic.Int32
@@ -71,6 +76,10 @@ func (p *pool) run(n, grain int, fn func(worker, lo, hi int)) {
 		p.start()
 	}
 	p.n, p.grain, p.fn = n, grain, fn
+	// about eight chunks per worker, a multiple of grain
+	g := max(1, grain)
+	p.chunk = (n + 8*w*g - 1) / (8 * w * g) * g
+	p.next.Store(0)
 	p.pending.Store(int32(p.threads - 1))
 	p.gen.Add(1)
 	for i := range p.wake {
@@ -81,7 +90,7 @@ func (p *pool) run(n, grain int, fn func(worker, lo, hi int)) {
 			}
 		}
 	}
-	fn(0, 0, n/w)
+	p.claim(0)
 	// Spin briefly for the other parts, then sleep: on a loaded machine a
 	// worker may be off its core, and spinning would keep it off.
 	for spins := 0; p.pending.Load() != 0; spins++ {
@@ -108,8 +117,8 @@ func (p *pool) worker(i int, seen uint64) {
 			return
 		}
 		seen++
-		if w := p.parts(p.n, p.grain); i+1 < w {
-			p.fn(i+1, (i+1)*p.n/w, (i+2)*p.n/w)
+		if i+1 < p.parts(p.n, p.grain) {
+			p.claim(i + 1)
 		}
 		if p.pending.Add(-1) == 0 && p.waiting.Load() {
 			select {
@@ -117,6 +126,17 @@ func (p *pool) worker(i int, seen uint64) {
 			default:
 			}
 		}
+	}
+}
+
+// claim runs fn on the job's next chunks as worker i until none is left.
+func (p *pool) claim(i int) {
+	for {
+		lo := int(p.next.Add(int64(p.chunk))) - p.chunk
+		if lo >= p.n {
+			return
+		}
+		p.fn(i, lo, min(lo+p.chunk, p.n))
 	}
 }
 
