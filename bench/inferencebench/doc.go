@@ -6,7 +6,7 @@
 // Usage:
 //
 //	go run ./bench/inferencebench [--quant q8_0,q4_k] [--shape tinyllama-1.1b] [--model FILE.gguf]
-//	    [--llamacpp auto|off|DIR] [--threads N] [--reps 2] [--markdown]
+//	    [--llamacpp auto|off|DIR] [--threads N] [--reps 2] [--markdown] [--cpuprofile FILE]
 //	    [--prefill-tokens 128] [--decode-tokens 64] [--concurrency 8,32] [--prompt-tokens 128] [--gen-tokens 32]
 //
 // For each --quant it synthesizes the shape (seed 1) into
