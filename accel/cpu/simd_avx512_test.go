@@ -31,8 +31,7 @@ func TestBestChoosesAVX512(t *testing.T) {
 }
 
 // TestArchSets: both assembly sets are under test where the CPU has
-// AVX-512, the AVX-512 one last (Best's), with its tile and without
-// AVX2's four-token Q8_0 dot, whose bits differ from its own.
+// AVX-512, the AVX-512 one last (Best's), with its own Q8_0 tile.
 func TestArchSets(t *testing.T) {
 	sets := archSets()
 	var names []string
@@ -52,8 +51,5 @@ func TestArchSets(t *testing.T) {
 	z := sets[1]
 	if z.q8Tile == nil || z.dotQ8F32R4 == nil || z.q8TileRows != 4 || z.q8TileToks != 4 {
 		t.Fatal("the AVX-512 set's Q8_0 float family is not its own")
-	}
-	if best, _ := archOps(); best.name != "avx512" {
-		t.Fatalf("archOps after archSets is %q", best.name)
 	}
 }
