@@ -12,34 +12,14 @@ import (
 var decodeModel = flag.String("decode.model", "", "GGUF file for BenchmarkDecode (e.g. .cache/models/tinyllama-1.1b-q4_k.gguf)")
 
 // BenchmarkDecode times whole decode steps of a model file given with
-// -decode.model, for batches of 1 and 8 sequences, with Best, with AVX2
-// where Best is AVX-512, and with Best's primitives on int8-quantized
-// activations (-q8act): tok/s is sequences × steps / time. Each step
+// -decode.model, for batches of 1 and 8 sequences, with benchModel's
+// kernel sets: tok/s is sequences × steps / time. Each step
 // decodes one token per sequence at positions 8 onward (a short prefill
 // first, untimed).
 //
 //	go test -run '^$' -bench Decode -benchtime 16x ./accel/cpu -decode.model PATH
 func BenchmarkDecode(b *testing.B) {
-	if *decodeModel == "" {
-		b.Skip("no -decode.model")
-	}
-	f, err := gguf.Open(*decodeModel)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	m, err := llama.Load(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sets := []Kernels{Best()}
-	if arch := archSets(); len(arch) > 0 {
-		// where Best is AVX-512, AVX2 too, so that one run gives the ratio
-		for _, ops := range arch[:len(arch)-1] {
-			sets = append(sets, fastKernels(ops, false))
-		}
-		sets = append(sets, fastKernels(arch[len(arch)-1], true))
-	}
+	m, sets := benchModel(b)
 	for _, k := range sets {
 		for _, nseq := range []int{1, 8} {
 			b.Run(fmt.Sprintf("%s/seqs%d", k.Name, nseq), func(b *testing.B) {
@@ -74,4 +54,32 @@ func BenchmarkDecode(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchModel loads the -decode.model file (closed when b ends) and
+// returns it with the kernel sets a model benchmark compares: Best, AVX2
+// too where Best is AVX-512 (so that one run gives the ratio), and Best's
+// primitives on int8-quantized activations (-q8act). It skips b without
+// a file.
+func benchModel(b *testing.B) (*llama.Model, []Kernels) {
+	if *decodeModel == "" {
+		b.Skip("no -decode.model")
+	}
+	f, err := gguf.Open(*decodeModel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	m, err := llama.Load(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sets := []Kernels{Best()}
+	if arch := archSets(); len(arch) > 0 {
+		for _, ops := range arch[:len(arch)-1] {
+			sets = append(sets, fastKernels(ops, false))
+		}
+		sets = append(sets, fastKernels(arch[len(arch)-1], true))
+	}
+	return m, sets
 }

@@ -241,28 +241,22 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 			}
 		}
 	case w.Type == gguf.Q4_K:
-		// rows in blocks, each through all the token groups before the
-		// next, as matMulQ8F32's tiles: rows outer would stream a
-		// prefill chunk's activations once per row
 		sc := cols / 32
-		nt := 0
+		T := 0
 		if ops.dotQ4Kx4 != nil {
-			nt = n - n%4
+			T = 4
 		}
-		for b := lo; b < hi && nt > 0; b += q8RowBlock {
-			be := min(hi, b+q8RowBlock)
-			for t := 0; t < nt; t += 4 {
-				xs, ss := in.X[t*cols:(t+4)*cols], in.S[t*sc:(t+4)*sc]
-				for r := b; r < be; r++ {
-					ops.dotQ4Kx4(w.Data[r*rb:(r+1)*rb], xs, ss, cols, out[t*rows+r:], rows)
-				}
+		byRowBlocks(lo, hi, n, T, func(b, be, t int) {
+			xs, ss := in.X[t*cols:(t+4)*cols], in.S[t*sc:(t+4)*sc]
+			for r := b; r < be; r++ {
+				ops.dotQ4Kx4(w.Data[r*rb:(r+1)*rb], xs, ss, cols, out[t*rows+r:], rows)
 			}
-		}
-		for t := nt; t < n; t++ {
-			for r := lo; r < hi; r++ {
-				out[t*rows+r] = ops.dotQ4K(w.Data[r*rb:(r+1)*rb], in.X[t*cols:(t+1)*cols], in.S[t*sc:(t+1)*sc])
+		}, func(b, be, t int) {
+			xt, st := in.X[t*cols:(t+1)*cols], in.S[t*sc:(t+1)*sc]
+			for r := b; r < be; r++ {
+				out[t*rows+r] = ops.dotQ4K(w.Data[r*rb:(r+1)*rb], xt, st)
 			}
-		}
+		})
 	case w.Type == gguf.F16:
 		for r := lo; r < hi; r++ {
 			row := w.Data[r*rb : (r+1)*rb]
@@ -290,60 +284,74 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 	}
 }
 
-// q8RowBlock is how many rows a Q8_0 float32 matmul with tiles (and a
-// float32 Q4_K one) takes through all its token groups before the next
-// rows: for TinyLlama's Q8_0 matrices 136 KiB (2048 columns) to 374 KiB
-// (5632), which stay in the core's L2 cache while the token groups go
-// by. On the 2-core Zen 3 VM (512 KiB of L2 per core) 16, 32 and 128
-// rows timed the same as 64 within the noise of a shared machine.
-const q8RowBlock = 64
+// rowBlock is how many rows a float32 Q8_0 or Q4_K matmul takes through
+// all its tokens before the next rows: for TinyLlama's Q8_0 matrices 136
+// KiB (2048 columns) to 374 KiB (5632), which stay in the core's L2 cache
+// while the tokens go by. On the 2-core Zen 3 VM (512 KiB of L2 per core)
+// 16, 32 and 128 rows timed the same as 64 within the noise of a shared
+// machine.
+const rowBlock = 64
 
-// matMulQ8F32 is matMulFast for Q8_0 weights on float32 activations:
-// rows in blocks of q8RowBlock and, per block, the tokens by q8TileToks
-// against the rows by q8TileRows (ops.q8Tile; the rows left over one at
-// a time), then the tokens left over (all of them without a tile) one at
-// a time against four rows at a time (dotQ8F32R4) and the rows left over
-// one at a time. The leftover tokens take the block while its weights
-// are still in cache: a decode step whose batch is not a multiple of the
-// tile then reads the weights from memory once, not once more per
-// leftover token.
-func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo, hi int) {
-	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
-	nt := 0 // tokens taken in tiles
-	if ops.q8Tile != nil {
-		nt = n - n%ops.q8TileToks
+// byRowBlocks runs a matmul's rows [lo, hi) in blocks of rowBlock rows,
+// each through all n tokens before the next block: group(b, be, t) for
+// the tokens [t, t+T) of each whole group of T (none when T is 0), then
+// one(b, be, t) for each token left over. Rows outer would stream a
+// prefill chunk's activations once per row, and tokens outer the weights
+// once per token; the leftover tokens of a batch that is not a multiple
+// of T also find the block's weights in cache.
+func byRowBlocks(lo, hi, n, T int, group, one func(b, be, t int)) {
+	nt := 0
+	if T > 0 {
+		nt = n - n%T
 	}
-	for b := lo; b < hi; b += q8RowBlock {
-		be := min(hi, b+q8RowBlock)
-		R, T := ops.q8TileRows, ops.q8TileToks
+	for b := lo; b < hi; b += rowBlock {
+		be := min(hi, b+rowBlock)
 		for t := 0; t < nt; t += T {
-			xs := x[t*cols : (t+T)*cols]
-			r := b
-			for ; r+R <= be; r += R {
-				ops.q8Tile(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
-			}
-			for ; r < be; r++ {
-				row := w.Data[r*rb : (r+1)*rb]
-				for tt := t; tt < t+T; tt++ {
-					out[tt*rows+r] = ops.dotQ8F32(row, x[tt*cols:(tt+1)*cols])
-				}
-			}
+			group(b, be, t)
 		}
 		for t := nt; t < n; t++ {
-			xt := x[t*cols : (t+1)*cols]
-			r := b
-			if ops.dotQ8F32R4 != nil {
-				// straight into out: a local array passed to a func value
-				// would escape, one allocation per matmul
-				for ; r+4 <= be; r += 4 {
-					ops.dotQ8F32R4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
-				}
-			}
-			for ; r < be; r++ {
-				out[t*rows+r] = ops.dotQ8F32(w.Data[r*rb:(r+1)*rb], xt)
-			}
+			one(b, be, t)
 		}
 	}
+}
+
+// matMulQ8F32 is matMulFast for Q8_0 weights on float32 activations, in
+// row blocks (byRowBlocks): the tokens by q8TileToks against the rows by
+// q8TileRows (ops.q8Tile; the rows left over one at a time), then the
+// tokens left over (all of them without a tile) one at a time against
+// four rows at a time (dotQ8F32R4) and the rows left over one at a time.
+func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo, hi int) {
+	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
+	R, T := ops.q8TileRows, 0
+	if ops.q8Tile != nil {
+		T = ops.q8TileToks
+	}
+	byRowBlocks(lo, hi, n, T, func(b, be, t int) {
+		xs := x[t*cols : (t+T)*cols]
+		r := b
+		for ; r+R <= be; r += R {
+			ops.q8Tile(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
+		}
+		for ; r < be; r++ {
+			row := w.Data[r*rb : (r+1)*rb]
+			for tt := t; tt < t+T; tt++ {
+				out[tt*rows+r] = ops.dotQ8F32(row, x[tt*cols:(tt+1)*cols])
+			}
+		}
+	}, func(b, be, t int) {
+		xt := x[t*cols : (t+1)*cols]
+		r := b
+		if ops.dotQ8F32R4 != nil {
+			// straight into out: a local array passed to a func value
+			// would escape, one allocation per matmul
+			for ; r+4 <= be; r += 4 {
+				ops.dotQ8F32R4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
+			}
+		}
+		for ; r < be; r++ {
+			out[t*rows+r] = ops.dotQ8F32(w.Data[r*rb:(r+1)*rb], xt)
+		}
+	})
 }
 
 func rmsNormFast(ops simdOps, out, x, weight []float32, eps float32) {

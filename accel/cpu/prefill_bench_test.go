@@ -1,15 +1,10 @@
 package cpu
 
-import (
-	"testing"
-
-	"github.com/outpost-iot/outpost/accel/gguf"
-	"github.com/outpost-iot/outpost/accel/llama"
-)
+import "testing"
 
 // BenchmarkPrefill times one prompt chunk of 128 tokens through Forward,
 // from position 0 with the logits of its last token, for the model file
-// given with -decode.model, with Best and with the -q8act set: tok/s is
+// given with -decode.model, with benchModel's kernel sets: tok/s is
 // 128 × chunks / time. Every chunk overwrites the same KV slots, so the
 // attention cost is that of a first chunk.
 //
@@ -40,28 +35,4 @@ func BenchmarkPrefill(b *testing.B) {
 			b.ReportMetric(float64(b.N*chunk)/b.Elapsed().Seconds(), "tok/s")
 		})
 	}
-}
-
-// benchModel loads the -decode.model file (closed when b ends) and
-// returns it with the kernel sets a model benchmark compares: Best and,
-// where there is assembly, its primitives on quantized activations. It
-// skips b without a file.
-func benchModel(b *testing.B) (*llama.Model, []Kernels) {
-	if *decodeModel == "" {
-		b.Skip("no -decode.model")
-	}
-	f, err := gguf.Open(*decodeModel)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { f.Close() })
-	m, err := llama.Load(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sets := []Kernels{Best()}
-	if ops, ok := archOps(); ok {
-		sets = append(sets, fastKernels(ops, true))
-	}
-	return m, sets
 }

@@ -68,7 +68,7 @@ func avx2Ops() (simdOps, bool) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasF16C {
 		return simdOps{}, false
 	}
-	return simdOps{
+	ops := simdOps{
 		name: "avx2",
 		dotQ8: func(w []byte, xq []int8, xd []float32) float32 {
 			nb := len(xd)
@@ -80,9 +80,6 @@ func avx2Ops() (simdOps, bool) {
 		},
 		dotQ8F32:   dotQ8F32Asm(dotQ8F32AVX2),
 		dotQ8F32R4: dotQ8F32R4Asm(dotQ8F32R4AVX2),
-		q8Tile:     q8TileAsm(q8Tile2x4AVX2, 2, 4),
-		q8TileRows: 2,
-		q8TileToks: 4,
 		dotQ4K:     dotQ4KAsm(dotQ4KAVX2),
 		dotQ4Kx4:   dotQ4Kx4Asm(dotQ4Kx4AVX2),
 		dotQ4KQ8: func(w []byte, xq []int8, xd, xs []float32) float32 {
@@ -117,5 +114,9 @@ func avx2Ops() (simdOps, bool) {
 			}
 			swiGLUFast(gate[m:], up[m:])
 		},
-	}, true
+	}
+	// two rows by four tokens: 8 accumulators, 2 scales, 2 widened
+	// weights and 1 activation register of the 16
+	ops.setQ8Tile(q8Tile2x4AVX2, 2, 4)
+	return ops, true
 }

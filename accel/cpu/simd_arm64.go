@@ -46,7 +46,7 @@ func archOps() (simdOps, bool) {
 	ops.name = "neon"
 	ops.dotQ8F32 = dotQ8F32Asm(dotQ8F32NEON)
 	ops.dotQ8F32R4 = dotQ8F32R4Asm(dotQ8F32R4NEON)
-	ops.q8Tile, ops.q8TileRows, ops.q8TileToks = q8TileAsm(q8TileNEON, 4, 4), 4, 4
+	ops.setQ8Tile(q8TileNEON, 4, 4)
 	ops.dotQ4K = dotQ4KAsm(dotQ4KNEON)
 	ops.dotQ4Kx4 = dotQ4Kx4Asm(dotQ4Kx4NEON)
 	ops.dotF32 = dotF32Asm(dotF32NEON, 16)

@@ -37,10 +37,12 @@ func dotQ8F32R4Asm(asm func(w *byte, rb int, x *float32, nb int, out *[4]float32
 	}
 }
 
-// q8TileAsm wraps a Q8_0 tile of rows × toks (q8Tile); strides in bytes
-// for the assembly.
-func q8TileAsm(asm func(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int), rows, toks int) func([]byte, int, []float32, int, []float32, int) {
-	return func(w []byte, rb int, x []float32, cols int, out []float32, outStride int) {
+// setQ8Tile sets q8Tile to the assembly tile asm of rows × toks and
+// q8TileRows, q8TileToks to its shape; strides in bytes for the
+// assembly.
+func (o *simdOps) setQ8Tile(asm func(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int), rows, toks int) {
+	o.q8TileRows, o.q8TileToks = rows, toks
+	o.q8Tile = func(w []byte, rb int, x []float32, cols int, out []float32, outStride int) {
 		last := (toks - 1) * outStride
 		_ = out[last : last+rows] // panics for outStride < 0
 		nb := cols / q8Size

@@ -56,8 +56,7 @@ func avx512Ops(avx2 simdOps) simdOps {
 	ops.name = "avx512"
 	ops.dotQ8F32 = dotQ8F32Asm(dotQ8F32AVX512)
 	ops.dotQ8F32R4 = dotQ8F32R4Asm(dotQ8F32R4AVX512)
-	ops.q8Tile = q8TileAsm(q8TileAVX512, q8TileRowsAVX512, q8TileToksAVX512)
-	ops.q8TileRows, ops.q8TileToks = q8TileRowsAVX512, q8TileToksAVX512
+	ops.setQ8Tile(q8TileAVX512, q8TileRowsAVX512, q8TileToksAVX512)
 	ops.dotF32 = dotF32Asm(dotF32AVX512, 16)
 	ops.dotF16 = dotF16Asm(dotF16AVX512, 16)
 	ops.axpy = axpyAsm(axpyAVX512, 16)
