@@ -14,6 +14,12 @@ func dotQ8F32R4AVX512(w *byte, rb int, x *float32, nb int, out *[4]float32)
 func q8TileAVX512(w *byte, rb int, x *float32, xStride, nb int, out *float32, outStride int)
 
 //go:noescape
+func dotQ4KAVX512(w *byte, x, xs *float32, nb int) float32
+
+//go:noescape
+func dotQ4Kx4AVX512(w *byte, x, xs *float32, stride, xsStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotF32AVX512(a, b *float32, n int) float32
 
 //go:noescape
@@ -57,6 +63,8 @@ func avx512Ops(avx2 simdOps) simdOps {
 	ops.dotQ8F32 = dotQ8F32Asm(dotQ8F32AVX512)
 	ops.dotQ8F32R4 = dotQ8F32R4Asm(dotQ8F32R4AVX512)
 	ops.setQ8Tile(q8TileAVX512, q8TileRowsAVX512, q8TileToksAVX512)
+	ops.dotQ4K = dotQ4KAsm(dotQ4KAVX512)
+	ops.dotQ4Kx4 = dotQ4Kx4Asm(dotQ4Kx4AVX512)
 	ops.dotF32 = dotF32Asm(dotF32AVX512, 16)
 	ops.dotF16 = dotF16Asm(dotF16AVX512, 16)
 	ops.axpy = axpyAsm(axpyAVX512, 16)

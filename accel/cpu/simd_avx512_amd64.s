@@ -15,6 +15,11 @@
 #define HSUM_Z(z, y) \
 	VEXTRACTF64X4 $1, z, Y1 \
 	VADDPS Y1, y, Y0 \
+	FOLD_Y0
+
+// FOLD_Y0 adds the eight lanes of Y0 into X0's lowest: HSUM_Z's tree
+// from its second level (X1 scratch).
+#define FOLD_Y0 \
 	VEXTRACTF128 $1, Y0, X1 \
 	VADDPS X1, X0, X0 \
 	VPERMILPS $0x4E, X0, X1 \
@@ -502,5 +507,210 @@ zaronestore:
 	JMP zarone
 
 zardone:
+	VZEROUPPER
+	RET
+
+// Q4_K (simd_avx512_amd64.go's dotQ4KAVX512, dotQ4Kx4AVX512). A
+// super-block is 144 bytes: f16 d at 0, f16 dmin at 2, the 6-bit scales
+// and mins of its eight sub-blocks in the 12 bytes at 4, then four groups
+// of 32 quant bytes at 16, group g holding sub-block 2g in its low
+// nibbles and 2g+1 in its high ones. Per token the arithmetic is: per
+// sub-block, the 32 quants times the activations into 16 lanes (one
+// multiply, one FMA), then times the step d·sc into the token's 16-lane
+// accumulator (FMA); the offsets dmin·m times the activations' sums
+// subtracted from an 8-lane accumulator; at the end the 16 lanes folded
+// to 8, the offsets added, and FOLD_Y0. The one-token and four-token
+// dots do exactly this, so their results are the same bits.
+
+DATA q4kLow6<>+0(SB)/8, $0x3f3f3f3f3f3f3f3f
+DATA q4kLow6<>+8(SB)/8, $0x3f3f3f3f3f3f3f3f
+GLOBL q4kLow6<>(SB), RODATA|NOPTR, $16
+DATA q4kTop2<>+0(SB)/8, $0x3030303030303030
+DATA q4kTop2<>+8(SB)/8, $0x3030303030303030
+GLOBL q4kTop2<>(SB), RODATA|NOPTR, $16
+DATA q4kLow4<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA q4kLow4<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL q4kLow4<>(SB), RODATA|NOPTR, $16
+DATA q4kShift<>+0(SB)/8, $0x0000000400000000
+DATA q4kShift<>+8(SB)/8, $0x0000000400000000
+GLOBL q4kShift<>(SB), RODATA|NOPTR, $16
+
+// Q4K_DECODE decodes the scales of the super-block at SI: the eight
+// steps d·sc[j] to steps-32(SP), the eight offsets dmin·m[j] to Y3 (X0-X4
+// scratch). With the 12 bytes as words A, B, C: scales 0-3 are A's
+// bytes' low six bits, mins 0-3 B's; scales 4-7 are C's low nibbles
+// under A's top two bits, mins 4-7 C's high nibbles under B's. The words
+// are taken side by side in one XMM register: dword 0 builds the scales,
+// dword 1 the mins.
+#define Q4K_DECODE \
+	VMOVDQU 4(SI), X0 \
+	VPAND q4kLow6<>(SB), X0, X1 \
+	VPSRLD $2, X0, X2 \
+	VPAND q4kTop2<>(SB), X2, X2 \
+	VPSHUFD $0xAA, X0, X3 \
+	VPSRLVD q4kShift<>(SB), X3, X3 \
+	VPAND q4kLow4<>(SB), X3, X3 \
+	VPOR X2, X3, X3 \
+	VPUNPCKLDQ X3, X1, X1 \
+	VPMOVZXBD X1, Y2 \
+	VCVTDQ2PS Y2, Y2 \
+	VPBROADCASTW (SI), X4 \
+	VCVTPH2PS X4, Y4 \
+	VMULPS Y4, Y2, Y2 \
+	VMOVUPS Y2, steps-32(SP) \
+	VPSRLDQ $8, X1, X1 \
+	VPMOVZXBD X1, Y3 \
+	VCVTDQ2PS Y3, Y3 \
+	VPBROADCASTW 2(SI), X4 \
+	VCVTPH2PS X4, Y4 \
+	VMULPS Y4, Y3, Y3
+
+// Q4K_GROUP_WIDEN widens group g's 32 quant bytes to float32: low
+// nibbles (sub-block 2g) in Z3, Z4, high ones (2g+1) in Z5, Z6 (Z15:
+// dword 15s), and broadcasts the two sub-blocks' steps to Z7, Z9.
+#define Q4K_GROUP_WIDEN(g) \
+	VPMOVZXBD 16+32*g(SI), Z3 \
+	VPMOVZXBD 32+32*g(SI), Z4 \
+	VPSRLD $4, Z3, Z5 \
+	VPSRLD $4, Z4, Z6 \
+	VPANDD Z15, Z3, Z3 \
+	VPANDD Z15, Z4, Z4 \
+	VCVTDQ2PS Z3, Z3 \
+	VCVTDQ2PS Z4, Z4 \
+	VCVTDQ2PS Z5, Z5 \
+	VCVTDQ2PS Z6, Z6 \
+	VBROADCASTSS steps-32+8*g(SP), Z7 \
+	VBROADCASTSS steps-28+8*g(SP), Z9
+
+// Q4K_TOKEN adds the widened group of one token (its 64 activations at
+// m) into acc (t0, t1 scratch).
+#define Q4K_TOKEN(m, t0, t1, acc) \
+	VMULPS m, Z3, t0 \
+	VFMADD231PS 64+m, Z4, t0 \
+	VFMADD231PS t0, Z7, acc \
+	VMULPS 128+m, Z5, t1 \
+	VFMADD231PS 192+m, Z6, t1 \
+	VFMADD231PS t1, Z9, acc
+
+// Q4K_CONSTS sets Z15 to dword 15s.
+#define Q4K_CONSTS \
+	MOVL $15, AX \
+	VPBROADCASTD AX, Z15
+
+// PREFETCH_Q4K_ROW prefetches the block 2 KiB ahead in the row (one
+// row streams from memory).
+#define PREFETCH_Q4K_ROW \
+	PREFETCHT0 2048(SI) \
+	PREFETCHT0 2112(SI) \
+	PREFETCHT0 2176(SI)
+
+// Q4K_SUM folds acc's 16 lanes to 8, adds the offsets' accumulator macc
+// (ya, ym: their lower halves) and sums into X0.
+#define Q4K_SUM(acc, ya, ym) \
+	VEXTRACTF64X4 $1, acc, Y1 \
+	VADDPS Y1, ya, Y0 \
+	VADDPS ym, Y0, Y0 \
+	FOLD_Y0
+
+// func dotQ4KAVX512(w *byte, x, xs *float32, nb int) float32
+TEXT ·dotQ4KAVX512(SB), NOSPLIT, $32-36
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ xs+16(FP), DX
+	MOVQ nb+24(FP), CX
+	Q4K_CONSTS
+	VPXORD Z16, Z16, Z16
+	VPXORD Z20, Z20, Z20
+
+kz1loop:
+	TESTQ CX, CX
+	JZ kz1done
+	PREFETCH_Q4K_ROW
+	Q4K_DECODE
+	VFNMADD231PS (DX), Y3, Y20
+	Q4K_GROUP_WIDEN(0)
+	Q4K_TOKEN(256*0(DI), Z8, Z10, Z16)
+	Q4K_GROUP_WIDEN(1)
+	Q4K_TOKEN(256*1(DI), Z8, Z10, Z16)
+	Q4K_GROUP_WIDEN(2)
+	Q4K_TOKEN(256*2(DI), Z8, Z10, Z16)
+	Q4K_GROUP_WIDEN(3)
+	Q4K_TOKEN(256*3(DI), Z8, Z10, Z16)
+	ADDQ $144, SI
+	ADDQ $1024, DI
+	ADDQ $32, DX
+	DECQ CX
+	JMP kz1loop
+
+kz1done:
+	Q4K_SUM(Z16, Y16, Y20)
+	VMOVSS X0, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// Q4K_X4_GROUP adds group g of the four tokens (activations at DI,
+// DI+BX, R8, R8+BX) into Z16-Z19.
+#define Q4K_X4_GROUP(g) \
+	Q4K_GROUP_WIDEN(g) \
+	Q4K_TOKEN(256*g(DI), Z8, Z10, Z16) \
+	Q4K_TOKEN(256*g(DI)(BX*1), Z11, Z12, Z17) \
+	Q4K_TOKEN(256*g(R8), Z13, Z14, Z18) \
+	Q4K_TOKEN(256*g(R8)(BX*1), Z24, Z25, Z19)
+
+// Q4K_STORE stores one token's sum at (AX) and moves AX to the next.
+#define Q4K_STORE(acc, ya, ym) \
+	Q4K_SUM(acc, ya, ym) \
+	VMOVSS X0, (AX) \
+	ADDQ R11, AX
+
+// func dotQ4Kx4AVX512(w *byte, x, xs *float32, stride, xsStride, nb int, out *float32, outStride int)
+//
+// dotQ4KAVX512 of one row against four tokens (activations at x,
+// x+stride, …, sums at xs, xs+xsStride, …, strides in bytes) into out,
+// out+outStride, …: each block's scales are decoded and its quants
+// widened once for the four.
+TEXT ·dotQ4Kx4AVX512(SB), NOSPLIT, $32-64
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ xs+16(FP), DX
+	MOVQ stride+24(FP), BX
+	MOVQ xsStride+32(FP), R9
+	MOVQ nb+40(FP), CX
+	LEAQ (DI)(BX*2), R8 // token 2's activations
+	Q4K_CONSTS
+	ZERO_Z16_Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+kz4loop:
+	TESTQ CX, CX
+	JZ kz4done
+	PREFETCH_Q4K_ROW
+	Q4K_DECODE
+	LEAQ (DX)(R9*2), R10 // token 2's sums
+	VFNMADD231PS (DX), Y3, Y20
+	VFNMADD231PS (DX)(R9*1), Y3, Y21
+	VFNMADD231PS (R10), Y3, Y22
+	VFNMADD231PS (R10)(R9*1), Y3, Y23
+	Q4K_X4_GROUP(0)
+	Q4K_X4_GROUP(1)
+	Q4K_X4_GROUP(2)
+	Q4K_X4_GROUP(3)
+	ADDQ $144, SI
+	ADDQ $1024, DI
+	ADDQ $1024, R8
+	ADDQ $32, DX
+	DECQ CX
+	JMP kz4loop
+
+kz4done:
+	MOVQ out+48(FP), AX
+	MOVQ outStride+56(FP), R11
+	Q4K_STORE(Z16, Y16, Y20)
+	Q4K_STORE(Z17, Y17, Y21)
+	Q4K_STORE(Z18, Y18, Y22)
+	Q4K_STORE(Z19, Y19, Y23)
 	VZEROUPPER
 	RET
