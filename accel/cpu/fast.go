@@ -68,6 +68,32 @@ type simdOps struct {
 	axpyRows func(y, p, v []float32, stride int)
 	// swiGLU is the SwiGLU kernel; nil: swiGLUFast (Go, expf).
 	swiGLU func(gate, up []float32)
+
+	// Elementwise kernels (RMSNorm's scaling, RoPE, attention's
+	// exponentials); nil: the Go loops in rmsNormFast, ropeFast and
+	// attentionFast.
+	//
+	// scaleMul sets out[i] = (x[i]·s)·w[i] over len(x), two roundings
+	// in that order (the bits of rmsNormFast's Go loop).
+	scaleMul func(out, x, w []float32, s float32)
+	// rope sets, for every head h of x (len(cs) values wide, len(cs)
+	// even) and j < len(cs), x[h+j] = float32(float64(x[h+j])·cs[j] +
+	// float64(x[h+(j^1)])·sn[j]) in float64, unfused: ropeFast's bits
+	// with cs = (cos_i, cos_i) and sn = (−sin_i, sin_i) per pair i.
+	rope func(x []float32, cs, sn []float64)
+	// expSub sets s[j] = expf(s[j]−m) (within expf's error) and returns
+	// their sum, in an order fixed by len(s).
+	expSub func(s []float32, m float32) float32
+
+	// F16 matmul shapes, with the same contract as the Q8_0 family's:
+	// dotF16R4 sets out[i] = dotF16(w[i*rb:], x) for four rows, and
+	// f16Tile computes dotF16 for f16TileRows rows by f16TileToks tokens
+	// into out[t*outStride+r], each with the same bits as dotF16 (which
+	// must therefore use the same arithmetic for every shape); nil: dotF16
+	// per (row, token).
+	dotF16R4               func(w []byte, rb int, x []float32, out *[4]float32)
+	f16Tile                func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
+	f16TileRows, f16TileToks int
 }
 
 var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8: dotQ4KQ8Go, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}

@@ -53,10 +53,12 @@ const (
 // and the 4 × 4 tile, which share one arithmetic: per half block the
 // quants times the block's scale, exactly, then one FMA into a single
 // 16-lane accumulator, summed in HSUM_Z's tree), F32 and F16 dots, axpy
-// and the attention rows. All three Q8_0 shapes are replaced together:
-// AVX2's would give other bits than this set's dotQ8F32, and a (row,
-// token) result must not depend on the batch. The int8 dot, the Q4_K
-// pair and SwiGLU stay AVX2's.
+// and the attention rows, and the Q4_K pair on float32 activations
+// (dotQ4K, dotQ4Kx4: 16 lanes, one sub-block pair per step). All three
+// Q8_0 shapes are replaced together: AVX2's would give other bits than
+// this set's dotQ8F32, and a (row, token) result must not depend on the
+// batch (the same for the Q4_K pair). The int8 dots and SwiGLU stay
+// AVX2's.
 func avx512Ops(avx2 simdOps) simdOps {
 	ops := avx2
 	ops.name = "avx512"
