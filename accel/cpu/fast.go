@@ -91,8 +91,8 @@ type simdOps struct {
 	// into out[t*outStride+r], each with the same bits as dotF16 (which
 	// must therefore use the same arithmetic for every shape); nil: dotF16
 	// per (row, token).
-	dotF16R4               func(w []byte, rb int, x []float32, out *[4]float32)
-	f16Tile                func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
+	dotF16R4                 func(w []byte, rb int, x []float32, out *[4]float32)
+	f16Tile                  func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
 	f16TileRows, f16TileToks int
 }
 
