@@ -54,6 +54,14 @@ type simdOps struct {
 	// dotQ4KQ8x4 is dotQ4KQ8 for four tokens (cols values each) into
 	// out[t*outStride], the same bits as four calls; nil: four calls.
 	dotQ4KQ8x4 func(w []byte, xq []int8, xd, xs []float32, cols int, out []float32, outStride int)
+	// dotQ6K is Σ_b Σ_j d_b·sc_bj · Σ_l (q_bjl−32)·x[256b+16j+l] over
+	// the len(x)/256 Q6_K super-blocks b of w and their 16 sub-blocks j
+	// of 16 weights (6-bit quants q, int8 scales sc, f16 d), float32;
+	// nil: the portable Go one. dotQ6Kx4 is dotQ6K for four tokens
+	// (cols values apart) into out[t*outStride], the same bits as four
+	// calls; nil: four calls.
+	dotQ6K   func(w []byte, x []float32) float32
+	dotQ6Kx4 func(w []byte, x []float32, cols int, out []float32, outStride int)
 	// dotF32 is Σ a[i]·b[i] over len(a), float32.
 	dotF32 func(a, b []float32) float32
 	// dotF16 is Σ f16(w[i])·x[i] over len(x) (w little-endian halves).

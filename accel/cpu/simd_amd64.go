@@ -118,5 +118,8 @@ func avx2Ops() (simdOps, bool) {
 	// two rows by four tokens: 8 accumulators, 2 scales, 2 widened
 	// weights and 1 activation register of the 16
 	ops.setQ8Tile(q8Tile2x4AVX2, 2, 4)
+	elemAVX2(&ops)
+	f16AVX2(&ops)
+	q6kAVX2(&ops)
 	return ops, true
 }

@@ -54,5 +54,8 @@ func archOps() (simdOps, bool) {
 	ops.axpy = axpyAsm(axpyNEON, 4)
 	ops.dotRows = dotRowsAsm(dotRowsNEON, 4)
 	ops.axpyRows = axpyRowsAsm(axpyRowsNEON, 4)
+	elemNEON(&ops)
+	f16NEON(&ops)
+	q6kNEON(&ops)
 	return ops, true
 }

@@ -72,6 +72,9 @@ func avx512Ops(avx2 simdOps) simdOps {
 	ops.axpy = axpyAsm(axpyAVX512, 16)
 	ops.dotRows = dotRowsAsm(dotRowsAVX512, 16)
 	ops.axpyRows = axpyRowsAsm(axpyRowsAVX512, 16)
+	elemAVX512(&ops)
+	f16AVX512(&ops)
+	q6kAVX512(&ops)
 	return ops
 }
 
