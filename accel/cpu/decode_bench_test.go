@@ -21,7 +21,7 @@ var decodeModel = flag.String("decode.model", "", "GGUF file for BenchmarkDecode
 func BenchmarkDecode(b *testing.B) {
 	m, sets := benchModel(b)
 	for _, k := range sets {
-		for _, nseq := range []int{1, 8} {
+		for _, nseq := range []int{1, 7, 8} {
 			b.Run(fmt.Sprintf("%s/seqs%d", k.Name, nseq), func(b *testing.B) {
 				const bt, maxPos = 16, 256
 				r, err := New(m, Config{NumBlocks: nseq * maxPos / bt, BlockTokens: bt, Kernels: k})

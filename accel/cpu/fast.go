@@ -37,6 +37,10 @@ type simdOps struct {
 	// dotQ8F32R4 and dotQ8F32).
 	q8Tile                 func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
 	q8TileRows, q8TileToks int
+	// q8TileLeft[k], when set (1 < k < q8TileToks), is q8Tile for k
+	// tokens: the tokens a batch leaves over after its whole tiles, which
+	// would otherwise take dotQ8F32R4 one at a time.
+	q8TileLeft [4]func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
 	// dotQ4K is Σ_b Σ_j [step_bj · Σ_l q_bjl·x[256b+32j+l] − offset_bj ·
 	// xs[8b+j]] over the len(x)/256 Q4_K super-blocks b of w and their
 	// sub-blocks j (gguf.Q4_KSubBlock's step and offset, xs the sums of
@@ -352,13 +356,22 @@ func byRowBlocks(lo, hi, n, T int, group, one func(b, be, t int)) {
 // matMulQ8F32 is matMulFast for Q8_0 weights on float32 activations, in
 // row blocks (byRowBlocks): the tokens by q8TileToks against the rows by
 // q8TileRows (ops.q8Tile; the rows left over one at a time), then the
-// tokens left over (all of them without a tile) one at a time against
-// four rows at a time (dotQ8F32R4) and the rows left over one at a time.
+// tokens left over together when the set has a tile for their number
+// (q8TileLeft), else (and all of them without a tile) one at a time
+// against four rows at a time (dotQ8F32R4) and the rows left over one at
+// a time.
 func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo, hi int) {
 	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
 	R, T := ops.q8TileRows, 0
 	if ops.q8Tile != nil {
 		T = ops.q8TileToks
+	}
+	var left func([]byte, int, []float32, int, []float32, int)
+	k := 0
+	if T > 0 {
+		if k = n % T; k > 1 {
+			left = ops.q8TileLeft[k]
+		}
 	}
 	byRowBlocks(lo, hi, n, T, func(b, be, t int) {
 		xs := x[t*cols : (t+T)*cols]
@@ -373,6 +386,24 @@ func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo,
 			}
 		}
 	}, func(b, be, t int) {
+		if left != nil {
+			// byRowBlocks calls this for the leftover tokens in order:
+			// the first call takes them all
+			if t == n-k {
+				xs := x[t*cols : n*cols]
+				r := b
+				for ; r+R <= be; r += R {
+					left(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
+				}
+				for ; r < be; r++ {
+					row := w.Data[r*rb : (r+1)*rb]
+					for tt := t; tt < n; tt++ {
+						out[tt*rows+r] = ops.dotQ8F32(row, x[tt*cols:(tt+1)*cols])
+					}
+				}
+			}
+			return
+		}
 		xt := x[t*cols : (t+1)*cols]
 		r := b
 		if ops.dotQ8F32R4 != nil {

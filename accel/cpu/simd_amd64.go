@@ -17,6 +17,12 @@ func dotQ8F32R4AVX2(w *byte, rb int, x *float32, nb int, out *[4]float32)
 func q8Tile2x4AVX2(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int)
 
 //go:noescape
+func q8Tile2x3AVX2(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int)
+
+//go:noescape
+func q8Tile2x2AVX2(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotQ4KAVX2(w *byte, x, xs *float32, nb int) float32
 
 //go:noescape
@@ -118,6 +124,8 @@ func avx2Ops() (simdOps, bool) {
 	// two rows by four tokens: 8 accumulators, 2 scales, 2 widened
 	// weights and 1 activation register of the 16
 	ops.setQ8Tile(q8Tile2x4AVX2, 2, 4)
+	ops.setQ8TileLeft(q8Tile2x3AVX2, 3)
+	ops.setQ8TileLeft(q8Tile2x2AVX2, 2)
 	elemAVX2(&ops)
 	f16AVX2(&ops)
 	q6kAVX2(&ops)

@@ -115,24 +115,19 @@ q8done:
 // adds the lanes at the end. The kernels differ only in which loads and
 // widenings they share, so each result has the same bits in all three.
 
-// STORE_SUMS4 stores the lane sums of a, b, c, d at DX, DX+BX, DX+2·BX,
-// DX+3·BX (X0, X1 scratch; DX advanced).
-#define STORE_SUMS4(a, b, c, d) \
+// STORE_SUM stores the lane sum of a at DX and moves DX on by BX (X0,
+// X1 scratch); STORE_SUMS4 stores four.
+#define STORE_SUM(a) \
 	VMOVAPS a, Y0 \
 	HSUM_Y0_KEEP \
 	MOVSS X0, (DX) \
-	ADDQ BX, DX \
-	VMOVAPS b, Y0 \
-	HSUM_Y0_KEEP \
-	MOVSS X0, (DX) \
-	ADDQ BX, DX \
-	VMOVAPS c, Y0 \
-	HSUM_Y0_KEEP \
-	MOVSS X0, (DX) \
-	ADDQ BX, DX \
-	VMOVAPS d, Y0 \
-	HSUM_Y0_KEEP \
-	MOVSS X0, (DX)
+	ADDQ BX, DX
+
+#define STORE_SUMS4(a, b, c, d) \
+	STORE_SUM(a) \
+	STORE_SUM(b) \
+	STORE_SUM(c) \
+	STORE_SUM(d)
 
 // Q8_SCALE sets the eight lanes of y to the f16 scale at m (x is y's low
 // half).
@@ -247,53 +242,84 @@ r4done:
 // bytes apart) into out[t·outStride + r] (outStride in bytes): each
 // widened slice of weights serves four tokens and each load of
 // activations two rows. Registers: eight chains (Y8-Y15), two scales,
-// two widened slices, one slice of activations.
-TEXT ·q8Tile2x4AVX2(SB), NOSPLIT, $0-56
-	MOVQ w+0(FP), SI
-	MOVQ rb+8(FP), DX
-	MOVQ x+16(FP), DI
-	MOVQ stride+24(FP), BX
-	MOVQ nb+32(FP), CX
-	LEAQ (DI)(BX*2), R8 // tokens 2 and 3
-	LEAQ (SI)(DX*2), R9 // the next tile's rows, prefetched
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	VXORPS Y12, Y12, Y12
-	VXORPS Y13, Y13, Y13
-	VXORPS Y14, Y14, Y14
-	VXORPS Y15, Y15, Y15
-	TESTQ CX, CX
-	JZ t24done
+// two widened slices, one slice of activations. q8Tile2x3AVX2 and
+// q8Tile2x2AVX2 are the same for three and two tokens: the tokens a
+// batch leaves over after its groups of four, which the four-row dot
+// would take one at a time, widening each slice again per token.
 
-t24loop:
-	PREFETCHT0 (R9)
-	PREFETCHT0 64(R9)
-	Q8_SCALE((SI), X0, Y0)
+// T2_START, after a two-row tile's arguments are loaded (w in SI, rb
+// in DX, x in DI, stride in BX, nb in CX), points R8 at token 2 and R9
+// at the next tile's rows (prefetched) and clears the chains.
+#define T2_START \
+	LEAQ (DI)(BX*2), R8 \
+	LEAQ (SI)(DX*2), R9 \
+	VXORPS Y8, Y8, Y8 \
+	VXORPS Y9, Y9, Y9 \
+	VXORPS Y10, Y10, Y10 \
+	VXORPS Y11, Y11, Y11 \
+	VXORPS Y12, Y12, Y12 \
+	VXORPS Y13, Y13, Y13 \
+	VXORPS Y14, Y14, Y14 \
+	VXORPS Y15, Y15, Y15
+
+// T2_BLOCK starts a block: the next rows' prefetch and both scales.
+#define T2_BLOCK \
+	PREFETCHT0 (R9) \
+	PREFETCHT0 64(R9) \
+	Q8_SCALE((SI), X0, Y0) \
 	Q8_SCALE((SI)(DX*1), X1, Y1)
+
+// T2_NEXT moves to the next block.
+#define T2_NEXT \
+	ADDQ $34, SI \
+	ADDQ $128, DI \
+	ADDQ $128, R8 \
+	ADDQ $68, R9
 
 #define T24_TOKEN(m, a0, a1) \
 	VMOVUPS m, Y4 \
 	VFMADD231PS Y4, Y2, a0 \
 	VFMADD231PS Y4, Y3, a1
 
-#define T24_SLICE(s) \
+#define T2_WIDEN(s) \
 	Q8_WIDEN(2+8*s(SI), Y0, Y2) \
-	Q8_WIDEN(2+8*s(SI)(DX*1), Y1, Y3) \
+	Q8_WIDEN(2+8*s(SI)(DX*1), Y1, Y3)
+
+#define T24_SLICE(s) \
+	T2_WIDEN(s) \
 	T24_TOKEN(32*s(DI), Y8, Y12) \
 	T24_TOKEN(32*s(DI)(BX*1), Y9, Y13) \
 	T24_TOKEN(32*s(R8), Y10, Y14) \
 	T24_TOKEN(32*s(R8)(BX*1), Y11, Y15)
 
+#define T23_SLICE(s) \
+	T2_WIDEN(s) \
+	T24_TOKEN(32*s(DI), Y8, Y12) \
+	T24_TOKEN(32*s(DI)(BX*1), Y9, Y13) \
+	T24_TOKEN(32*s(R8), Y10, Y14)
+
+#define T22_SLICE(s) \
+	T2_WIDEN(s) \
+	T24_TOKEN(32*s(DI), Y8, Y12) \
+	T24_TOKEN(32*s(DI)(BX*1), Y9, Y13)
+
+TEXT ·q8Tile2x4AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rb+8(FP), DX
+	MOVQ x+16(FP), DI
+	MOVQ stride+24(FP), BX
+	MOVQ nb+32(FP), CX
+	T2_START
+	TESTQ CX, CX
+	JZ t24done
+
+t24loop:
+	T2_BLOCK
 	T24_SLICE(0)
 	T24_SLICE(1)
 	T24_SLICE(2)
 	T24_SLICE(3)
-	ADDQ $34, SI
-	ADDQ $128, DI
-	ADDQ $128, R8
-	ADDQ $68, R9
+	T2_NEXT
 	DECQ CX
 	JNZ t24loop
 
@@ -302,8 +328,79 @@ t24done:
 	MOVQ outStride+48(FP), BX
 	STORE_SUMS4(Y8, Y9, Y10, Y11)
 	MOVQ out+40(FP), DX
+	MOVQ outStride+48(FP), BX
 	ADDQ $4, DX
 	STORE_SUMS4(Y12, Y13, Y14, Y15)
+	VZEROUPPER
+	RET
+
+// func q8Tile2x3AVX2(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int)
+TEXT ·q8Tile2x3AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rb+8(FP), DX
+	MOVQ x+16(FP), DI
+	MOVQ stride+24(FP), BX
+	MOVQ nb+32(FP), CX
+	T2_START
+	TESTQ CX, CX
+	JZ t23done
+
+t23loop:
+	T2_BLOCK
+	T23_SLICE(0)
+	T23_SLICE(1)
+	T23_SLICE(2)
+	T23_SLICE(3)
+	T2_NEXT
+	DECQ CX
+	JNZ t23loop
+
+t23done:
+	MOVQ out+40(FP), DX
+	MOVQ outStride+48(FP), BX
+	STORE_SUM(Y8)
+	STORE_SUM(Y9)
+	STORE_SUM(Y10)
+	MOVQ out+40(FP), DX
+	MOVQ outStride+48(FP), BX
+	ADDQ $4, DX
+	STORE_SUM(Y12)
+	STORE_SUM(Y13)
+	STORE_SUM(Y14)
+	VZEROUPPER
+	RET
+
+// func q8Tile2x2AVX2(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int)
+TEXT ·q8Tile2x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rb+8(FP), DX
+	MOVQ x+16(FP), DI
+	MOVQ stride+24(FP), BX
+	MOVQ nb+32(FP), CX
+	T2_START
+	TESTQ CX, CX
+	JZ t22done
+
+t22loop:
+	T2_BLOCK
+	T22_SLICE(0)
+	T22_SLICE(1)
+	T22_SLICE(2)
+	T22_SLICE(3)
+	T2_NEXT
+	DECQ CX
+	JNZ t22loop
+
+t22done:
+	MOVQ out+40(FP), DX
+	MOVQ outStride+48(FP), BX
+	STORE_SUM(Y8)
+	STORE_SUM(Y9)
+	MOVQ out+40(FP), DX
+	MOVQ outStride+48(FP), BX
+	ADDQ $4, DX
+	STORE_SUM(Y12)
+	STORE_SUM(Y13)
 	VZEROUPPER
 	RET
 

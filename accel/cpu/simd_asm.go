@@ -38,11 +38,26 @@ func dotQ8F32R4Asm(asm func(w *byte, rb int, x *float32, nb int, out *[4]float32
 }
 
 // setQ8Tile sets q8Tile to the assembly tile asm of rows × toks and
-// q8TileRows, q8TileToks to its shape; strides in bytes for the
-// assembly.
-func (o *simdOps) setQ8Tile(asm func(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int), rows, toks int) {
+// q8TileRows, q8TileToks to its shape.
+func (o *simdOps) setQ8Tile(asm q8TileAsm, rows, toks int) {
 	o.q8TileRows, o.q8TileToks = rows, toks
-	o.q8Tile = func(w []byte, rb int, x []float32, cols int, out []float32, outStride int) {
+	o.q8Tile = q8TileFunc(asm, rows, toks)
+}
+
+// setQ8TileLeft sets q8TileLeft[toks] to the assembly tile asm of the
+// set's q8TileRows rows by toks tokens.
+func (o *simdOps) setQ8TileLeft(asm q8TileAsm, toks int) {
+	o.q8TileLeft[toks] = q8TileFunc(asm, o.q8TileRows, toks)
+}
+
+// q8TileAsm is an assembly Q8_0 tile: nb blocks of rows at w, rb bytes
+// apart, by tokens at x, stride bytes apart, into out, outStride bytes
+// apart per token.
+type q8TileAsm func(w *byte, rb int, x *float32, stride, nb int, out *float32, outStride int)
+
+// q8TileFunc wraps asm, a tile of rows × toks, as a q8Tile field.
+func q8TileFunc(asm q8TileAsm, rows, toks int) func([]byte, int, []float32, int, []float32, int) {
+	return func(w []byte, rb int, x []float32, cols int, out []float32, outStride int) {
 		last := (toks - 1) * outStride
 		_ = out[last : last+rows] // panics for outStride < 0
 		nb := cols / q8Size

@@ -293,7 +293,7 @@ func TestMatMulFast(t *testing.T) {
 					default:
 						w = randF32Tensor(rng, rows, cols)
 					}
-					for _, n := range []int{1, 3, 4, 9, 13} {
+					for _, n := range []int{1, 2, 3, 4, 6, 7, 9, 13} {
 						x := randF32(rng, n*cols, 3)
 						got := runMatMul(k, w, x, n)
 						refX := x
@@ -526,7 +526,7 @@ func BenchmarkAttention(b *testing.B) {
 	}
 }
 
-// TestQ8TileBits: a set's dotQ8F32R4 and q8Tile give, for every (row,
+// TestQ8TileBits: a set's dotQ8F32R4, q8Tile and q8TileLeft tiles give, for every (row,
 // token), exactly dotQ8F32's bits, for rows of every length up to a few
 // blocks and a long one, with neighbouring memory that must not be read
 // into the result (rows padded apart, tokens at their stride).
@@ -563,14 +563,30 @@ func TestQ8TileBits(t *testing.T) {
 						}
 					}
 				}
-				if ops.q8Tile != nil {
-					tr, tt := ops.q8TileRows, ops.q8TileToks
+				tiles := map[int]func([]byte, int, []float32, int, []float32, int){ops.q8TileToks: ops.q8Tile}
+				for k, f := range ops.q8TileLeft {
+					if f != nil {
+						tiles[k] = f
+					}
+				}
+				for tt, tile := range tiles {
+					if tile == nil {
+						continue
+					}
+					tr := ops.q8TileRows
 					out := make([]float32, R*T)
-					ops.q8Tile(w[:tr*rb], rb, x[:tt*cols], cols, out, R)
+					tile(w[:tr*rb], rb, x[:tt*cols], cols, out, R)
 					for r := range tr {
 						for tok := range tt {
 							if math.Float32bits(out[tok*R+r]) != math.Float32bits(want[tok*R+r]) {
 								t.Fatalf("q8Tile %dx%d, %d blocks, row %d token %d: %v, dotQ8F32 %v", tr, tt, nb, r, tok, out[tok*R+r], want[tok*R+r])
+							}
+						}
+					}
+					for tok := tt; tok < T; tok++ { // no token past tt written
+						for r := range tr {
+							if out[tok*R+r] != 0 {
+								t.Fatalf("q8Tile %dx%d wrote token %d", tr, tt, tok)
 							}
 						}
 					}
