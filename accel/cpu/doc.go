@@ -48,8 +48,10 @@
 // same tree at the end. Matmuls take the rows in blocks that stay in L2
 // and, within a block, register tiles of rows × tokens (AVX2 2 × 4,
 // AVX-512 and NEON 4 × 4), so that each widened weight serves several
-// tokens and each activation load several rows; a token left over takes
-// four rows at a time. Every shape gives the same bits, so a sequence's
+// tokens and each activation load several rows; two or three tokens
+// left over take tiles of their own (a decode step of 7 sequences is
+// 4 + 3), and a lone one four rows at a time. Every shape gives the same
+// bits, so a sequence's
 // tokens never depend on the batch (TestQ8TileBits, TestMatMulFast).
 //
 // Q4_K matmuls (k-quant super-blocks of 256 weights: eight sub-blocks with

@@ -12,6 +12,12 @@ func dotQ8F32R4NEON(w *byte, rb int, x *float32, nb int, out *[4]float32)
 func q8TileNEON(w *byte, rb int, x *float32, xStride int, nb int, out *float32, outStride int)
 
 //go:noescape
+func q8Tile4x3NEON(w *byte, rb int, x *float32, xStride int, nb int, out *float32, outStride int)
+
+//go:noescape
+func q8Tile4x2NEON(w *byte, rb int, x *float32, xStride int, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotQ4KNEON(w *byte, x, xs *float32, nb int) float32
 
 //go:noescape
@@ -36,7 +42,8 @@ func axpyRowsNEON(y, p, v *float32, stride, m, n int)
 // SIMD). The int8 × int8 dot (quantized activations) is the portable Go
 // one: the kernels Best chooses do not use it. The Q8_0 float32 dots
 // are one arithmetic in three shapes (simd_arm64.s): one row, four rows
-// and a tile of four rows by four tokens.
+// and tiles of four rows by four tokens (by three and two for the
+// tokens a batch leaves over).
 // Attention's dotRows and axpyRows take a KV block in one call: eight
 // keys' chains side by side, or up to 32 outputs kept in registers
 // across the block's rows, where dotF32 and axpy per row pay a call, a
@@ -47,6 +54,8 @@ func archOps() (simdOps, bool) {
 	ops.dotQ8F32 = dotQ8F32Asm(dotQ8F32NEON)
 	ops.dotQ8F32R4 = dotQ8F32R4Asm(dotQ8F32R4NEON)
 	ops.setQ8Tile(q8TileNEON, 4, 4)
+	ops.setQ8TileLeft(q8Tile4x3NEON, 3)
+	ops.setQ8TileLeft(q8Tile4x2NEON, 2)
 	ops.dotQ4K = dotQ4KAsm(dotQ4KNEON)
 	ops.dotQ4Kx4 = dotQ4Kx4Asm(dotQ4Kx4NEON)
 	ops.dotF32 = dotF32Asm(dotF32NEON, 16)

@@ -203,10 +203,11 @@ r4done:
 
 // TILE_SLICE multiplies-adds one column slice of the 4×4 tile: the four
 // rows' quants, already widened to int32 in V4-V7, converted and scaled
-// by the rows' lanes of V8, the four tokens' activations loaded to
-// V9-V12, and the sixteen FMLAs into V16-V31 (token t, row r in
-// V(16+4t+r)).
-#define TILE_SLICE \
+// by the rows' lanes of V8 (TILE_WSLICE), then per token (TILE_TOKEN)
+// its activations loaded to V9-V12 and four FMLAs into V16-V31 (token t,
+// row r in V(16+4t+r)). TILE_SLICE3 and TILE_SLICE2 are the same for the
+// first three and two tokens.
+#define TILE_WSLICE \
 	SCVTF4S(4, 4) \
 	SCVTF4S(5, 5) \
 	SCVTF4S(6, 6) \
@@ -214,32 +215,32 @@ r4done:
 	FMULE4S(4, 4, 8, 0) \
 	FMULE4S(5, 5, 8, 1) \
 	FMULE4S(6, 6, 8, 2) \
-	FMULE4S(7, 7, 8, 3) \
-	VLD1.P 16(R4), [V9.S4] \
-	VLD1.P 16(R5), [V10.S4] \
-	VLD1.P 16(R6), [V11.S4] \
-	VLD1.P 16(R7), [V12.S4] \
-	VFMLA V4.S4, V9.S4, V16.S4 \
-	VFMLA V5.S4, V9.S4, V17.S4 \
-	VFMLA V6.S4, V9.S4, V18.S4 \
-	VFMLA V7.S4, V9.S4, V19.S4 \
-	VFMLA V4.S4, V10.S4, V20.S4 \
-	VFMLA V5.S4, V10.S4, V21.S4 \
-	VFMLA V6.S4, V10.S4, V22.S4 \
-	VFMLA V7.S4, V10.S4, V23.S4 \
-	VFMLA V4.S4, V11.S4, V24.S4 \
-	VFMLA V5.S4, V11.S4, V25.S4 \
-	VFMLA V6.S4, V11.S4, V26.S4 \
-	VFMLA V7.S4, V11.S4, V27.S4 \
-	VFMLA V4.S4, V12.S4, V28.S4 \
-	VFMLA V5.S4, V12.S4, V29.S4 \
-	VFMLA V6.S4, V12.S4, V30.S4 \
-	VFMLA V7.S4, V12.S4, V31.S4
+	FMULE4S(7, 7, 8, 3)
+
+#define TILE_TOKEN(rx, vx, a0, a1, a2, a3) \
+	VLD1.P 16(rx), [vx.S4] \
+	VFMLA V4.S4, vx.S4, a0.S4 \
+	VFMLA V5.S4, vx.S4, a1.S4 \
+	VFMLA V6.S4, vx.S4, a2.S4 \
+	VFMLA V7.S4, vx.S4, a3.S4
+
+#define TILE_SLICE2 \
+	TILE_WSLICE \
+	TILE_TOKEN(R4, V9, V16, V17, V18, V19) \
+	TILE_TOKEN(R5, V10, V20, V21, V22, V23)
+
+#define TILE_SLICE3 \
+	TILE_SLICE2 \
+	TILE_TOKEN(R6, V11, V24, V25, V26, V27)
+
+#define TILE_SLICE \
+	TILE_SLICE3 \
+	TILE_TOKEN(R7, V12, V28, V29, V30, V31)
 
 // TILE_GROUP does eight columns: each row's eight quants loaded to V0-V3
 // (advancing R0-R3) and widened to int16, then the low four (SXTL) and
 // the high four (SXTL2) to int32 in V4-V7 for two slices.
-#define TILE_GROUP \
+#define TILE_GROUP_OF(slice) \
 	VLD1.P 8(R0), [V0.B8] \
 	VLD1.P 8(R1), [V1.B8] \
 	VLD1.P 8(R2), [V2.B8] \
@@ -252,12 +253,48 @@ r4done:
 	SXTL4S(5, 1) \
 	SXTL4S(6, 2) \
 	SXTL4S(7, 3) \
-	TILE_SLICE \
+	slice \
 	SXTL24S(4, 0) \
 	SXTL24S(5, 1) \
 	SXTL24S(6, 2) \
 	SXTL24S(7, 3) \
-	TILE_SLICE
+	slice
+
+// TILE_START, after a tile's arguments are loaded (w in R0, rb in R9, x
+// in R4, xStride in R10), points R1-R3 at rows 1-3 and R5-R7 at tokens
+// 1-3 and clears the chains. TILE_BLOCK does one block of the tile with
+// TILE_GROUP_OF(slice).
+#define TILE_START \
+	ADD R9, R0, R1 \
+	ADD R9, R1, R2 \
+	ADD R9, R2, R3 \
+	ADD R10, R4, R5 \
+	ADD R10, R5, R6 \
+	ADD R10, R6, R7 \
+	VEOR V16.B16, V16.B16, V16.B16 \
+	VEOR V17.B16, V17.B16, V17.B16 \
+	VEOR V18.B16, V18.B16, V18.B16 \
+	VEOR V19.B16, V19.B16, V19.B16 \
+	VEOR V20.B16, V20.B16, V20.B16 \
+	VEOR V21.B16, V21.B16, V21.B16 \
+	VEOR V22.B16, V22.B16, V22.B16 \
+	VEOR V23.B16, V23.B16, V23.B16 \
+	VEOR V24.B16, V24.B16, V24.B16 \
+	VEOR V25.B16, V25.B16, V25.B16 \
+	VEOR V26.B16, V26.B16, V26.B16 \
+	VEOR V27.B16, V27.B16, V27.B16 \
+	ZERO_V28_V31
+
+#define TILE_BLOCK(slice) \
+	Q8_SCALE(R0, V8, 0) \
+	Q8_SCALE(R1, V8, 1) \
+	Q8_SCALE(R2, V8, 2) \
+	Q8_SCALE(R3, V8, 3) \
+	FCVTL4S(8, 8) \
+	TILE_GROUP_OF(slice) \
+	TILE_GROUP_OF(slice) \
+	TILE_GROUP_OF(slice) \
+	TILE_GROUP_OF(slice)
 
 // func q8TileNEON(w *byte, rb int, x *float32, xStride int, nb int, out *float32, outStride int)
 //
@@ -275,37 +312,11 @@ TEXT ·q8TileNEON(SB), NOSPLIT, $0-56
 	MOVD x+16(FP), R4
 	MOVD xStride+24(FP), R10
 	MOVD nb+32(FP), R8
-	ADD R9, R0, R1
-	ADD R9, R1, R2
-	ADD R9, R2, R3
-	ADD R10, R4, R5
-	ADD R10, R5, R6
-	ADD R10, R6, R7
-	VEOR V16.B16, V16.B16, V16.B16
-	VEOR V17.B16, V17.B16, V17.B16
-	VEOR V18.B16, V18.B16, V18.B16
-	VEOR V19.B16, V19.B16, V19.B16
-	VEOR V20.B16, V20.B16, V20.B16
-	VEOR V21.B16, V21.B16, V21.B16
-	VEOR V22.B16, V22.B16, V22.B16
-	VEOR V23.B16, V23.B16, V23.B16
-	VEOR V24.B16, V24.B16, V24.B16
-	VEOR V25.B16, V25.B16, V25.B16
-	VEOR V26.B16, V26.B16, V26.B16
-	VEOR V27.B16, V27.B16, V27.B16
-	ZERO_V28_V31
+	TILE_START
 
 tileloop:
 	CBZ R8, tiledone
-	Q8_SCALE(R0, V8, 0)
-	Q8_SCALE(R1, V8, 1)
-	Q8_SCALE(R2, V8, 2)
-	Q8_SCALE(R3, V8, 3)
-	FCVTL4S(8, 8)
-	TILE_GROUP
-	TILE_GROUP
-	TILE_GROUP
-	TILE_GROUP
+	TILE_BLOCK(TILE_SLICE)
 	SUB $1, R8
 	B tileloop
 
@@ -323,6 +334,62 @@ tiledone:
 	ADD R11, R10, R10
 	REDUCE4(28, 29, 30, 31)
 	VST1 [V28.S4], (R10)
+	RET
+
+// func q8Tile4x3NEON(w *byte, rb int, x *float32, xStride int, nb int, out *float32, outStride int)
+//
+// q8TileNEON for three tokens, and q8Tile4x2NEON for two: the tokens a
+// batch leaves over after its groups of four.
+TEXT ·q8Tile4x3NEON(SB), NOSPLIT, $0-56
+	MOVD w+0(FP), R0
+	MOVD rb+8(FP), R9
+	MOVD x+16(FP), R4
+	MOVD xStride+24(FP), R10
+	MOVD nb+32(FP), R8
+	TILE_START
+
+tile3loop:
+	CBZ R8, tile3done
+	TILE_BLOCK(TILE_SLICE3)
+	SUB $1, R8
+	B tile3loop
+
+tile3done:
+	MOVD out+40(FP), R10
+	MOVD outStride+48(FP), R11
+	REDUCE4(16, 17, 18, 19)
+	VST1 [V16.S4], (R10)
+	ADD R11, R10, R10
+	REDUCE4(20, 21, 22, 23)
+	VST1 [V20.S4], (R10)
+	ADD R11, R10, R10
+	REDUCE4(24, 25, 26, 27)
+	VST1 [V24.S4], (R10)
+	RET
+
+// func q8Tile4x2NEON(w *byte, rb int, x *float32, xStride int, nb int, out *float32, outStride int)
+TEXT ·q8Tile4x2NEON(SB), NOSPLIT, $0-56
+	MOVD w+0(FP), R0
+	MOVD rb+8(FP), R9
+	MOVD x+16(FP), R4
+	MOVD xStride+24(FP), R10
+	MOVD nb+32(FP), R8
+	TILE_START
+
+tile2loop:
+	CBZ R8, tile2done
+	TILE_BLOCK(TILE_SLICE2)
+	SUB $1, R8
+	B tile2loop
+
+tile2done:
+	MOVD out+40(FP), R10
+	MOVD outStride+48(FP), R11
+	REDUCE4(16, 17, 18, 19)
+	VST1 [V16.S4], (R10)
+	ADD R11, R10, R10
+	REDUCE4(20, 21, 22, 23)
+	VST1 [V20.S4], (R10)
 	RET
 
 // func dotF32NEON(a, b *float32, n int) float32

@@ -14,6 +14,12 @@ func dotQ8F32R4AVX512(w *byte, rb int, x *float32, nb int, out *[4]float32)
 func q8TileAVX512(w *byte, rb int, x *float32, xStride, nb int, out *float32, outStride int)
 
 //go:noescape
+func q8Tile4x3AVX512(w *byte, rb int, x *float32, xStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func q8Tile4x2AVX512(w *byte, rb int, x *float32, xStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotQ4KAVX512(w *byte, x, xs *float32, nb int) float32
 
 //go:noescape
@@ -65,6 +71,9 @@ func avx512Ops(avx2 simdOps) simdOps {
 	ops.dotQ8F32 = dotQ8F32Asm(dotQ8F32AVX512)
 	ops.dotQ8F32R4 = dotQ8F32R4Asm(dotQ8F32R4AVX512)
 	ops.setQ8Tile(q8TileAVX512, q8TileRowsAVX512, q8TileToksAVX512)
+	ops.q8TileLeft = [4]func([]byte, int, []float32, int, []float32, int){} // AVX2's are two rows
+	ops.setQ8TileLeft(q8Tile4x3AVX512, 3)
+	ops.setQ8TileLeft(q8Tile4x2AVX512, 2)
 	ops.dotQ4K = dotQ4KAsm(dotQ4KAVX512)
 	ops.dotQ4Kx4 = dotQ4Kx4Asm(dotQ4Kx4AVX512)
 	ops.dotF32 = dotF32Asm(dotF32AVX512, 16)

@@ -167,36 +167,83 @@ r4done:
 	VZEROUPPER
 	RET
 
-// TILE_HALF multiplies one half (16 columns) of a block of the four rows
-// by the four tokens into the tile's sixteen accumulators: row r's
-// scaled quants (scales in Z8-Z11, quants at qoff from each row) in
-// Z4+r, token t's activations (at xoff from each token) in Z0+t, and
-// (row r, token t) in Z16+4t+r.
-#define TILE_HALF(qoff, xoff) \
-	VMOVUPS xoff(DI), Z0 \
-	VMOVUPS xoff(DI)(DX*1), Z1 \
-	VMOVUPS xoff(R9), Z2 \
-	VMOVUPS xoff(R9)(DX*1), Z3 \
+// TILE_WIDEN widens and scales one half (16 columns) of a block of the
+// four rows (scales in Z8-Z11, quants at qoff from each row): row r's in
+// Z4+r. TILE_TOKEN multiplies them by one token's activations (at m,
+// loaded into zx) into its four accumulators a0-a3. TILE_HALF is both
+// for four tokens: token t's activations in Z0+t, (row r, token t) in
+// Z16+4t+r.
+#define TILE_WIDEN(qoff) \
 	Q8_WIDEN(qoff(SI), Z8, Z4) \
 	Q8_WIDEN(qoff(SI)(BX*1), Z9, Z5) \
 	Q8_WIDEN(qoff(R8), Z10, Z6) \
-	Q8_WIDEN(qoff(R8)(BX*1), Z11, Z7) \
-	VFMADD231PS Z0, Z4, Z16 \
-	VFMADD231PS Z0, Z5, Z17 \
-	VFMADD231PS Z0, Z6, Z18 \
-	VFMADD231PS Z0, Z7, Z19 \
-	VFMADD231PS Z1, Z4, Z20 \
-	VFMADD231PS Z1, Z5, Z21 \
-	VFMADD231PS Z1, Z6, Z22 \
-	VFMADD231PS Z1, Z7, Z23 \
-	VFMADD231PS Z2, Z4, Z24 \
-	VFMADD231PS Z2, Z5, Z25 \
-	VFMADD231PS Z2, Z6, Z26 \
-	VFMADD231PS Z2, Z7, Z27 \
-	VFMADD231PS Z3, Z4, Z28 \
-	VFMADD231PS Z3, Z5, Z29 \
-	VFMADD231PS Z3, Z6, Z30 \
-	VFMADD231PS Z3, Z7, Z31
+	Q8_WIDEN(qoff(R8)(BX*1), Z11, Z7)
+
+#define TILE_TOKEN(m, zx, a0, a1, a2, a3) \
+	VMOVUPS m, zx \
+	VFMADD231PS zx, Z4, a0 \
+	VFMADD231PS zx, Z5, a1 \
+	VFMADD231PS zx, Z6, a2 \
+	VFMADD231PS zx, Z7, a3
+
+#define TILE_HALF(qoff, xoff) \
+	TILE_WIDEN(qoff) \
+	TILE_TOKEN(xoff(DI), Z0, Z16, Z17, Z18, Z19) \
+	TILE_TOKEN(xoff(DI)(DX*1), Z1, Z20, Z21, Z22, Z23) \
+	TILE_TOKEN(xoff(R9), Z2, Z24, Z25, Z26, Z27) \
+	TILE_TOKEN(xoff(R9)(DX*1), Z3, Z28, Z29, Z30, Z31)
+
+// TILE_HALF3 and TILE_HALF2 are TILE_HALF for three and two tokens.
+#define TILE_HALF3(qoff, xoff) \
+	TILE_WIDEN(qoff) \
+	TILE_TOKEN(xoff(DI), Z0, Z16, Z17, Z18, Z19) \
+	TILE_TOKEN(xoff(DI)(DX*1), Z1, Z20, Z21, Z22, Z23) \
+	TILE_TOKEN(xoff(R9), Z2, Z24, Z25, Z26, Z27)
+
+#define TILE_HALF2(qoff, xoff) \
+	TILE_WIDEN(qoff) \
+	TILE_TOKEN(xoff(DI), Z0, Z16, Z17, Z18, Z19) \
+	TILE_TOKEN(xoff(DI)(DX*1), Z1, Z20, Z21, Z22, Z23)
+
+// TILE_START, after a tile's arguments are loaded (w in SI, rb in BX, x
+// in DI, xStride in DX), points R8 at row 2, R9 at token 2, R11 and R12
+// at rows 4 and 6 (the next tile's, prefetched) and clears the
+// accumulators.
+#define TILE_START \
+	LEAQ (SI)(BX*2), R8 \
+	LEAQ (DI)(DX*2), R9 \
+	LEAQ (R8)(BX*2), R11 \
+	LEAQ (R11)(BX*2), R12 \
+	ZERO_Z16_Z19 \
+	VPXORD Z20, Z20, Z20 \
+	VPXORD Z21, Z21, Z21 \
+	VPXORD Z22, Z22, Z22 \
+	VPXORD Z23, Z23, Z23 \
+	VPXORD Z24, Z24, Z24 \
+	VPXORD Z25, Z25, Z25 \
+	VPXORD Z26, Z26, Z26 \
+	VPXORD Z27, Z27, Z27 \
+	VPXORD Z28, Z28, Z28 \
+	VPXORD Z29, Z29, Z29 \
+	VPXORD Z30, Z30, Z30 \
+	VPXORD Z31, Z31, Z31
+
+// TILE_BLOCK starts a block (the next tile's prefetch, the four scales);
+// TILE_NEXT moves to the next.
+#define TILE_BLOCK \
+	Q8_PREFETCH_NEXT4 \
+	Q8_SCALE((SI), Y8, Z8) \
+	Q8_SCALE((SI)(BX*1), Y9, Z9) \
+	Q8_SCALE((R8), Y10, Z10) \
+	Q8_SCALE((R8)(BX*1), Y11, Z11)
+
+#define TILE_NEXT \
+	ADDQ $34, SI \
+	ADDQ $34, R8 \
+	ADDQ $34, R11 \
+	ADDQ $34, R12 \
+	ADDQ $128, DI \
+	ADDQ $128, R9
 
 // TILE_STORE4 stores the sums of one token's four accumulators at
 // (AX), 4(AX), 8(AX), 12(AX), then moves AX to the next token's outputs.
@@ -225,40 +272,15 @@ TEXT ·q8TileAVX512(SB), NOSPLIT, $0-56
 	MOVQ x+16(FP), DI
 	MOVQ xStride+24(FP), DX
 	MOVQ nb+32(FP), CX
-	LEAQ (SI)(BX*2), R8 // row 2
-	LEAQ (DI)(DX*2), R9 // token 2
-	LEAQ (R8)(BX*2), R11 // row 4, the next tile's first
-	LEAQ (R11)(BX*2), R12 // row 6
-	ZERO_Z16_Z19
-	VPXORD Z20, Z20, Z20
-	VPXORD Z21, Z21, Z21
-	VPXORD Z22, Z22, Z22
-	VPXORD Z23, Z23, Z23
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	VPXORD Z26, Z26, Z26
-	VPXORD Z27, Z27, Z27
-	VPXORD Z28, Z28, Z28
-	VPXORD Z29, Z29, Z29
-	VPXORD Z30, Z30, Z30
-	VPXORD Z31, Z31, Z31
+	TILE_START
 
 tloop:
 	TESTQ CX, CX
 	JZ tdone
-	Q8_PREFETCH_NEXT4
-	Q8_SCALE((SI), Y8, Z8)
-	Q8_SCALE((SI)(BX*1), Y9, Z9)
-	Q8_SCALE((R8), Y10, Z10)
-	Q8_SCALE((R8)(BX*1), Y11, Z11)
+	TILE_BLOCK
 	TILE_HALF(2, 0)
 	TILE_HALF(18, 64)
-	ADDQ $34, SI
-	ADDQ $34, R8
-	ADDQ $34, R11
-	ADDQ $34, R12
-	ADDQ $128, DI
-	ADDQ $128, R9
+	TILE_NEXT
 	DECQ CX
 	JMP tloop
 
@@ -269,6 +291,64 @@ tdone:
 	TILE_STORE4(Z20, Y20, Z21, Y21, Z22, Y22, Z23, Y23)
 	TILE_STORE4(Z24, Y24, Z25, Y25, Z26, Y26, Z27, Y27)
 	TILE_STORE4(Z28, Y28, Z29, Y29, Z30, Y30, Z31, Y31)
+	VZEROUPPER
+	RET
+
+// func q8Tile4x3AVX512(w *byte, rb int, x *float32, xStride, nb int, out *float32, outStride int)
+//
+// q8TileAVX512 for three tokens, and q8Tile4x2AVX512 for two: the
+// tokens a batch leaves over after its groups of four.
+TEXT ·q8Tile4x3AVX512(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rb+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xStride+24(FP), DX
+	MOVQ nb+32(FP), CX
+	TILE_START
+
+t3loop:
+	TESTQ CX, CX
+	JZ t3done
+	TILE_BLOCK
+	TILE_HALF3(2, 0)
+	TILE_HALF3(18, 64)
+	TILE_NEXT
+	DECQ CX
+	JMP t3loop
+
+t3done:
+	MOVQ out+40(FP), AX
+	MOVQ outStride+48(FP), R10
+	TILE_STORE4(Z16, Y16, Z17, Y17, Z18, Y18, Z19, Y19)
+	TILE_STORE4(Z20, Y20, Z21, Y21, Z22, Y22, Z23, Y23)
+	TILE_STORE4(Z24, Y24, Z25, Y25, Z26, Y26, Z27, Y27)
+	VZEROUPPER
+	RET
+
+// func q8Tile4x2AVX512(w *byte, rb int, x *float32, xStride, nb int, out *float32, outStride int)
+TEXT ·q8Tile4x2AVX512(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rb+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xStride+24(FP), DX
+	MOVQ nb+32(FP), CX
+	TILE_START
+
+t2loop:
+	TESTQ CX, CX
+	JZ t2done
+	TILE_BLOCK
+	TILE_HALF2(2, 0)
+	TILE_HALF2(18, 64)
+	TILE_NEXT
+	DECQ CX
+	JMP t2loop
+
+t2done:
+	MOVQ out+40(FP), AX
+	MOVQ outStride+48(FP), R10
+	TILE_STORE4(Z16, Y16, Z17, Y17, Z18, Y18, Z19, Y19)
+	TILE_STORE4(Z20, Y20, Z21, Y21, Z22, Y22, Z23, Y23)
 	VZEROUPPER
 	RET
 
