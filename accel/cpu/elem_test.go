@@ -246,11 +246,18 @@ func TestSwiGLUExtremes(t *testing.T) {
 }
 
 // TestElemKernelsSet: the elementwise kernels are in every assembly set
-// (Best's kernels use them), SwiGLU too.
+// (Best's kernels use them), SwiGLU too, and RoPE, whose tables stay on
+// ropeFast's stack, allocates nothing.
 func TestElemKernelsSet(t *testing.T) {
+	freqs := []float64{1, 0.5, 0.25, 0.125}
+	x := make([]float32, 64)
 	for _, ops := range archSets() {
 		if ops.scaleMul == nil || ops.rope == nil || ops.expSub == nil || ops.swiGLU == nil {
 			t.Fatalf("%s lacks an elementwise kernel", ops.name)
+		}
+		k := fastKernels(ops, false)
+		if n := testing.AllocsPerRun(10, func() { k.RoPE(x, freqs, 7) }); n != 0 {
+			t.Fatalf("%s RoPE: %v allocations per call", ops.name, n)
 		}
 	}
 }
