@@ -126,14 +126,18 @@ TEXT ·scaleMulAVX2(SB), NOSPLIT, $0-40
 // the two float64 of each 128-bit lane, which hold one pair), a·cs + b·sn
 // with separate multiplies and add, rounded back to float32 (to nearest,
 // as Go's conversion).
-#define ROPE4(off, toff, a, b, xa) \
+#define ROPE4(off, toff, a, b, xa) ROPE_STEP(off, toff, a, b, xa, $5, VCVTPD2PSY)
+
+// ROPE_STEP is ROPE4 and ROPE8 with the swap's selector and the
+// narrowing's mnemonic for the vector's width.
+#define ROPE_STEP(off, toff, a, b, na, swap, narrow) \
 	VCVTPS2PD off(SI), a \
-	VPERMILPD $5, a, b \
+	VPERMILPD swap, a, b \
 	VMULPD toff(R8), a, a \
 	VMULPD toff(R9), b, b \
 	VADDPD b, a, a \
-	VCVTPD2PSY a, xa \
-	VMOVUPS xa, off(SI)
+	narrow a, na \
+	VMOVUPS na, off(SI)
 
 #define ROPE4_PAIR \
 	ROPE4(0, 0, Y0, Y1, X0) \
@@ -279,14 +283,7 @@ TEXT ·scaleMulAVX512(SB), NOSPLIT, $0-40
 // ROPE8(off, toff, a, b, ya) is ROPE4 for eight values:
 // VPERMILPD $0x55 swaps the two float64 of each of the four 128-bit
 // lanes.
-#define ROPE8(off, toff, a, b, ya) \
-	VCVTPS2PD off(SI), a \
-	VPERMILPD $0x55, a, b \
-	VMULPD toff(R8), a, a \
-	VMULPD toff(R9), b, b \
-	VADDPD b, a, a \
-	VCVTPD2PS a, ya \
-	VMOVUPS ya, off(SI)
+#define ROPE8(off, toff, a, b, ya) ROPE_STEP(off, toff, a, b, ya, $0x55, VCVTPD2PS)
 
 #define ROPE8_PAIR \
 	ROPE8(0, 0, Z0, Z1, Y0) \
