@@ -33,10 +33,14 @@
 // AVX-512 (F, BW and VL) over AVX2, else AVX2 with FMA and F16C; on arm64
 // NEON (always present); Go assembly primitives (simd_amd64.s,
 // simd_avx512_amd64.s, simd_arm64.s) under float32 kernels: Q8_0, Q4_K,
-// F16 and F32 dots, RMSNorm, SwiGLU (a float32 exp; vectorized on amd64),
-// attention with an online softmax one KV block at a time (a block's
-// scores and its weighted values each in one call), and RoPE with each
-// angle's sine and cosine computed once for all heads. Elsewhere, and with
+// F16 and F32 dots, RMSNorm, SwiGLU (a float32 exp), attention with an
+// online softmax one KV block at a time (a block's scores, its
+// exponentials with their sum, and its weighted values each in one
+// call), and RoPE with each angle's sine and cosine computed once for all
+// heads. RMSNorm's scaling and RoPE's rotation (in float64, multiplies
+// and add unfused) give the Go loops' bits in every set (elem_amd64.s,
+// elem_arm64.s); the exponentials, one vector expf with the Go expf's
+// constants, are within its error. Elsewhere, and with
 // the purego build tag, Best is Scalar; GODEBUG=cpu.avx512f=off makes an
 // AVX-512 CPU use the AVX2 set.
 //

@@ -159,7 +159,9 @@ func fastKernels(ops simdOps, quantize bool) Kernels {
 		RMSNorm: func(out, x, weight []float32, eps float32) {
 			rmsNormFast(ops, out, x, weight, eps)
 		},
-		RoPE:   ropeFast,
+		RoPE: func(x []float32, freqs []float64, pos int) {
+			ropeFast(ops, x, freqs, pos)
+		},
 		SwiGLU: swiGLU,
 		Attention: func(a *AttnArgs) {
 			attentionFast(ops, a)
@@ -422,6 +424,10 @@ func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo,
 func rmsNormFast(ops simdOps, out, x, weight []float32, eps float32) {
 	ss := ops.dotF32(x, x)
 	scale := float32(1 / math.Sqrt(float64(ss)/float64(len(x))+float64(eps)))
+	if ops.scaleMul != nil {
+		ops.scaleMul(out, x, weight, scale)
+		return
+	}
 	weight = weight[:len(x)]
 	out = out[:len(x)]
 	for i, v := range x {
@@ -431,17 +437,31 @@ func rmsNormFast(ops simdOps, out, x, weight []float32, eps float32) {
 
 // ropeFast is ropeScalar with each angle's sine and cosine computed once
 // for all heads instead of once per head: the same arithmetic, so the
-// same bits.
-func ropeFast(x []float32, freqs []float64, pos int) {
+// same bits. With ops.rope they go into its tables, (cos, cos) and
+// (−sin, sin) per pair, which stay on the stack (noescapeF64): a decode
+// step allocates nothing.
+func ropeFast(ops simdOps, x []float32, freqs []float64, pos int) {
 	var sc [2 * 128]float64
 	if len(freqs) > len(sc)/2 {
 		ropeScalar(x, freqs, pos)
 		return
 	}
+	hd := 2 * len(freqs)
+	if ops.rope != nil {
+		var tab [2 * len(sc)]float64 // cs, then sn
+		cs, sn := tab[:hd], tab[len(sc):len(sc)+hd]
+		for i, f := range freqs {
+			sin, cos := math.Sincos(float64(pos) * f)
+			cs[2*i], cs[2*i+1] = cos, cos
+			sn[2*i], sn[2*i+1] = -sin, sin
+		}
+		t := noescapeF64(&tab)
+		ops.rope(x, t[:hd], t[len(sc):len(sc)+hd])
+		return
+	}
 	for i, f := range freqs {
 		sc[2*i], sc[2*i+1] = math.Sincos(float64(pos) * f)
 	}
-	hd := 2 * len(freqs)
 	for h := 0; h+hd <= len(x); h += hd {
 		head := x[h : h+hd]
 		for i := range freqs {
@@ -510,10 +530,14 @@ func attentionFast(ops simdOps, a *AttnArgs) {
 				l *= c
 				m = mb
 			}
-			for j, v := range s {
-				p := expf(v - m)
-				s[j] = p
-				l += p
+			if ops.expSub != nil {
+				l += ops.expSub(s, m)
+			} else {
+				for j, v := range s {
+					p := expf(v - m)
+					s[j] = p
+					l += p
+				}
 			}
 			ops.axpyRows(out, s, a.V[base:end], kvDim)
 		}
