@@ -40,6 +40,49 @@
 	VHADDPS x, x, x \
 	VHADDPS x, x, x
 
+// F16_STEPS splits the n columns in CX into AX steps of 32 (a cache
+// line of each row's halves) and CX slices of 2^k columns after them (k
+// is 3 for 8 lanes, 4 for 16), and jumps to rest when there is no whole
+// step.
+#define F16_STEPS(k, rest) \
+	MOVQ CX, AX \
+	SHRQ $5, AX \
+	ANDQ $31, CX \
+	SHRQ $k, CX \
+	TESTQ AX, AX \
+	JZ rest
+
+// F16_PREFETCH4 prefetches a cache line of each of the four rows at R9,
+// R9+DX, R10, R10+DX: the rows the next call reads.
+#define F16_PREFETCH4 \
+	PREFETCHT0 (R9) \
+	PREFETCHT0 (R9)(DX*1) \
+	PREFETCHT0 (R10) \
+	PREFETCHT0 (R10)(DX*1)
+
+// F16_R4_SLICE multiplies a slice of the four rows at SI, SI+DX, R8,
+// R8+DX (halves at hb·s bytes in, widened into w0-w3) by the token's
+// activations (at xb·s bytes from DI, loaded to x) into a0-a3.
+#define F16_R4_SLICE(s, hb, xb, x, w0, w1, w2, w3, a0, a1, a2, a3) \
+	VMOVUPS xb*s(DI), x \
+	VCVTPH2PS hb*s(SI), w0 \
+	VCVTPH2PS hb*s(SI)(DX*1), w1 \
+	VCVTPH2PS hb*s(R8), w2 \
+	VCVTPH2PS hb*s(R8)(DX*1), w3 \
+	VFMADD231PS x, w0, a0 \
+	VFMADD231PS x, w1, a1 \
+	VFMADD231PS x, w2, a2 \
+	VFMADD231PS x, w3, a3
+
+// F16_R4_NEXT moves the four-row pointers (SI, R8 and the prefetched
+// R9, R10) a step of 32 columns on, and the activations' DI.
+#define F16_R4_NEXT \
+	ADDQ $64, SI \
+	ADDQ $64, R8 \
+	ADDQ $64, R9 \
+	ADDQ $64, R10 \
+	ADDQ $128, DI
+
 // func dotF16AVX2(w *byte, x *float32, n int) float32
 //
 // Σ f16(w[i])·x[i] for n a multiple of 8, one chain: the matmuls use it
@@ -86,38 +129,17 @@ TEXT ·dotF16R4AVX2(SB), NOSPLIT, $0-40
 	VXORPS Y13, Y13, Y13
 	VXORPS Y14, Y14, Y14
 	VXORPS Y15, Y15, Y15
-	MOVQ CX, AX
-	SHRQ $5, AX // steps of 32 columns
-	ANDQ $31, CX
-	SHRQ $3, CX // then of 8
-	TESTQ AX, AX
-	JZ r4rest
+	F16_STEPS(3, r4rest)
 
-#define R4_SLICE(s) \
-	VMOVUPS 32*s(DI), Y0 \
-	VCVTPH2PS 16*s(SI), Y4 \
-	VCVTPH2PS 16*s(SI)(DX*1), Y5 \
-	VCVTPH2PS 16*s(R8), Y6 \
-	VCVTPH2PS 16*s(R8)(DX*1), Y7 \
-	VFMADD231PS Y0, Y4, Y12 \
-	VFMADD231PS Y0, Y5, Y13 \
-	VFMADD231PS Y0, Y6, Y14 \
-	VFMADD231PS Y0, Y7, Y15
+#define R4_SLICE(s) F16_R4_SLICE(s, 16, 32, Y0, Y4, Y5, Y6, Y7, Y12, Y13, Y14, Y15)
 
 r4line:
-	PREFETCHT0 (R9)
-	PREFETCHT0 (R9)(DX*1)
-	PREFETCHT0 (R10)
-	PREFETCHT0 (R10)(DX*1)
+	F16_PREFETCH4
 	R4_SLICE(0)
 	R4_SLICE(1)
 	R4_SLICE(2)
 	R4_SLICE(3)
-	ADDQ $64, SI
-	ADDQ $64, R8
-	ADDQ $64, R9
-	ADDQ $64, R10
-	ADDQ $128, DI
+	F16_R4_NEXT
 	DECQ AX
 	JNZ r4line
 
@@ -165,12 +187,7 @@ TEXT ·f16Tile2x4AVX2(SB), NOSPLIT, $0-56
 	VXORPS Y13, Y13, Y13
 	VXORPS Y14, Y14, Y14
 	VXORPS Y15, Y15, Y15
-	MOVQ CX, AX
-	SHRQ $5, AX
-	ANDQ $31, CX
-	SHRQ $3, CX
-	TESTQ AX, AX
-	JZ t24rest
+	F16_STEPS(3, t24rest)
 
 #define T24_TOKEN(m, xr, a0, a1) \
 	VMOVUPS m, xr \
@@ -290,36 +307,15 @@ TEXT ·dotF16R4AVX512(SB), NOSPLIT, $0-40
 	VPXORD Z17, Z17, Z17
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
-	MOVQ CX, AX
-	SHRQ $5, AX
-	ANDQ $31, CX
-	SHRQ $4, CX
-	TESTQ AX, AX
-	JZ zr4rest
+	F16_STEPS(4, zr4rest)
 
-#define ZR4_SLICE(s) \
-	VMOVUPS 64*s(DI), Z0 \
-	VCVTPH2PS 32*s(SI), Z4 \
-	VCVTPH2PS 32*s(SI)(DX*1), Z5 \
-	VCVTPH2PS 32*s(R8), Z6 \
-	VCVTPH2PS 32*s(R8)(DX*1), Z7 \
-	VFMADD231PS Z0, Z4, Z16 \
-	VFMADD231PS Z0, Z5, Z17 \
-	VFMADD231PS Z0, Z6, Z18 \
-	VFMADD231PS Z0, Z7, Z19
+#define ZR4_SLICE(s) F16_R4_SLICE(s, 32, 64, Z0, Z4, Z5, Z6, Z7, Z16, Z17, Z18, Z19)
 
 zr4line:
-	PREFETCHT0 (R9)
-	PREFETCHT0 (R9)(DX*1)
-	PREFETCHT0 (R10)
-	PREFETCHT0 (R10)(DX*1)
+	F16_PREFETCH4
 	ZR4_SLICE(0)
 	ZR4_SLICE(1)
-	ADDQ $64, SI
-	ADDQ $64, R8
-	ADDQ $64, R9
-	ADDQ $64, R10
-	ADDQ $128, DI
+	F16_R4_NEXT
 	DECQ AX
 	JNZ zr4line
 
@@ -368,12 +364,7 @@ TEXT ·f16Tile4x4AVX512(SB), NOSPLIT, $0-56
 	VPXORD Z29, Z29, Z29
 	VPXORD Z30, Z30, Z30
 	VPXORD Z31, Z31, Z31
-	MOVQ CX, AX
-	SHRQ $5, AX
-	ANDQ $31, CX
-	SHRQ $4, CX
-	TESTQ AX, AX
-	JZ zt44rest
+	F16_STEPS(4, zt44rest)
 
 #define ZT44_TOKEN(xz, a0, a1, a2, a3) \
 	VFMADD231PS xz, Z4, a0 \
@@ -396,17 +387,10 @@ TEXT ·f16Tile4x4AVX512(SB), NOSPLIT, $0-56
 	ZT44_TOKEN(Z3, Z28, Z29, Z30, Z31)
 
 zt44line:
-	PREFETCHT0 (R9)
-	PREFETCHT0 (R9)(DX*1)
-	PREFETCHT0 (R10)
-	PREFETCHT0 (R10)(DX*1)
+	F16_PREFETCH4
 	ZT44_SLICE(0)
 	ZT44_SLICE(1)
-	ADDQ $64, SI
-	ADDQ $64, R8
-	ADDQ $64, R9
-	ADDQ $64, R10
-	ADDQ $128, DI
+	F16_R4_NEXT
 	ADDQ $128, R11
 	DECQ AX
 	JNZ zt44line

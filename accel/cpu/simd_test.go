@@ -460,8 +460,8 @@ func benchKernelSets(b *testing.B, fn func(*testing.B, Kernels)) {
 // BenchmarkMatMulF16: a 256 × 2048 F16 matrix (1 MiB: in cache after
 // the first run) times 1, 4 and 8 tokens (a decode step's batches) and
 // 128 (a prefill chunk), each kernel set; Big: TinyLlama's output
-// projection (32000 × 2048, 131 MB) times one token with Best, streamed
-// from memory as in a decode step.
+// projection (32000 × 2048, 131 MB) times 1 and 8 tokens with Best,
+// streamed from memory as in a decode step.
 func BenchmarkMatMulF16(b *testing.B) {
 	w := randF16(rand.New(rand.NewPCG(1, 1)), 256, 2048)
 	for _, n := range []int{1, 4, 8, 128} {
@@ -472,7 +472,9 @@ func BenchmarkMatMulF16(b *testing.B) {
 	b.Run("Big", func(b *testing.B) {
 		big := randF16(rand.New(rand.NewPCG(1, 2)), 32000, 2048)
 		k := Best()
-		b.Run(k.Name, func(b *testing.B) { benchMatMul(b, k, big, 1) })
+		for _, n := range []int{1, 8} {
+			b.Run(fmt.Sprint("Tokens", n, "/", k.Name), func(b *testing.B) { benchMatMul(b, k, big, n) })
+		}
 	})
 }
 
