@@ -15,11 +15,12 @@
 // result has the same bits in all three, and a token's result does not
 // depend on the batch it came in.
 //
-// A shape streams its rows' weights side by side, so the prefetch that
-// helps is of the rows the next call reads (the next four rows of a
-// lone token, the next tile's rows), a cache line of each per 32
-// columns, as the Q8_0 four-row dot does: 2 KiB ahead in each row would
-// mostly fetch what the next row is reading already.
+// None of them prefetches: on the 2-core Zen 3 VM, prefetching the rows
+// of the next call (a cache line of each per 32 columns, as the Q8_0
+// four-row dot does) made a streamed 32000 × 2048 matmul slower: medians
+// of 0.19 against 0.16 ns per weight for one token and 0.057 against
+// 0.049 for eight (BenchmarkMatMulF16/Big, five rounds each, alternated).
+// The AVX-512 shapes have not been timed with it.
 
 // F16_FOLD_Y adds the upper 128 bits of y to x, its lower half (X0
 // scratch).
@@ -52,14 +53,6 @@
 	TESTQ AX, AX \
 	JZ rest
 
-// F16_PREFETCH4 prefetches a cache line of each of the four rows at R9,
-// R9+DX, R10, R10+DX: the rows the next call reads.
-#define F16_PREFETCH4 \
-	PREFETCHT0 (R9) \
-	PREFETCHT0 (R9)(DX*1) \
-	PREFETCHT0 (R10) \
-	PREFETCHT0 (R10)(DX*1)
-
 // F16_R4_SLICE multiplies a slice of the four rows at SI, SI+DX, R8,
 // R8+DX (halves at hb·s bytes in, widened into w0-w3) by the token's
 // activations (at xb·s bytes from DI, loaded to x) into a0-a3.
@@ -74,13 +67,11 @@
 	VFMADD231PS x, w2, a2 \
 	VFMADD231PS x, w3, a3
 
-// F16_R4_NEXT moves the four-row pointers (SI, R8 and the prefetched
-// R9, R10) a step of 32 columns on, and the activations' DI.
+// F16_R4_NEXT moves the four rows' pointers (SI, R8) a step of 32
+// columns on, and the activations' DI.
 #define F16_R4_NEXT \
 	ADDQ $64, SI \
 	ADDQ $64, R8 \
-	ADDQ $64, R9 \
-	ADDQ $64, R10 \
 	ADDQ $128, DI
 
 // func dotF16AVX2(w *byte, x *float32, n int) float32
@@ -115,16 +106,14 @@ d1done:
 //
 // dotF16AVX2 of four rows (w, w+rb, …) against one token into out[0..3]:
 // four independent chains in Y12-Y15, each activation load serving the
-// four rows; 32 columns (a cache line of each row) per step with the
-// next call's four rows prefetched, then 8 at a time.
+// four rows; 32 columns (a cache line of each row) per step, then 8 at
+// a time.
 TEXT ·dotF16R4AVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ rb+8(FP), DX
 	MOVQ x+16(FP), DI
 	MOVQ n+24(FP), CX
-	LEAQ (SI)(DX*2), R8  // rows 2 and 3
-	LEAQ (R8)(DX*2), R9  // row 4, the next call's first
-	LEAQ (R9)(DX*2), R10 // row 6
+	LEAQ (SI)(DX*2), R8 // rows 2 and 3
 	VXORPS Y12, Y12, Y12
 	VXORPS Y13, Y13, Y13
 	VXORPS Y14, Y14, Y14
@@ -134,7 +123,6 @@ TEXT ·dotF16R4AVX2(SB), NOSPLIT, $0-40
 #define R4_SLICE(s) F16_R4_SLICE(s, 16, 32, Y0, Y4, Y5, Y6, Y7, Y12, Y13, Y14, Y15)
 
 r4line:
-	F16_PREFETCH4
 	R4_SLICE(0)
 	R4_SLICE(1)
 	R4_SLICE(2)
@@ -178,7 +166,6 @@ TEXT ·f16Tile2x4AVX2(SB), NOSPLIT, $0-56
 	MOVQ xStride+24(FP), BX
 	MOVQ n+32(FP), CX
 	LEAQ (DI)(BX*2), R8 // tokens 2 and 3
-	LEAQ (SI)(DX*2), R9 // the next tile's rows, prefetched
 	VXORPS Y8, Y8, Y8
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
@@ -203,14 +190,11 @@ TEXT ·f16Tile2x4AVX2(SB), NOSPLIT, $0-56
 	T24_TOKEN(32*s(R8)(BX*1), Y3, Y14, Y15)
 
 t24line:
-	PREFETCHT0 (R9)
-	PREFETCHT0 (R9)(DX*1)
 	T24_SLICE(0)
 	T24_SLICE(1)
 	T24_SLICE(2)
 	T24_SLICE(3)
 	ADDQ $64, SI
-	ADDQ $64, R9
 	ADDQ $128, DI
 	ADDQ $128, R8
 	DECQ AX
@@ -300,9 +284,7 @@ TEXT ·dotF16R4AVX512(SB), NOSPLIT, $0-40
 	MOVQ rb+8(FP), DX
 	MOVQ x+16(FP), DI
 	MOVQ n+24(FP), CX
-	LEAQ (SI)(DX*2), R8
-	LEAQ (R8)(DX*2), R9
-	LEAQ (R9)(DX*2), R10
+	LEAQ (SI)(DX*2), R8 // rows 2 and 3
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 	VPXORD Z18, Z18, Z18
@@ -312,7 +294,6 @@ TEXT ·dotF16R4AVX512(SB), NOSPLIT, $0-40
 #define ZR4_SLICE(s) F16_R4_SLICE(s, 32, 64, Z0, Z4, Z5, Z6, Z7, Z16, Z17, Z18, Z19)
 
 zr4line:
-	F16_PREFETCH4
 	ZR4_SLICE(0)
 	ZR4_SLICE(1)
 	F16_R4_NEXT
@@ -346,8 +327,6 @@ TEXT ·f16Tile4x4AVX512(SB), NOSPLIT, $0-56
 	MOVQ n+32(FP), CX
 	LEAQ (SI)(DX*2), R8  // rows 2 and 3
 	LEAQ (DI)(BX*2), R11 // tokens 2 and 3
-	LEAQ (R8)(DX*2), R9  // row 4, the next tile's first
-	LEAQ (R9)(DX*2), R10 // row 6
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 	VPXORD Z18, Z18, Z18
@@ -387,7 +366,6 @@ TEXT ·f16Tile4x4AVX512(SB), NOSPLIT, $0-56
 	ZT44_TOKEN(Z3, Z28, Z29, Z30, Z31)
 
 zt44line:
-	F16_PREFETCH4
 	ZT44_SLICE(0)
 	ZT44_SLICE(1)
 	F16_R4_NEXT
