@@ -57,6 +57,10 @@
 // 4 + 3), and a lone one four rows at a time. Every shape gives the same
 // bits, so a sequence's
 // tokens never depend on the batch (TestQ8TileBits, TestMatMulFast).
+// F16 matmuls take the same shapes (tiles AVX2 2 × 4, AVX-512 and NEON
+// 4 × 4) with the same contract: the halves widened exactly (VCVTPH2PS,
+// FCVTL), one FMA chain per (row, token), columns past the vector width
+// added in Go the same way in every shape (TestF16ShapeBits).
 //
 // Q4_K matmuls (k-quant super-blocks of 256 weights: eight sub-blocks with
 // a 6-bit scale and min each, 4-bit quants) keep the activations in

@@ -297,6 +297,8 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 				out[t*rows+r] = ops.dotQ4K(w.Data[r*rb:(r+1)*rb], xt, st)
 			}
 		})
+	case w.Type == gguf.F16 && ops.f16Tile != nil:
+		matMulTiled(out, w, in.X, n, lo, hi, ops.dotF16, ops.dotF16R4, ops.f16Tile, ops.f16TileRows, ops.f16TileToks)
 	case w.Type == gguf.F16:
 		for r := lo; r < hi; r++ {
 			row := w.Data[r*rb : (r+1)*rb]
@@ -417,6 +419,47 @@ func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo,
 		}
 		for ; r < be; r++ {
 			out[t*rows+r] = ops.dotQ8F32(w.Data[r*rb:(r+1)*rb], xt)
+		}
+	})
+}
+
+// matMulTiled is matMulFast for a weight type whose dot comes in three
+// shapes with the same bits (F16's): one row by one token (one), four
+// rows by one token (r4; nil: one per row) and a tile of R rows by T
+// tokens, in row blocks (byRowBlocks): the tokens by T against the rows
+// by R (the rows left over one at a time), then the tokens left over one
+// at a time against four rows at a time and the rows left over one at a
+// time. It is matMulQ8F32's order, with the primitives as arguments.
+func matMulTiled(out []float32, w llama.Tensor, x []float32, n, lo, hi int,
+	one func(w []byte, x []float32) float32,
+	r4 func(w []byte, rb int, x []float32, out *[4]float32),
+	tile func(w []byte, rb int, x []float32, cols int, out []float32, outStride int),
+	R, T int,
+) {
+	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
+	byRowBlocks(lo, hi, n, T, func(b, be, t int) {
+		xs := x[t*cols : (t+T)*cols]
+		r := b
+		for ; r+R <= be; r += R {
+			tile(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
+		}
+		for ; r < be; r++ {
+			row := w.Data[r*rb : (r+1)*rb]
+			for tt := t; tt < t+T; tt++ {
+				out[tt*rows+r] = one(row, x[tt*cols:(tt+1)*cols])
+			}
+		}
+	}, func(b, be, t int) {
+		xt := x[t*cols : (t+1)*cols]
+		r := b
+		if r4 != nil {
+			// straight into out, as matMulQ8F32
+			for ; r+4 <= be; r += 4 {
+				r4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
+			}
+		}
+		for ; r < be; r++ {
+			out[t*rows+r] = one(w.Data[r*rb:(r+1)*rb], xt)
 		}
 	})
 }

@@ -38,9 +38,6 @@ func dotQ4KQ8x4AVX2(w *byte, xq *int8, xd, xs *float32, qStride, sStride, nb int
 func dotF32AVX2(a, b *float32, n int) float32
 
 //go:noescape
-func dotF16AVX2(w *uint16, x *float32, n int) float32
-
-//go:noescape
 func dotRowsAVX2(out, q, k *float32, stride, m, n int)
 
 //go:noescape
@@ -107,7 +104,6 @@ func avx2Ops() (simdOps, bool) {
 			dotQ4KQ8x4AVX2(&w[0], &xq[0], &xd[0], &xs[0], cols, 4*sc, nb, &out[0], 4*outStride)
 		},
 		dotF32:   dotF32Asm(dotF32AVX2, 8),
-		dotF16:   dotF16Asm(dotF16AVX2, 8),
 		axpy:     axpyAsm(axpyAVX2, 8),
 		dotRows:  dotRowsAsm(dotRowsAVX2, 8),
 		axpyRows: axpyRowsAsm(axpyRowsAVX2, 8),

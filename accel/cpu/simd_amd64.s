@@ -439,41 +439,6 @@ f32done:
 	MOVSS X0, ret+24(FP)
 	RET
 
-// func dotF16AVX2(w *uint16, x *float32, n int) float32
-//
-// Σ f16(w[i])·x[i] for n a multiple of 8 (VCVTPH2PS widens 8 halves).
-TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28
-	MOVQ w+0(FP), SI
-	MOVQ x+8(FP), DI
-	MOVQ n+16(FP), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-
-f16pair:
-	CMPQ CX, $16
-	JLT f16single
-	PREFETCHT0 2048(SI)
-	VCVTPH2PS (SI), Y2
-	VCVTPH2PS 16(SI), Y3
-	VFMADD231PS (DI), Y2, Y0
-	VFMADD231PS 32(DI), Y3, Y1
-	ADDQ $32, SI
-	ADDQ $64, DI
-	SUBQ $16, CX
-	JMP f16pair
-
-f16single:
-	CMPQ CX, $8
-	JLT f16done
-	VCVTPH2PS (SI), Y2
-	VFMADD231PS (DI), Y2, Y0
-
-f16done:
-	VADDPS Y1, Y0, Y0
-	HSUM_Y0
-	MOVSS X0, ret+24(FP)
-	RET
-
 // func axpyAVX2(y *float32, a float32, x *float32, n int)
 //
 // y[i] += a·x[i] for n a multiple of 8.

@@ -27,9 +27,6 @@ func dotQ4Kx4NEON(w *byte, x, xs *float32, stride, xsStride, nb int, out *float3
 func dotF32NEON(a, b *float32, n int) float32
 
 //go:noescape
-func dotF16NEON(w *uint16, x *float32, n int) float32
-
-//go:noescape
 func axpyNEON(y *float32, a float32, x *float32, n int)
 
 //go:noescape
@@ -59,7 +56,6 @@ func archOps() (simdOps, bool) {
 	ops.dotQ4K = dotQ4KAsm(dotQ4KNEON)
 	ops.dotQ4Kx4 = dotQ4Kx4Asm(dotQ4Kx4NEON)
 	ops.dotF32 = dotF32Asm(dotF32NEON, 16)
-	ops.dotF16 = dotF16Asm(dotF16NEON, 16)
 	ops.axpy = axpyAsm(axpyNEON, 4)
 	ops.dotRows = dotRowsAsm(dotRowsNEON, 4)
 	ops.axpyRows = axpyRowsAsm(axpyRowsNEON, 4)

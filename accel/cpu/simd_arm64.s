@@ -417,35 +417,6 @@ f32done:
 	FMOVS F0, ret+24(FP)
 	RET
 
-// func dotF16NEON(w *uint16, x *float32, n int) float32
-//
-// Σ f16(w[i])·x[i] for n a multiple of 16 (FCVTL widens the halves).
-TEXT ·dotF16NEON(SB), NOSPLIT, $0-28
-	MOVD w+0(FP), R0
-	MOVD x+8(FP), R1
-	MOVD n+16(FP), R2
-	ZERO_V28_V31
-
-f16loop:
-	CBZ R2, f16done
-	VLD1.P 32(R0), [V0.B16, V1.B16]
-	WORD $0x0e217804 // fcvtl  v4.4s, v0.4h
-	WORD $0x4e217805 // fcvtl2 v5.4s, v0.8h
-	WORD $0x0e217826 // fcvtl  v6.4s, v1.4h
-	WORD $0x4e217827 // fcvtl2 v7.4s, v1.8h
-	VLD1.P 64(R1), [V20.S4, V21.S4, V22.S4, V23.S4]
-	VFMLA V4.S4, V20.S4, V28.S4
-	VFMLA V5.S4, V21.S4, V29.S4
-	VFMLA V6.S4, V22.S4, V30.S4
-	VFMLA V7.S4, V23.S4, V31.S4
-	SUB $16, R2
-	B f16loop
-
-f16done:
-	REDUCE_V28_V31_TO_F0
-	FMOVS F0, ret+24(FP)
-	RET
-
 // func axpyNEON(y *float32, a float32, x *float32, n int)
 //
 // y[i] += a·x[i] for n a multiple of 4.

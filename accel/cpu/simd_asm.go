@@ -2,11 +2,7 @@
 
 package cpu
 
-import (
-	"unsafe"
-
-	"github.com/outpost-iot/outpost/accel/gguf"
-)
+import "github.com/outpost-iot/outpost/accel/gguf"
 
 // The assembly primitives take pointers and a count that is a multiple of
 // their vector width; these wrap them as simdOps fields, with the slice
@@ -113,25 +109,6 @@ func dotF32Asm(asm func(a, b *float32, n int) float32, width int) func(a, b []fl
 		}
 		for i := m; i < n; i++ {
 			s += a[i] * b[i]
-		}
-		return s
-	}
-}
-
-func dotF16Asm(asm func(w *uint16, x *float32, n int) float32, width int) func([]byte, []float32) float32 {
-	return func(w []byte, x []float32) float32 {
-		n := len(x)
-		if n == 0 {
-			return 0
-		}
-		_ = w[2*n-1]
-		m := n &^ (width - 1)
-		var s float32
-		if m > 0 {
-			s = asm((*uint16)(unsafe.Pointer(&w[0])), &x[0], m)
-		}
-		for i := m; i < n; i++ {
-			s += f16At(w, i) * x[i]
 		}
 		return s
 	}

@@ -29,9 +29,6 @@ func dotQ4Kx4AVX512(w *byte, x, xs *float32, stride, xsStride, nb int, out *floa
 func dotF32AVX512(a, b *float32, n int) float32
 
 //go:noescape
-func dotF16AVX512(w *uint16, x *float32, n int) float32
-
-//go:noescape
 func axpyAVX512(y *float32, a float32, x *float32, n int)
 
 //go:noescape
@@ -77,7 +74,6 @@ func avx512Ops(avx2 simdOps) simdOps {
 	ops.dotQ4K = dotQ4KAsm(dotQ4KAVX512)
 	ops.dotQ4Kx4 = dotQ4Kx4Asm(dotQ4Kx4AVX512)
 	ops.dotF32 = dotF32Asm(dotF32AVX512, 16)
-	ops.dotF16 = dotF16Asm(dotF16AVX512, 16)
 	ops.axpy = axpyAsm(axpyAVX512, 16)
 	ops.dotRows = dotRowsAsm(dotRowsAVX512, 16)
 	ops.axpyRows = axpyRowsAsm(axpyRowsAVX512, 16)

@@ -391,47 +391,6 @@ f32done:
 	VZEROUPPER
 	RET
 
-// func dotF16AVX512(w *uint16, x *float32, n int) float32
-//
-// Σ f16(w[i])·x[i] for n a multiple of 16 (VCVTPH2PS widens 16 halves),
-// accumulators as dotF32AVX512's.
-TEXT ·dotF16AVX512(SB), NOSPLIT, $0-28
-	MOVQ w+0(FP), SI
-	MOVQ x+8(FP), DI
-	MOVQ n+16(FP), CX
-	ZERO_Z16_Z19
-
-f16four:
-	CMPQ CX, $64
-	JLT f16one
-	PREFETCHT0 2048(SI)
-	PREFETCHT0 2112(SI)
-	VCVTPH2PS (SI), Z2
-	VCVTPH2PS 32(SI), Z3
-	VCVTPH2PS 64(SI), Z4
-	VCVTPH2PS 96(SI), Z5
-	FMA4_Z16_Z19
-	ADDQ $128, SI
-	ADDQ $256, DI
-	SUBQ $64, CX
-	JMP f16four
-
-f16one:
-	CMPQ CX, $16
-	JLT f16done
-	VCVTPH2PS (SI), Z2
-	VFMADD231PS (DI), Z2, Z16
-	ADDQ $32, SI
-	ADDQ $64, DI
-	SUBQ $16, CX
-	JMP f16one
-
-f16done:
-	HSUM_Z16_Z19
-	VMOVSS X0, ret+24(FP)
-	VZEROUPPER
-	RET
-
 // func axpyAVX512(y *float32, a float32, x *float32, n int)
 //
 // y[i] += a·x[i] for n a multiple of 16.

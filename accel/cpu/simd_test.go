@@ -457,15 +457,23 @@ func benchKernelSets(b *testing.B, fn func(*testing.B, Kernels)) {
 	}
 }
 
+// BenchmarkMatMulF16: a 256 × 2048 F16 matrix (1 MiB: in cache after
+// the first run) times 1, 4 and 8 tokens (a decode step's batches) and
+// 128 (a prefill chunk), each kernel set; Big: TinyLlama's output
+// projection (32000 × 2048, 131 MB) times 1 and 8 tokens with Best,
+// streamed from memory as in a decode step.
 func BenchmarkMatMulF16(b *testing.B) {
 	w := randF16(rand.New(rand.NewPCG(1, 1)), 256, 2048)
-	benchKernelSets(b, func(b *testing.B, k Kernels) {
-		in := MatMulInput{X: make([]float32, w.Cols)}
-		out := make([]float32, w.Rows)
-		b.SetBytes(int64(len(w.Data)))
-		for b.Loop() {
-			k.Prepare(&in, w, 1)
-			k.MatMul(out, w, &in, 1, 0, w.Rows)
+	for _, n := range []int{1, 4, 8, 128} {
+		b.Run(fmt.Sprint("Tokens", n), func(b *testing.B) {
+			benchKernelSets(b, func(b *testing.B, k Kernels) { benchMatMul(b, k, w, n) })
+		})
+	}
+	b.Run("Big", func(b *testing.B) {
+		big := randF16(rand.New(rand.NewPCG(1, 2)), 32000, 2048)
+		k := Best()
+		for _, n := range []int{1, 8} {
+			b.Run(fmt.Sprint("Tokens", n, "/", k.Name), func(b *testing.B) { benchMatMul(b, k, big, n) })
 		}
 	})
 }
