@@ -257,7 +257,8 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
 	switch {
 	case w.Type == gguf.Q8_0 && !quantize:
-		matMulQ8F32(ops, out, w, in.X, n, lo, hi)
+		d := dotShapes{one: ops.dotQ8F32, r4: ops.dotQ8F32R4, tile: ops.q8Tile, left: ops.q8TileLeft, R: ops.q8TileRows, T: ops.q8TileToks}
+		matMulTiled(&d, out, w, in.X, n, lo, hi)
 	case w.Type == gguf.Q8_0:
 		nb := cols / q8Size
 		for r := lo; r < hi; r++ {
@@ -298,7 +299,8 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 			}
 		})
 	case w.Type == gguf.F16 && ops.f16Tile != nil:
-		matMulTiled(out, w, in.X, n, lo, hi, ops.dotF16, ops.dotF16R4, ops.f16Tile, ops.f16TileRows, ops.f16TileToks)
+		d := dotShapes{one: ops.dotF16, r4: ops.dotF16R4, tile: ops.f16Tile, R: ops.f16TileRows, T: ops.f16TileToks}
+		matMulTiled(&d, out, w, in.X, n, lo, hi)
 	case w.Type == gguf.F16:
 		for r := lo; r < hi; r++ {
 			row := w.Data[r*rb : (r+1)*rb]
@@ -357,109 +359,75 @@ func byRowBlocks(lo, hi, n, T int, group, one func(b, be, t int)) {
 	}
 }
 
-// matMulQ8F32 is matMulFast for Q8_0 weights on float32 activations, in
-// row blocks (byRowBlocks): the tokens by q8TileToks against the rows by
-// q8TileRows (ops.q8Tile; the rows left over one at a time), then the
-// tokens left over together when the set has a tile for their number
-// (q8TileLeft), else (and all of them without a tile) one at a time
-// against four rows at a time (dotQ8F32R4) and the rows left over one at
-// a time.
-func matMulQ8F32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo, hi int) {
-	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
-	R, T := ops.q8TileRows, 0
-	if ops.q8Tile != nil {
-		T = ops.q8TileToks
-	}
-	var left func([]byte, int, []float32, int, []float32, int)
-	k := 0
-	if T > 0 {
-		if k = n % T; k > 1 {
-			left = ops.q8TileLeft[k]
-		}
-	}
-	byRowBlocks(lo, hi, n, T, func(b, be, t int) {
-		xs := x[t*cols : (t+T)*cols]
-		r := b
-		for ; r+R <= be; r += R {
-			ops.q8Tile(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
-		}
-		for ; r < be; r++ {
-			row := w.Data[r*rb : (r+1)*rb]
-			for tt := t; tt < t+T; tt++ {
-				out[tt*rows+r] = ops.dotQ8F32(row, x[tt*cols:(tt+1)*cols])
-			}
-		}
-	}, func(b, be, t int) {
-		if left != nil {
-			// byRowBlocks calls this for the leftover tokens in order:
-			// the first call takes them all
-			if t == n-k {
-				xs := x[t*cols : n*cols]
-				r := b
-				for ; r+R <= be; r += R {
-					left(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
-				}
-				for ; r < be; r++ {
-					row := w.Data[r*rb : (r+1)*rb]
-					for tt := t; tt < n; tt++ {
-						out[tt*rows+r] = ops.dotQ8F32(row, x[tt*cols:(tt+1)*cols])
-					}
-				}
-			}
-			return
-		}
-		xt := x[t*cols : (t+1)*cols]
-		r := b
-		if ops.dotQ8F32R4 != nil {
-			// straight into out: a local array passed to a func value
-			// would escape, one allocation per matmul
-			for ; r+4 <= be; r += 4 {
-				ops.dotQ8F32R4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
-			}
-		}
-		for ; r < be; r++ {
-			out[t*rows+r] = ops.dotQ8F32(w.Data[r*rb:(r+1)*rb], xt)
-		}
-	})
+// dotShapes are a weight type's dot primitives in the shapes that give
+// the same bits (the Q8_0 and F16 families): one row by one token, four
+// rows by one token (r4; nil: one per row), a tile of R rows by T tokens
+// (nil: none) and tiles of R rows by fewer tokens (left[k] for k tokens;
+// nil: none for k).
+type dotShapes struct {
+	one  func(w []byte, x []float32) float32
+	r4   func(w []byte, rb int, x []float32, out *[4]float32)
+	tile func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
+	left [4]func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
+	R, T int
 }
 
-// matMulTiled is matMulFast for a weight type whose dot comes in three
-// shapes with the same bits (F16's): one row by one token (one), four
-// rows by one token (r4; nil: one per row) and a tile of R rows by T
-// tokens, in row blocks (byRowBlocks): the tokens by T against the rows
-// by R (the rows left over one at a time), then the tokens left over one
-// at a time against four rows at a time and the rows left over one at a
-// time. It is matMulQ8F32's order, with the primitives as arguments.
-func matMulTiled(out []float32, w llama.Tensor, x []float32, n, lo, hi int,
-	one func(w []byte, x []float32) float32,
-	r4 func(w []byte, rb int, x []float32, out *[4]float32),
-	tile func(w []byte, rb int, x []float32, cols int, out []float32, outStride int),
-	R, T int,
-) {
+// matMulTiled is matMulFast for a weight type with dotShapes d, in row
+// blocks (byRowBlocks): the tokens by d.T against the rows by d.R (the
+// rows left over one at a time), then the tokens left over together
+// when d has a tile for their number, else (and all of them without a
+// tile) one at a time against four rows at a time and the rows left over
+// one at a time.
+func matMulTiled(d *dotShapes, out []float32, w llama.Tensor, x []float32, n, lo, hi int) {
 	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
-	byRowBlocks(lo, hi, n, T, func(b, be, t int) {
-		xs := x[t*cols : (t+T)*cols]
+	R, T := d.R, 0
+	if d.tile != nil {
+		T = d.T
+	}
+	// tiles runs tile over the block's rows by R for the tokens [t, t+k)
+	// and the rows left over one at a time.
+	tiles := func(tile func([]byte, int, []float32, int, []float32, int), b, be, t, k int) {
+		xs := x[t*cols : (t+k)*cols]
 		r := b
 		for ; r+R <= be; r += R {
 			tile(w.Data[r*rb:(r+R)*rb], rb, xs, cols, out[t*rows+r:], rows)
 		}
 		for ; r < be; r++ {
 			row := w.Data[r*rb : (r+1)*rb]
-			for tt := t; tt < t+T; tt++ {
-				out[tt*rows+r] = one(row, x[tt*cols:(tt+1)*cols])
+			for tt := t; tt < t+k; tt++ {
+				out[tt*rows+r] = d.one(row, x[tt*cols:(tt+1)*cols])
 			}
 		}
+	}
+	var left func([]byte, int, []float32, int, []float32, int)
+	k := 0
+	if T > 0 {
+		if k = n % T; k > 1 {
+			left = d.left[k]
+		}
+	}
+	byRowBlocks(lo, hi, n, T, func(b, be, t int) {
+		tiles(d.tile, b, be, t, T)
 	}, func(b, be, t int) {
+		if left != nil {
+			// byRowBlocks calls this for the leftover tokens in order:
+			// the first call takes them all
+			if t == n-k {
+				tiles(left, b, be, t, k)
+			}
+			return
+		}
 		xt := x[t*cols : (t+1)*cols]
 		r := b
-		if r4 != nil {
-			// straight into out, as matMulQ8F32
+		if d.r4 != nil {
+			// straight into out: a local array passed to a func value
+			// would escape, one allocation per matmul
 			for ; r+4 <= be; r += 4 {
-				r4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
+				d.r4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
 			}
 		}
 		for ; r < be; r++ {
-			out[t*rows+r] = one(w.Data[r*rb:(r+1)*rb], xt)
+			out[t*rows+r] = d.one(w.Data[r*rb:(r+1)*rb], xt)
 		}
 	})
 }
