@@ -208,11 +208,22 @@ func randTensor(t *testing.T, rng *rand.Rand, typ gguf.Type, rows, cols int) (Te
 		if err := gguf.QuantizeQ4_K(data, src); err != nil {
 			t.Fatal(err)
 		}
+	case gguf.Q6_K:
+		data = make([]byte, len(src)/256*210)
+		if err := gguf.QuantizeQ6_K(data, src); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var deq []float32
-	if typ == gguf.Q4_K {
+	switch typ {
+	case gguf.Q4_K:
 		deq = make([]float32, len(src))
 		if err := gguf.DequantizeQ4_K(deq, data); err != nil {
+			t.Fatal(err)
+		}
+	case gguf.Q6_K:
+		deq = make([]float32, len(src))
+		if err := gguf.DequantizeQ6_K(deq, data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -228,7 +239,7 @@ func randTensor(t *testing.T, rng *rand.Rand, typ gguf.Type, rows, cols int) (Te
 				blk := data[(r*cols+c)/32*34:]
 				d := float64(gguf.F16ToFloat32(binary.LittleEndian.Uint16(blk)))
 				ref[r][c] = d * float64(int8(blk[2+(r*cols+c)%32]))
-			case gguf.Q4_K:
+			case gguf.Q4_K, gguf.Q6_K:
 				ref[r][c] = float64(deq[r*cols+c])
 			}
 		}
@@ -241,9 +252,9 @@ func randTensor(t *testing.T, rng *rand.Rand, typ gguf.Type, rows, cols int) (Te
 // float64 accumulation noise: |out - ref| <= 1e-6 × Σ|w·x| + 1e-30.
 func TestMatVec(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, typ := range []gguf.Type{gguf.F32, gguf.F16, gguf.Q8_0, gguf.Q4_K} {
+	for _, typ := range []gguf.Type{gguf.F32, gguf.F16, gguf.Q8_0, gguf.Q4_K, gguf.Q6_K} {
 		rows, cols := 17, 96
-		if typ == gguf.Q4_K {
+		if typ == gguf.Q4_K || typ == gguf.Q6_K {
 			cols = 768
 		}
 		w, ref := randTensor(t, rng, typ, rows, cols)
