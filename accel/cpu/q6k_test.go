@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/outpost-iot/outpost/accel/gguf"
+	"github.com/outpost-iot/outpost/accel/internal/testmodel"
 	"github.com/outpost-iot/outpost/accel/llama"
 )
 
@@ -159,6 +160,36 @@ func TestQ6KExtremes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestQ4KMGreedyMatchesReference: the Q4_K_M test model (Q4_K matrices,
+// Q6_K output and layer 2's attn_v and ffn_down) generates the same
+// greedy tokens through the runner with Best as through accel/llama,
+// batched and not. With -short (the arm64 run under qemu), a dozen
+// tokens.
+func TestQ4KMGreedyMatchesReference(t *testing.T) {
+	m, err := llama.Load(testmodel.Q4KM(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Output.Type != gguf.Q6_K {
+		t.Fatalf("output %v, want Q6_K", m.Output.Type)
+	}
+	rng := rand.New(rand.NewPCG(13, 13))
+	prompts := [][]int32{randTokens(rng, 3, m.VocabSize), randTokens(rng, 17, m.VocabSize), randTokens(rng, 8, m.VocabSize)}
+	n := 32
+	if testing.Short() {
+		n = 12
+	}
+	k := Best()
+	t.Run(k.Name, func(t *testing.T) {
+		r, err := New(m, Config{NumBlocks: 16, Kernels: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		checkGreedy(t, m, r, prompts, n)
+	})
 }
 
 // BenchmarkDotQ6K: one 2048-long Q6_K row (in cache) against float32

@@ -536,6 +536,31 @@ func TestQ4KAgreement(t *testing.T) {
 	}
 }
 
+// TestQ4KMLoads: the Q4_K_M test model (synth's mix: Q6_K output and
+// layer 2's attn_v and ffn_down, Q4_K elsewhere) loads with those types
+// and gives finite logits that follow the prompt.
+func TestQ4KMLoads(t *testing.T) {
+	m, err := Load(testmodel.Q4KM(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Output.Type != gguf.Q6_K || m.Layers[2].V.Type != gguf.Q6_K || m.Layers[2].Down.Type != gguf.Q6_K ||
+		m.Layers[1].V.Type != gguf.Q4_K || m.Layers[1].Down.Type != gguf.Q4_K || m.Layers[0].Q.Type != gguf.Q4_K {
+		t.Fatalf("types: output %v, layer 2 v %v down %v, layer 1 v %v down %v", m.Output.Type, m.Layers[2].V.Type, m.Layers[2].Down.Type, m.Layers[1].V.Type, m.Layers[1].Down.Type)
+	}
+	logits := incremental(m, seq6)
+	for p, l := range logits {
+		for _, v := range l {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("position %d: non-finite logit", p)
+			}
+		}
+	}
+	if c := correlation(logits[0], logits[len(logits)-1]); c > 0.999 {
+		t.Errorf("first and last positions' logits correlate at %v: the input is ignored", c)
+	}
+}
+
 // TestGenerate encodes a prompt, runs it through Forward, greedily generates
 // 12 tokens twice and checks finiteness, determinism and valid UTF-8.
 func TestGenerate(t *testing.T) {
