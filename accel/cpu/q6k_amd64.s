@@ -235,3 +235,141 @@ q4done:
 	MOVSS X6, (DX)
 	VZEROUPPER
 	RET
+
+// AVX-512 (F, BW, VL; q6k_amd64.go's dotQ6KAVX512, dotQ6Kx4AVX512). A
+// sub-block is one Z register of 16 lanes. The block is decoded to the
+// stack as for AVX2 (Q6K_DECODE, VEX on Y8-Y15); then per sub-block the
+// quants are widened and multiplied by the broadcast step, which gives
+// each weight as gguf.DequantizeQ6_K does (float32(d·sc) times q, one
+// rounding), and one FMA per token adds the weights times the
+// activations into the token's accumulator: the even sub-blocks into
+// one, the odd into another (the FMA chain is the single token's
+// bottleneck, as for AVX2). Accumulators live in Z16-Z23, which
+// VZEROUPPER leaves alone. The two are added and the 16 lanes summed
+// as halves, then Q6K_HSUM's tree; each token of the four-token
+// function has the single one's operations, so its bits.
+
+// Q6K_ZWIDEN sets z to sub-block j's 16 weights: its quants from the
+// stack as float32 times its step.
+#define Q6K_ZWIDEN(j, z) \
+	VPMOVSXBD q-320+16*j(SP), z \
+	VCVTDQ2PS z, z \
+	VMULPS.BCST steps-64+4*j(SP), z, z
+
+// Q6K_ZSUM adds the accumulators a and b (ya, yb: their lower halves;
+// a's lanes destroyed) and sums the 16 lanes into X0 (Y1 scratch).
+#define Q6K_ZSUM(a, b, ya) \
+	VADDPS b, a, a \
+	VEXTRACTF64X4 $1, a, Y1 \
+	VADDPS Y1, ya, Y0 \
+	Q6K_HSUM(Y0, X0, X1)
+
+// func dotQ6KAVX512(w *byte, x *float32, nb int) float32
+TEXT ·dotQ6KAVX512(SB), NOSPLIT, $320-28
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ nb+16(FP), CX
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	Q6K_CONSTS
+
+z1loop:
+	TESTQ CX, CX
+	JZ z1done
+	PREFETCH_Q6K
+	Q6K_DECODE
+
+#define Z1_PAIR(j, k) \
+	Q6K_ZWIDEN(j, Z2) \
+	VFMADD231PS 64*j(DI), Z2, Z16 \
+	Q6K_ZWIDEN(k, Z3) \
+	VFMADD231PS 64*k(DI), Z3, Z17
+
+	Z1_PAIR(0, 1)
+	Z1_PAIR(2, 3)
+	Z1_PAIR(4, 5)
+	Z1_PAIR(6, 7)
+	Z1_PAIR(8, 9)
+	Z1_PAIR(10, 11)
+	Z1_PAIR(12, 13)
+	Z1_PAIR(14, 15)
+	ADDQ $210, SI
+	ADDQ $1024, DI
+	DECQ CX
+	JMP z1loop
+
+z1done:
+	Q6K_ZSUM(Z16, Z17, Y16)
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func dotQ6Kx4AVX512(w *byte, x *float32, stride, nb int, out *float32, outStride int)
+//
+// dotQ6KAVX512 of one row against four tokens (activations at x,
+// x+stride, …, in bytes) into out, out+outStride, …: the block decoded
+// and each sub-block's weights made once for the four. Token t's
+// accumulators: Z(16+t) even sub-blocks, Z(20+t) odd.
+TEXT ·dotQ6Kx4AVX512(SB), NOSPLIT, $320-48
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ stride+16(FP), BX
+	MOVQ nb+24(FP), CX
+	LEAQ (DI)(BX*2), R8 // token 2's activations
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	Q6K_CONSTS
+
+z4loop:
+	TESTQ CX, CX
+	JZ z4done
+	PREFETCH_Q6K
+	Q6K_DECODE
+
+#define Z4_SUB(j, z, a0, a1, a2, a3) \
+	Q6K_ZWIDEN(j, z) \
+	VFMADD231PS 64*j(DI), z, a0 \
+	VFMADD231PS 64*j(DI)(BX*1), z, a1 \
+	VFMADD231PS 64*j(R8), z, a2 \
+	VFMADD231PS 64*j(R8)(BX*1), z, a3
+
+#define Z4_PAIR(j, k) \
+	Z4_SUB(j, Z2, Z16, Z17, Z18, Z19) \
+	Z4_SUB(k, Z3, Z20, Z21, Z22, Z23)
+
+	Z4_PAIR(0, 1)
+	Z4_PAIR(2, 3)
+	Z4_PAIR(4, 5)
+	Z4_PAIR(6, 7)
+	Z4_PAIR(8, 9)
+	Z4_PAIR(10, 11)
+	Z4_PAIR(12, 13)
+	Z4_PAIR(14, 15)
+	ADDQ $210, SI
+	ADDQ $1024, DI
+	ADDQ $1024, R8
+	DECQ CX
+	JMP z4loop
+
+z4done:
+	MOVQ out+32(FP), DX
+	MOVQ outStride+40(FP), BX
+	Q6K_ZSUM(Z16, Z20, Y16)
+	MOVSS X0, (DX)
+	ADDQ BX, DX
+	Q6K_ZSUM(Z17, Z21, Y17)
+	MOVSS X0, (DX)
+	ADDQ BX, DX
+	Q6K_ZSUM(Z18, Z22, Y18)
+	MOVSS X0, (DX)
+	ADDQ BX, DX
+	Q6K_ZSUM(Z19, Z23, Y19)
+	MOVSS X0, (DX)
+	VZEROUPPER
+	RET
