@@ -119,6 +119,19 @@
 	VPERMILPS $0xB1, x, t \
 	VADDSS t, x, x
 
+// Q6K_PAIRS runs the macro pair(j, k) on the block's sub-blocks two at a
+// time, even j and odd k = j+1. (Macro arguments are pasted as text, so
+// k is spelled out: j+1 would bind as 16*j+1 in an offset.)
+#define Q6K_PAIRS(pair) \
+	pair(0, 1) \
+	pair(2, 3) \
+	pair(4, 5) \
+	pair(6, 7) \
+	pair(8, 9) \
+	pair(10, 11) \
+	pair(12, 13) \
+	pair(14, 15)
+
 // func dotQ6KAVX2(w *byte, x *float32, nb int) float32
 TEXT ·dotQ6KAVX2(SB), NOSPLIT, $320-28
 	MOVQ w+0(FP), SI
@@ -134,22 +147,13 @@ q1loop:
 	PREFETCH_Q6K
 	Q6K_DECODE
 
-// (Macro arguments are pasted as text: the odd sub-block's index is
-// passed, not computed as j+1, which would bind as 16*j+1.)
 #define K1_PAIR(j, k) \
 	Q6K_WIDEN(j, Y2, Y3, Y4) \
 	Q6K_SUB(64*j(DI), Y2, Y3, Y5, Y4, Y0) \
 	Q6K_WIDEN(k, Y6, Y7, Y8) \
 	Q6K_SUB(64*k(DI), Y6, Y7, Y9, Y8, Y1)
 
-	K1_PAIR(0, 1)
-	K1_PAIR(2, 3)
-	K1_PAIR(4, 5)
-	K1_PAIR(6, 7)
-	K1_PAIR(8, 9)
-	K1_PAIR(10, 11)
-	K1_PAIR(12, 13)
-	K1_PAIR(14, 15)
+	Q6K_PAIRS(K1_PAIR)
 	ADDQ $210, SI
 	ADDQ $1024, DI
 	DECQ CX
@@ -201,14 +205,7 @@ q4loop:
 	K4_SUB(j, Y0, Y2, Y4, Y6) \
 	K4_SUB(k, Y1, Y3, Y5, Y7)
 
-	K4_PAIR(0, 1)
-	K4_PAIR(2, 3)
-	K4_PAIR(4, 5)
-	K4_PAIR(6, 7)
-	K4_PAIR(8, 9)
-	K4_PAIR(10, 11)
-	K4_PAIR(12, 13)
-	K4_PAIR(14, 15)
+	Q6K_PAIRS(K4_PAIR)
 	ADDQ $210, SI
 	ADDQ $1024, DI
 	ADDQ $1024, R8
@@ -285,14 +282,7 @@ z1loop:
 	Q6K_ZWIDEN(k, Z3) \
 	VFMADD231PS 64*k(DI), Z3, Z17
 
-	Z1_PAIR(0, 1)
-	Z1_PAIR(2, 3)
-	Z1_PAIR(4, 5)
-	Z1_PAIR(6, 7)
-	Z1_PAIR(8, 9)
-	Z1_PAIR(10, 11)
-	Z1_PAIR(12, 13)
-	Z1_PAIR(14, 15)
+	Q6K_PAIRS(Z1_PAIR)
 	ADDQ $210, SI
 	ADDQ $1024, DI
 	DECQ CX
@@ -343,14 +333,7 @@ z4loop:
 	Z4_SUB(j, Z2, Z16, Z17, Z18, Z19) \
 	Z4_SUB(k, Z3, Z20, Z21, Z22, Z23)
 
-	Z4_PAIR(0, 1)
-	Z4_PAIR(2, 3)
-	Z4_PAIR(4, 5)
-	Z4_PAIR(6, 7)
-	Z4_PAIR(8, 9)
-	Z4_PAIR(10, 11)
-	Z4_PAIR(12, 13)
-	Z4_PAIR(14, 15)
+	Q6K_PAIRS(Z4_PAIR)
 	ADDQ $210, SI
 	ADDQ $1024, DI
 	ADDQ $1024, R8

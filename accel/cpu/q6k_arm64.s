@@ -135,6 +135,20 @@
 	FADD4S(14, 14, 15) \
 	VFMLA V14.S4, V28.S4, acc
 
+// Q6K_BLOCK_HALF decodes the next half of the block and runs the macro
+// sub(q, steps, lane) on each of its sub-blocks: quants in V(q), step in
+// lane lane of steps (s0 for the first four, s1 for the others).
+#define Q6K_BLOCK_HALF(sub, s0, s1) \
+	Q6K_HALF \
+	sub(6, s0, 0) \
+	sub(7, s0, 1) \
+	sub(8, s0, 2) \
+	sub(9, s0, 3) \
+	sub(10, s1, 0) \
+	sub(11, s1, 1) \
+	sub(12, s1, 2) \
+	sub(13, s1, 3)
+
 // func dotQ6KNEON(w *byte, x *float32, nb int) float32
 TEXT ·dotQ6KNEON(SB), NOSPLIT, $0-28
 	MOVD w+0(FP), R0
@@ -148,23 +162,12 @@ TEXT ·dotQ6KNEON(SB), NOSPLIT, $0-28
 	VDUP steps.S[lane], V28.S4 \
 	Q6K_TOKEN(R1, V20.S4)
 
-#define K1_HALF(s0, s1) \
-	Q6K_HALF \
-	K1_SUB(6, s0, 0) \
-	K1_SUB(7, s0, 1) \
-	K1_SUB(8, s0, 2) \
-	K1_SUB(9, s0, 3) \
-	K1_SUB(10, s1, 0) \
-	K1_SUB(11, s1, 1) \
-	K1_SUB(12, s1, 2) \
-	K1_SUB(13, s1, 3)
-
 q1loop:
 	CBZ R3, q1done
 	Q6K_STEPS
 	ADD $128, R0, R6
-	K1_HALF(V24, V25)
-	K1_HALF(V26, V27)
+	Q6K_BLOCK_HALF(K1_SUB, V24, V25)
+	Q6K_BLOCK_HALF(K1_SUB, V26, V27)
 	ADD $82, R0 // the halves advanced it 128 of the block's 210 bytes
 	SUB $1, R3
 	B q1loop
@@ -200,23 +203,12 @@ TEXT ·dotQ6Kx4NEON(SB), NOSPLIT, $0-48
 	Q6K_TOKEN(R11, V22.S4) \
 	Q6K_TOKEN(R12, V23.S4)
 
-#define K4_HALF(s0, s1) \
-	Q6K_HALF \
-	K4_SUB(6, s0, 0) \
-	K4_SUB(7, s0, 1) \
-	K4_SUB(8, s0, 2) \
-	K4_SUB(9, s0, 3) \
-	K4_SUB(10, s1, 0) \
-	K4_SUB(11, s1, 1) \
-	K4_SUB(12, s1, 2) \
-	K4_SUB(13, s1, 3)
-
 q4loop:
 	CBZ R3, q4done
 	Q6K_STEPS
 	ADD $128, R0, R6
-	K4_HALF(V24, V25)
-	K4_HALF(V26, V27)
+	Q6K_BLOCK_HALF(K4_SUB, V24, V25)
+	Q6K_BLOCK_HALF(K4_SUB, V26, V27)
 	ADD $82, R0
 	SUB $1, R3
 	B q4loop
