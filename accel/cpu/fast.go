@@ -108,7 +108,7 @@ type simdOps struct {
 	f16TileRows, f16TileToks int
 }
 
-var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8: dotQ4KQ8Go, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
+var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8: dotQ4KQ8Go, dotQ6K: dotQ6KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
 
 // Best returns the fastest kernels this CPU runs: AVX2+FMA+F16C on amd64,
 // NEON on arm64, else (and in builds with the purego tag) Scalar.
@@ -296,6 +296,25 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 			xt, st := in.X[t*cols:(t+1)*cols], in.S[t*sc:(t+1)*sc]
 			for r := b; r < be; r++ {
 				out[t*rows+r] = ops.dotQ4K(w.Data[r*rb:(r+1)*rb], xt, st)
+			}
+		})
+	case w.Type == gguf.Q6_K: // float32 activations, quantize or not
+		dot, T := ops.dotQ6K, 0
+		if dot == nil {
+			dot = dotQ6KGo
+		}
+		if ops.dotQ6Kx4 != nil {
+			T = 4
+		}
+		byRowBlocks(lo, hi, n, T, func(b, be, t int) {
+			xs := in.X[t*cols : (t+4)*cols]
+			for r := b; r < be; r++ {
+				ops.dotQ6Kx4(w.Data[r*rb:(r+1)*rb], xs, cols, out[t*rows+r:], rows)
+			}
+		}, func(b, be, t int) {
+			xt := in.X[t*cols : (t+1)*cols]
+			for r := b; r < be; r++ {
+				out[t*rows+r] = dot(w.Data[r*rb:(r+1)*rb], xt)
 			}
 		})
 	case w.Type == gguf.F16 && ops.f16Tile != nil:
@@ -619,6 +638,26 @@ func dotQ4KQ8Go(w []byte, xq []int8, xd, xs []float32) float32 {
 				is += int32(qs[l]>>shift&15) * int32(v)
 			}
 			s += float32(is)*(step*xd[8*b+j]) - off*xs[8*b+j]
+		}
+	}
+	return s
+}
+
+// dotQ6KGo is dotQ6K: per 16-weight sub-block, the centred quants times
+// the activations summed in float32 in index order, times the step
+// d·sc[j].
+func dotQ6KGo(w []byte, x []float32) float32 {
+	var s float32
+	var q [16]int8
+	for b := range len(x) / gguf.Q6_KBlockSize {
+		blk := w[b*gguf.Q6_KBlockBytes : (b+1)*gguf.Q6_KBlockBytes]
+		for j := range gguf.Q6_KSubBlocks {
+			gguf.Q6_KQuants(blk, j, &q)
+			var bs float32
+			for l, v := range x[b*gguf.Q6_KBlockSize+16*j:][:16] {
+				bs += float32(q[l]) * v
+			}
+			s += gguf.Q6_KStep(blk, j) * bs
 		}
 	}
 	return s

@@ -156,6 +156,9 @@ func matMulScalar(out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int)
 		return
 	}
 	if w.Type != gguf.Q8_0 {
+		// F32, F16 and Q6_K: each row decoded once to float32 (Q6_K
+		// block by block, as accel/llama's dotRow), then a float64
+		// sum in index order per token.
 		row := make([]float32, cols)
 		for r := lo; r < hi; r++ {
 			w.Row(row, r)

@@ -14,12 +14,11 @@ import (
 // kernelTests are the tests the arm64 run repeats: the primitives and
 // kernels (Q8_0, its tiles bit for bit against the single dot, Q4_K,
 // attention's row primitives, the elementwise ones and the others), and
-// greedy decoding of the
-// tiny and Q4_K models with Best (-short: a few dozen tokens), and the
-// allocation-free decode step (the arm64 wrappers are arm64's own); the
-// other runner tests are slow under emulation and exercise the same
-// kernels.
-const kernelTests = "^(TestQuantizeQ8MatchesGGUF|TestDotPrimitives|TestQ8ExtremeQuants|TestMatMulFast|TestQ8TileBits|TestMatMulQ4K|TestQ4KExtremes|TestQ4KGreedyMatchesReference|TestElementwiseFast|TestExpf|TestRowPrimitives|TestAttentionFast|TestFastGreedyMatchesReference|TestForwardAllocatesNothing|TestScaleMulBits|TestRopeBits|TestExpSub|TestSwiGLUExtremes|TestElemKernelsSet|TestF16ShapeBits|TestMatMulF16Shapes|TestMatMulF16AllocatesNothing|TestF16GreedyMatchesReference)$"
+// greedy decoding of the tiny, Q4_K and Q4_K_M models with Best (-short:
+// a few dozen tokens), and the allocation-free decode step (the arm64
+// wrappers are arm64's own); the other runner tests are slow under
+// emulation and exercise the same kernels.
+const kernelTests = "^(TestQuantizeQ8MatchesGGUF|TestDotPrimitives|TestQ8ExtremeQuants|TestMatMulFast|TestQ8TileBits|TestMatMulQ4K|TestQ4KExtremes|TestQ4KGreedyMatchesReference|TestElementwiseFast|TestExpf|TestRowPrimitives|TestAttentionFast|TestFastGreedyMatchesReference|TestForwardAllocatesNothing|TestScaleMulBits|TestRopeBits|TestExpSub|TestSwiGLUExtremes|TestElemKernelsSet|TestF16ShapeBits|TestMatMulF16Shapes|TestMatMulF16AllocatesNothing|TestF16GreedyMatchesReference|TestMatMulQ6K|TestDotQ6K|TestQ6KExtremes|TestQ4KMGreedyMatchesReference)$"
 
 // TestNEONKernelsUnderQemu cross-compiles this package's tests for arm64
 // and runs the kernel tests under qemu-user, so the NEON assembly is

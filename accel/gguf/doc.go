@@ -43,5 +43,6 @@
 // parses, whether or not an engine can run it. Float32ToF16, F16ToFloat32,
 // QuantizeQ8_0, DequantizeQ8_0, QuantizeQ4_K and DequantizeQ4_K are scalar
 // references, matching ggml's, that faster kernels are tested against
-// (q4_k.go documents the Q4_K super-block layout).
+// (q4_k.go documents the Q4_K super-block layout); DequantizeQ6_K is
+// ggml's too, QuantizeQ6_K a quantizer of our own (q6_k.go).
 package gguf

@@ -16,6 +16,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(start(2, 0).tensor("a", 0, 0, 16).tensor("b", 0, 64, 16).pad(200).Bytes())
 	f.Add(start(0, 1<<60).pad(76).Bytes())
 	f.Add(start(1, 0).tensor("q", uint32(Q4_K), 0, 256, 2).pad(31 + 288).Bytes())
+	f.Add(start(1, 0).tensor("q6", uint32(Q6_K), 0, 256, 2).pad(31 + 420).Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Decode(data)
 		p, perr := Parse(bytes.NewReader(data), int64(len(data)))

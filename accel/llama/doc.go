@@ -19,8 +19,8 @@
 // Tensors are row-major as GGUF stores them: dims[0] is the contiguous row
 // length, so a weight with dims [nIn, nOut] is nOut rows of nIn values and a
 // matrix-vector product computes out[r] = dot(row r, x). Rows may be F32, F16,
-// Q8_0 or Q4_K (dequantized to float32 weights block by block, as ggml's
-// dequantize_row_q4_K); dot products accumulate in float64 and activations
+// Q8_0, Q4_K or Q6_K (dequantized to float32 weights block by block, as
+// ggml's dequantize_row_q4_K and _q6_K); dot products accumulate in float64 and activations
 // are float32.
 //
 // One block computes, as llama.cpp's llm_build_llama:

@@ -208,11 +208,22 @@ func randTensor(t *testing.T, rng *rand.Rand, typ gguf.Type, rows, cols int) (Te
 		if err := gguf.QuantizeQ4_K(data, src); err != nil {
 			t.Fatal(err)
 		}
+	case gguf.Q6_K:
+		data = make([]byte, len(src)/256*210)
+		if err := gguf.QuantizeQ6_K(data, src); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var deq []float32
-	if typ == gguf.Q4_K {
+	switch typ {
+	case gguf.Q4_K:
 		deq = make([]float32, len(src))
 		if err := gguf.DequantizeQ4_K(deq, data); err != nil {
+			t.Fatal(err)
+		}
+	case gguf.Q6_K:
+		deq = make([]float32, len(src))
+		if err := gguf.DequantizeQ6_K(deq, data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -228,7 +239,7 @@ func randTensor(t *testing.T, rng *rand.Rand, typ gguf.Type, rows, cols int) (Te
 				blk := data[(r*cols+c)/32*34:]
 				d := float64(gguf.F16ToFloat32(binary.LittleEndian.Uint16(blk)))
 				ref[r][c] = d * float64(int8(blk[2+(r*cols+c)%32]))
-			case gguf.Q4_K:
+			case gguf.Q4_K, gguf.Q6_K:
 				ref[r][c] = float64(deq[r*cols+c])
 			}
 		}
@@ -241,9 +252,9 @@ func randTensor(t *testing.T, rng *rand.Rand, typ gguf.Type, rows, cols int) (Te
 // float64 accumulation noise: |out - ref| <= 1e-6 × Σ|w·x| + 1e-30.
 func TestMatVec(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, typ := range []gguf.Type{gguf.F32, gguf.F16, gguf.Q8_0, gguf.Q4_K} {
+	for _, typ := range []gguf.Type{gguf.F32, gguf.F16, gguf.Q8_0, gguf.Q4_K, gguf.Q6_K} {
 		rows, cols := 17, 96
-		if typ == gguf.Q4_K {
+		if typ == gguf.Q4_K || typ == gguf.Q6_K {
 			cols = 768
 		}
 		w, ref := randTensor(t, rng, typ, rows, cols)
@@ -522,6 +533,31 @@ func TestQ4KAgreement(t *testing.T) {
 			t.Errorf("position %d: correlation %v", p, c)
 		}
 		t.Logf("position %d: correlation %.6f, argmax f32 %d q4_K %d", p, c, Argmax(f32[p]), Argmax(q4[p]))
+	}
+}
+
+// TestQ4KMLoads: the Q4_K_M test model (synth's mix: Q6_K output and
+// layer 2's attn_v and ffn_down, Q4_K elsewhere) loads with those types
+// and gives finite logits that follow the prompt.
+func TestQ4KMLoads(t *testing.T) {
+	m, err := Load(testmodel.Q4KM(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Output.Type != gguf.Q6_K || m.Layers[2].V.Type != gguf.Q6_K || m.Layers[2].Down.Type != gguf.Q6_K ||
+		m.Layers[1].V.Type != gguf.Q4_K || m.Layers[1].Down.Type != gguf.Q4_K || m.Layers[0].Q.Type != gguf.Q4_K {
+		t.Fatalf("types: output %v, layer 2 v %v down %v, layer 1 v %v down %v", m.Output.Type, m.Layers[2].V.Type, m.Layers[2].Down.Type, m.Layers[1].V.Type, m.Layers[1].Down.Type)
+	}
+	logits := incremental(m, seq6)
+	for p, l := range logits {
+		for _, v := range l {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("position %d: non-finite logit", p)
+			}
+		}
+	}
+	if c := correlation(logits[0], logits[len(logits)-1]); c > 0.999 {
+		t.Errorf("first and last positions' logits correlate at %v: the input is ignored", c)
 	}
 }
 

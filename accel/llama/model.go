@@ -208,7 +208,7 @@ func matrix(f *gguf.File, name string, cols, rows int) (Tensor, error) {
 		return Tensor{}, fmt.Errorf("llama: tensor %s has dims %v, want [%d %d]", name, ti.Dims, cols, rows)
 	}
 	if !supported(ti.Type) {
-		return Tensor{}, fmt.Errorf("llama: tensor %s has type %v; supported: f32, f16, q8_0, q4_K", name, ti.Type)
+		return Tensor{}, fmt.Errorf("llama: tensor %s has type %v; supported: f32, f16, q8_0, q4_K, q6_K", name, ti.Type)
 	}
 	if bs := ti.Type.BlockSize(); cols%bs != 0 {
 		return Tensor{}, fmt.Errorf("llama: tensor %s: %v row length %d is not a multiple of %d", name, ti.Type, cols, bs)

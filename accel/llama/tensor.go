@@ -13,8 +13,8 @@ import (
 type Tensor struct {
 	// Name is the GGUF tensor name.
 	Name string
-	// Type is the element type: gguf.F32, gguf.F16, gguf.Q8_0 or
-	// gguf.Q4_K.
+	// Type is the element type: gguf.F32, gguf.F16, gguf.Q8_0,
+	// gguf.Q4_K or gguf.Q6_K.
 	Type gguf.Type
 	// Cols is the row length (GGUF dims[0]); Rows is dims[1], or 1.
 	Cols, Rows int
@@ -24,7 +24,7 @@ type Tensor struct {
 
 // supported reports whether the reference kernels handle t.
 func supported(t gguf.Type) bool {
-	return t == gguf.F32 || t == gguf.F16 || t == gguf.Q8_0 || t == gguf.Q4_K
+	return t == gguf.F32 || t == gguf.F16 || t == gguf.Q8_0 || t == gguf.Q4_K || t == gguf.Q6_K
 }
 
 // RowBytes returns the encoded size of one row.
@@ -38,6 +38,8 @@ func (t Tensor) RowBytes() int {
 		return t.Cols / gguf.Q8_0BlockSize * gguf.Q8_0BlockBytes
 	case gguf.Q4_K:
 		return t.Cols / gguf.Q4_KBlockSize * gguf.Q4_KBlockBytes
+	case gguf.Q6_K:
+		return t.Cols / gguf.Q6_KBlockSize * gguf.Q6_KBlockBytes
 	}
 	panic(fmt.Sprintf("llama: unsupported tensor type %v", t.Type))
 }
@@ -68,25 +70,33 @@ func (t Tensor) Row(dst []float32, r int) {
 		if err := gguf.DequantizeQ4_K(dst, b); err != nil {
 			panic(err)
 		}
+	case gguf.Q6_K:
+		if err := gguf.DequantizeQ6_K(dst, b); err != nil {
+			panic(err)
+		}
 	default:
 		panic(fmt.Sprintf("llama: unsupported tensor type %v", t.Type))
 	}
 }
 
-// dotRow returns dot(row r of w, x), accumulated in float64. A Q4_K row
-// is dequantized to float32 weights first (as ggml computes them), then
-// multiplied in index order.
+// dotRow returns dot(row r of w, x), accumulated in float64. A Q4_K or
+// Q6_K row is dequantized to float32 weights first (as ggml computes
+// them), one super-block at a time, then multiplied in index order.
 func dotRow(w Tensor, r int, x []float32) float32 {
 	b := w.row(r)
 	var s float64
 	switch w.Type {
-	case gguf.Q4_K:
-		var blk [gguf.Q4_KBlockSize]float32
-		for off := 0; off < len(b); off += gguf.Q4_KBlockBytes {
-			if err := gguf.DequantizeQ4_K(blk[:], b[off:off+gguf.Q4_KBlockBytes]); err != nil {
+	case gguf.Q4_K, gguf.Q6_K:
+		dequant, bb := gguf.DequantizeQ4_K, gguf.Q4_KBlockBytes
+		if w.Type == gguf.Q6_K {
+			dequant, bb = gguf.DequantizeQ6_K, gguf.Q6_KBlockBytes
+		}
+		var blk [256]float32 // both super-blocks are 256 weights
+		for off := 0; off < len(b); off += bb {
+			if err := dequant(blk[:], b[off:off+bb]); err != nil {
 				panic(err)
 			}
-			xs := x[off/gguf.Q4_KBlockBytes*gguf.Q4_KBlockSize:][:gguf.Q4_KBlockSize]
+			xs := x[off/bb*len(blk):][:len(blk)]
 			for i, v := range blk {
 				s += float64(v) * float64(xs[i])
 			}

@@ -15,7 +15,10 @@
 //     Matrices are F32, F16, Q8_0 or Q4_K (quantized row by row with
 //     gguf.QuantizeQ8_0 or gguf.QuantizeQ4_K, ggml's reference method;
 //     with Q4_K, matrices whose rows are not a multiple of 256 long are
-//     Q8_0, and general.file_type says MOSTLY_Q4_K_S). Rows are generated in order, encoded 64 at a time in
+//     Q8_0, and general.file_type says MOSTLY_Q4_K_S), or Q4_K in
+//     llama.cpp's Q4_K_M mix (Options.Mix = MixQ4_K_M: the output and
+//     some layers' attn_v and ffn_down in Q6_K, gguf.QuantizeQ6_K;
+//     MOSTLY_Q4_K_M). Rows are generated in order, encoded 64 at a time in
 //     parallel and written through gguf.Tensor.WriteData, so memory stays
 //     bounded by 64 rows plus the vocabulary, whatever the model size.
 //   - Vocabulary: a SentencePiece-style "llama" tokenizer (see Vocab):

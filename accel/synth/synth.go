@@ -36,31 +36,61 @@ type Options struct {
 	// 352), none of "tinyllama-1.1b" (2048 and 5632 = 22 × 256). Default
 	// (zero): F32.
 	Quant gguf.Type
+	// Mix, if not Pure, overrides Quant for some matrices as one of
+	// llama.cpp's mixes does (see MixQ4_K_M). Default (zero): Pure.
+	Mix Mix
 	// Seed selects the random weights; the same Options give the same
 	// bytes.
 	Seed int64
 }
 
-// ParseQuant maps a --quant name ("f32", "f16", "q8_0", "q4_k", any
-// case) to its tensor type.
-func ParseQuant(name string) (gguf.Type, error) {
+// Mix is a per-tensor quantization recipe on top of Options.Quant.
+type Mix uint8
+
+const (
+	// Pure gives every matrix Options.Quant (with matrixType's Q8_0
+	// fallback).
+	Pure Mix = iota
+	// MixQ4_K_M is llama.cpp's Q4_K_M mix for the llama architecture
+	// (Options.Quant must be Q4_K), the form most published edge models
+	// ship in: output.weight (token_embd.weight instead when the
+	// embeddings are tied) in Q6_K, and attn_v.weight and
+	// ffn_down.weight in Q6_K on the layers useMoreBits picks; the
+	// other matrices Q4_K; any matrix whose rows are not a multiple of
+	// 256 long in Q8_0 (llama.cpp falls back to Q8_0 for the output
+	// and Q5_0 or Q8_0 elsewhere). general.file_type says
+	// MOSTLY_Q4_K_M.
+	MixQ4_K_M
+)
+
+// ParseQuant maps a --quant name ("f32", "f16", "q8_0", "q4_k",
+// "q4_k_m", any case) to the type of the weight matrices and the mix.
+func ParseQuant(name string) (gguf.Type, Mix, error) {
 	switch strings.ToLower(name) {
 	case "f32":
-		return gguf.F32, nil
+		return gguf.F32, Pure, nil
 	case "f16":
-		return gguf.F16, nil
+		return gguf.F16, Pure, nil
 	case "q8_0":
-		return gguf.Q8_0, nil
+		return gguf.Q8_0, Pure, nil
 	case "q4_k":
-		return gguf.Q4_K, nil
+		return gguf.Q4_K, Pure, nil
+	case "q4_k_m":
+		return gguf.Q4_K, MixQ4_K_M, nil
 	}
-	return 0, fmt.Errorf("synth: unknown quantization %q (have f32, f16, q8_0, q4_k)", name)
+	return 0, Pure, fmt.Errorf("synth: unknown quantization %q (have f32, f16, q8_0, q4_k, q4_k_m)", name)
 }
 
 // fileType returns general.file_type for a quantization (llama_ftype:
-// ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7, MOSTLY_Q4_K_S 14: every
-// matrix Q4_K, none Q6_K as Q4_K_M would have).
-func fileType(t gguf.Type) (uint32, error) {
+// ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7, MOSTLY_Q4_K_S 14 for pure
+// Q4_K, every matrix Q4_K and none Q6_K, MOSTLY_Q4_K_M 15).
+func fileType(t gguf.Type, m Mix) (uint32, error) {
+	switch {
+	case m == MixQ4_K_M && t == gguf.Q4_K:
+		return 15, nil
+	case m != Pure:
+		return 0, fmt.Errorf("synth: mix %d does not apply to %v (MixQ4_K_M needs Q4_K)", m, t)
+	}
 	switch t {
 	case gguf.F32:
 		return 0, nil
@@ -74,13 +104,23 @@ func fileType(t gguf.Type) (uint32, error) {
 	return 0, fmt.Errorf("synth: quantization %v is not supported (use F32, F16, Q8_0 or Q4_K)", t)
 }
 
-// matrixType is the type a d0-long-row matrix gets under quant q: q, or
-// Q8_0 where q is Q4_K and d0 is not a multiple of its super-block.
+// matrixType is the type a d0-long-row matrix gets when type q is asked
+// for: q, or Q8_0 where q is a k-quant (Q4_K, Q6_K) and d0 is not a
+// multiple of its 256-weight super-block.
 func matrixType(q gguf.Type, d0 uint64) gguf.Type {
-	if q == gguf.Q4_K && d0%gguf.Q4_KBlockSize != 0 {
+	if (q == gguf.Q4_K || q == gguf.Q6_K) && d0%gguf.Q4_KBlockSize != 0 {
 		return gguf.Q8_0
 	}
 	return q
+}
+
+// useMoreBits is llama.cpp's choice of the layers (i of n) whose attn_v
+// and ffn_down get more bits in its _M mixes: the first and the last
+// eighth of the layers, and from the first eighth on every third layer,
+// starting with the third.
+func useMoreBits(i, n int) bool {
+	first, last := n/8, 7*n/8
+	return i < first || i >= last || (i-first)%3 == 2
 }
 
 // Validate checks the shape and the quantization.
@@ -88,7 +128,7 @@ func (o Options) Validate() error {
 	if err := o.Shape.Validate(); err != nil {
 		return err
 	}
-	_, err := fileType(o.Quant)
+	_, err := fileType(o.Quant, o.Mix)
 	return err
 }
 
@@ -106,30 +146,44 @@ type tensor struct {
 func (o Options) tensors() []tensor {
 	s := o.Shape
 	e, kv, ff, nv := uint64(s.NEmbd), uint64(s.NEmbdKV()), uint64(s.NFF), uint64(s.VocabSize)
-	mat := func(name string, d0, d1 uint64) tensor {
-		return tensor{name: name, dims: []uint64{d0, d1}, typ: matrixType(o.Quant, d0)}
+	// more is the type of the matrices the mix gives more bits.
+	more := o.Quant
+	if o.Mix == MixQ4_K_M {
+		more = gguf.Q6_K
 	}
+	matOf := func(q gguf.Type, name string, d0, d1 uint64) tensor {
+		return tensor{name: name, dims: []uint64{d0, d1}, typ: matrixType(q, d0)}
+	}
+	mat := func(name string, d0, d1 uint64) tensor { return matOf(o.Quant, name, d0, d1) }
 	norm := func(name string) tensor {
 		return tensor{name: name, dims: []uint64{e}, typ: gguf.F32, norm: true}
 	}
-	ts := []tensor{mat("token_embd.weight", e, nv)}
+	embd := mat("token_embd.weight", e, nv)
+	if s.TiedEmbeddings { // also the output: quantized as the output
+		embd = matOf(more, "token_embd.weight", e, nv)
+	}
+	ts := []tensor{embd}
 	for i := range s.NLayer {
 		p := fmt.Sprintf("blk.%d.", i)
+		layerMore := o.Quant
+		if useMoreBits(i, s.NLayer) {
+			layerMore = more
+		}
 		ts = append(ts,
 			norm(p+"attn_norm.weight"),
 			mat(p+"attn_q.weight", e, e),
 			mat(p+"attn_k.weight", e, kv),
-			mat(p+"attn_v.weight", e, kv),
+			matOf(layerMore, p+"attn_v.weight", e, kv),
 			mat(p+"attn_output.weight", e, e),
 			norm(p+"ffn_norm.weight"),
 			mat(p+"ffn_gate.weight", e, ff),
 			mat(p+"ffn_up.weight", e, ff),
-			mat(p+"ffn_down.weight", ff, e),
+			matOf(layerMore, p+"ffn_down.weight", ff, e),
 		)
 	}
 	ts = append(ts, norm("output_norm.weight"))
 	if !s.TiedEmbeddings {
-		ts = append(ts, mat("output.weight", e, nv))
+		ts = append(ts, matOf(more, "output.weight", e, nv))
 	}
 	return ts
 }
@@ -137,7 +191,7 @@ func (o Options) tensors() []tensor {
 // metadata builds the GGUF metadata: general.*, llama.* and tokenizer.*.
 func (o Options) metadata() (*gguf.Metadata, error) {
 	s := o.Shape
-	ft, err := fileType(o.Quant)
+	ft, err := fileType(o.Quant, o.Mix)
 	if err != nil {
 		return nil, err
 	}
@@ -330,6 +384,8 @@ func encodeRow(buf []byte, row []float32, typ gguf.Type) error {
 		return gguf.QuantizeQ8_0(buf, row)
 	case gguf.Q4_K:
 		return gguf.QuantizeQ4_K(buf, row)
+	case gguf.Q6_K:
+		return gguf.QuantizeQ6_K(buf, row)
 	default:
 		return fmt.Errorf("unsupported type %v", typ)
 	}

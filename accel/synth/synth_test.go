@@ -61,15 +61,123 @@ func TestShapesValid(t *testing.T) {
 
 func TestParseQuant(t *testing.T) {
 	for name, want := range map[string]gguf.Type{"f32": gguf.F32, "F16": gguf.F16, "q8_0": gguf.Q8_0, "Q8_0": gguf.Q8_0, "q4_k": gguf.Q4_K, "Q4_K": gguf.Q4_K} {
-		if got, err := ParseQuant(name); err != nil || got != want {
-			t.Errorf("ParseQuant(%q) = %v, %v; want %v", name, got, err, want)
+		if got, mix, err := ParseQuant(name); err != nil || got != want || mix != Pure {
+			t.Errorf("ParseQuant(%q) = %v, %v, %v; want %v", name, got, mix, err, want)
 		}
 	}
-	if _, err := ParseQuant("q4_0"); err == nil {
+	if got, mix, err := ParseQuant("Q4_K_M"); err != nil || got != gguf.Q4_K || mix != MixQ4_K_M {
+		t.Errorf("ParseQuant(Q4_K_M) = %v, %v, %v", got, mix, err)
+	}
+	if _, _, err := ParseQuant("q4_0"); err == nil {
 		t.Error("ParseQuant(q4_0): no error")
 	}
 	if err := (Options{Shape: tinyShape(t), Quant: gguf.Q4_0}).Validate(); err == nil {
 		t.Error("Q4_0 options: no error")
+	}
+	if err := (Options{Shape: tinyShape(t), Quant: gguf.Q8_0, Mix: MixQ4_K_M}).Validate(); err == nil {
+		t.Error("Q8_0 with the Q4_K_M mix: no error")
+	}
+}
+
+// TestUseMoreBits: the layers llama.cpp's Q4_K_M gives Q6_K attn_v and
+// ffn_down, for TinyLlama's 22 layers (0, 1, 4, 7, 10, 13, 16, 19, 20,
+// 21) and for small counts (below 8 layers the first eighth is empty).
+func TestUseMoreBits(t *testing.T) {
+	for n, want := range map[int][]int{
+		22: {0, 1, 4, 7, 10, 13, 16, 19, 20, 21},
+		2:  {1},
+		3:  {2},
+		8:  {0, 3, 6, 7},
+		32: {0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31},
+	} {
+		var got []int
+		for i := range n {
+			if useMoreBits(i, n) {
+				got = append(got, i)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%d layers: %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestQ4KM: with the Q4_K_M mix, output.weight and the chosen layers'
+// attn_v and ffn_down are Q6_K (Q8_0 where rows are not a multiple of
+// 256), the other matrices Q4_K, general.file_type 15; the Q6_K weights
+// hold normal(0, 0.02) values within 6-bit error. TinyLlama's plan is
+// about the size of published Q4_K_M TinyLlama files (667 MB).
+func TestQ4KM(t *testing.T) {
+	s := tinyShape(t)
+	s.NEmbd, s.NFF, s.NLayer = 256, 512, 3
+	var buf bytes.Buffer
+	if err := Write(&buf, Options{Shape: s, Quant: gguf.Q4_K, Mix: MixQ4_K_M, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Decode(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ft, _ := f.Metadata.Uint("general.file_type"); ft != 15 {
+		t.Errorf("file_type %d, want 15 (MOSTLY_Q4_K_M)", ft)
+	}
+	for _, ti := range f.Tensors {
+		want := gguf.Q4_K
+		switch {
+		case len(ti.Dims) == 1:
+			want = gguf.F32
+		case ti.Name == "output.weight",
+			ti.Name == "blk.2.attn_v.weight", ti.Name == "blk.2.ffn_down.weight":
+			want = gguf.Q6_K
+		}
+		if ti.Type != want {
+			t.Errorf("%s: %v, want %v", ti.Name, ti.Type, want)
+		}
+	}
+	data, _ := f.TensorData("output.weight")
+	w := make([]float32, 256*1024)
+	if err := gguf.DequantizeQ6_K(w, data); err != nil {
+		t.Fatal(err)
+	}
+	var ss float64
+	for _, v := range w {
+		ss += float64(v) * float64(v)
+	}
+	if sd := math.Sqrt(ss / float64(len(w))); sd < 0.0195 || sd > 0.0205 {
+		t.Errorf("output standard deviation %v, want about 0.02", sd)
+	}
+
+	// Rows of 352: the Q6_K matrices fall back to Q8_0 too; tied
+	// embeddings take the output's type.
+	s.NFF, s.TiedEmbeddings = 352, true
+	plan, _, err := Plan(Options{Shape: s, Quant: gguf.Q4_K, Mix: MixQ4_K_M})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ti := range plan {
+		want := map[string]gguf.Type{"token_embd.weight": gguf.Q6_K, "blk.2.ffn_down.weight": gguf.Q8_0, "blk.2.attn_v.weight": gguf.Q6_K, "blk.1.attn_v.weight": gguf.Q4_K}[ti.Name]
+		if want != 0 && ti.Type != want {
+			t.Errorf("tied, n_ff 352: %s: %v, want %v", ti.Name, ti.Type, want)
+		}
+	}
+
+	tl, err := LookupShape("tinyllama-1.1b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, size, err := Plan(Options{Shape: tl, Quant: gguf.Q4_K, Mix: MixQ4_K_M})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q6 int
+	for _, ti := range plan {
+		if ti.Type == gguf.Q6_K {
+			q6++
+		}
+	}
+	t.Logf("tinyllama-1.1b q4_k_m: %d bytes, %d Q6_K matrices", size, q6)
+	if q6 != 21 || size < 660_000_000 || size > 675_000_000 {
+		t.Errorf("tinyllama-1.1b q4_k_m: %d Q6_K matrices, size %d; want 21 (output, 10 attn_v, 10 ffn_down) and about 667 MB", q6, size)
 	}
 }
 

@@ -9,7 +9,8 @@
 //	    [--llamacpp auto|off|DIR] [--threads N] [--reps 2] [--markdown] [--cpuprofile FILE]
 //	    [--prefill-tokens 128] [--decode-tokens 64] [--concurrency 8,32] [--prompt-tokens 128] [--gen-tokens 32]
 //
-// For each --quant it synthesizes the shape (seed 1) into
+// For each --quant (f32, f16, q8_0, q4_k, or q4_k_m: llama.cpp's Q4_K_M
+// mix, Q4_K with Q6_K where it puts it) it synthesizes the shape (seed 1) into
 // .cache/models/SHAPE-QUANT.gguf once and reuses it; a weight type that
 // synth (or the engine) cannot handle yet is skipped with a note, and the
 // run fails only when nothing could be measured. --model measures one

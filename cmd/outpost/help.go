@@ -114,7 +114,7 @@ needed): a llama-architecture GGUF of a named shape with a printable
 vocabulary and a ChatML chat template. The API's model id is the file name
 without .gguf.
 
-  outpost model synth [--shape tiny|tinyllama-1.1b] [--quant f32|f16|q8_0|q4_k] [--seed N] OUT.gguf
+  outpost model synth [--shape tiny|tinyllama-1.1b] [--quant f32|f16|q8_0|q4_k|q4_k_m] [--seed N] OUT.gguf
 
 examples:
   outpost model synth --shape tiny --quant q8_0 tiny.gguf
@@ -122,7 +122,9 @@ examples:
   outpost model synth --shape tinyllama-1.1b --quant q4_k models/tinyllama-1.1b-q4_k.gguf
 
 q4_k writes llama.cpp's Q4_K (as its Q4_K_S files) for matrices whose rows are
-a multiple of 256 and Q8_0 for the others.`,
+a multiple of 256 and Q8_0 for the others. q4_k_m is llama.cpp's Q4_K_M mix,
+the form most published models ship in: q4_k with the output matrix, and
+attn_v and ffn_down on some layers, in Q6_K.`,
 	"sim": `Run a fleet of simulated devices against a gateway, for load: each device is
 its own MQTT 5 connection to the device twin agents/twin/PREFIXi, acknowledges
 its desired configuration, publishes CBOR telemetry at QoS 1 (temperature and

@@ -28,7 +28,7 @@ func runModelSynth(ctx context.Context, args []string, stdout, stderr io.Writer)
 		names = append(names, s.Name)
 	}
 	shapeName := fs.String("shape", "tiny", "model shape: "+strings.Join(names, ", "))
-	quant := fs.String("quant", "q8_0", "weight type: f32, f16, q8_0 or q4_k (Q4_K where rows are a multiple of 256, else Q8_0)")
+	quant := fs.String("quant", "q8_0", "weight type: f32, f16, q8_0, q4_k (Q4_K where rows are a multiple of 256, else Q8_0) or q4_k_m (q4_k with llama.cpp's Q4_K_M mix: Q6_K output and some layers' attn_v and ffn_down)")
 	seed := fs.Int64("seed", 1, "random seed; the same seed writes the same bytes")
 	// Accept flags before and after the output path.
 	if err := fs.Parse(args); err != nil {
@@ -49,11 +49,11 @@ func runModelSynth(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return usageError{err}
 	}
-	q, err := synth.ParseQuant(*quant)
+	q, mix, err := synth.ParseQuant(*quant)
 	if err != nil {
 		return usageError{err}
 	}
-	opts := synth.Options{Shape: shape, Quant: q, Seed: *seed}
+	opts := synth.Options{Shape: shape, Quant: q, Mix: mix, Seed: *seed}
 	bar := newProgressBar(stderr, "writing "+out)
 	size, err := synth.Size(opts)
 	if err != nil {

@@ -3,6 +3,7 @@ package testmodel
 
 import (
 	"bytes"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -19,7 +20,7 @@ var (
 // decoded from memory. The bytes are made once per process.
 func Tiny(t testing.TB, q gguf.Type) *gguf.File {
 	t.Helper()
-	return build(t, q, func(*synth.Shape) {})
+	return build(t, q, synth.Pure, func(*synth.Shape) {})
 }
 
 // Micro returns the "tiny" shape made about four times cheaper to run
@@ -27,7 +28,7 @@ func Tiny(t testing.TB, q gguf.Type) *gguf.File {
 // context), for tests that run many tokens under the race detector.
 func Micro(t testing.TB) *gguf.File {
 	t.Helper()
-	return build(t, gguf.Q8_0, func(s *synth.Shape) {
+	return build(t, gguf.Q8_0, synth.Pure, func(s *synth.Shape) {
 		s.Name, s.NEmbd, s.NFF = "micro", 64, 96
 	})
 }
@@ -40,24 +41,35 @@ func Micro(t testing.TB) *gguf.File {
 // weights unquantized, for comparison.
 func Q4K(t testing.TB, q gguf.Type) *gguf.File {
 	t.Helper()
-	return build(t, q, func(s *synth.Shape) {
+	return build(t, q, synth.Pure, func(s *synth.Shape) {
 		s.Name, s.NEmbd = "q4k", 256
 	})
 }
 
-func build(t testing.TB, q gguf.Type, edit func(*synth.Shape)) *gguf.File {
+// Q4KM returns the "tiny" shape widened to embedding 256 and
+// feed-forward 512, with three layers, in synth's Q4_K_M mix:
+// output.weight and layer 2's attn_v and ffn_down are Q6_K, the other
+// matrices Q4_K, so one model runs both k-quant kernels.
+func Q4KM(t testing.TB) *gguf.File {
+	t.Helper()
+	return build(t, gguf.Q4_K, synth.MixQ4_K_M, func(s *synth.Shape) {
+		s.Name, s.NEmbd, s.NFF, s.NLayer = "q4km", 256, 512, 3
+	})
+}
+
+func build(t testing.TB, q gguf.Type, mix synth.Mix, edit func(*synth.Shape)) *gguf.File {
 	t.Helper()
 	shape, err := synth.LookupShape("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
 	edit(&shape)
-	key := shape.Name + "/" + q.String()
+	key := fmt.Sprintf("%s/%v/%d", shape.Name, q, mix)
 	mu.Lock()
 	b, ok := files[key]
 	if !ok {
 		var buf bytes.Buffer
-		if err := synth.Write(&buf, synth.Options{Shape: shape, Quant: q, Seed: 1}); err != nil {
+		if err := synth.Write(&buf, synth.Options{Shape: shape, Quant: q, Mix: mix, Seed: 1}); err != nil {
 			mu.Unlock()
 			t.Fatal(err)
 		}
