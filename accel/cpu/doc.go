@@ -33,15 +33,15 @@
 // AVX-512 (F, BW and VL) over AVX2, else AVX2 with FMA and F16C; on arm64
 // NEON (always present); Go assembly primitives (simd_amd64.s,
 // simd_avx512_amd64.s, simd_arm64.s) under float32 kernels: Q8_0, Q4_K,
-// F16 and F32 dots, RMSNorm, SwiGLU (a float32 exp), attention with an
+// Q6_K, F16 and F32 dots, RMSNorm, SwiGLU (a float32 exp), attention with an
 // online softmax one KV block at a time (a block's scores, its
 // exponentials with their sum, and its weighted values each in one
 // call), and RoPE with each angle's sine and cosine computed once for all
 // heads. RMSNorm's scaling and RoPE's rotation (in float64, multiplies
 // and add unfused) give the Go loops' bits in every set (elem_amd64.s,
 // elem_arm64.s); the exponentials, one vector expf with the Go expf's
-// constants, are within its error. Elsewhere, and with
-// the purego build tag, Best is Scalar; GODEBUG=cpu.avx512f=off makes an
+// constants, are within its error. Elsewhere, and with the purego build
+// tag, Best is Scalar; GODEBUG=cpu.avx512f=off makes an
 // AVX-512 CPU use the AVX2 set.
 //
 // Q8_0 matmuls keep the activations in float32 (Q8_0 × F32). Each block's
@@ -55,8 +55,8 @@
 // tokens and each activation load several rows; two or three tokens
 // left over take tiles of their own (a decode step of 7 sequences is
 // 4 + 3), and a lone one four rows at a time. Every shape gives the same
-// bits, so a sequence's
-// tokens never depend on the batch (TestQ8TileBits, TestMatMulFast).
+// bits, so a sequence's tokens never depend on the batch (TestQ8TileBits,
+// TestMatMulFast).
 // F16 matmuls take the same shapes (tiles AVX2 2 × 4, AVX-512 and NEON
 // 4 × 4) with the same contract: the halves widened exactly (VCVTPH2PS,
 // FCVTL), one FMA chain per (row, token), columns past the vector width
@@ -69,18 +69,24 @@
 // sum, which Prepare computes once per matmul (MatMulInput.S); one weight
 // row against four tokens gives four single dots' bits. Tiles that
 // dequantize each weight once were tried and left out: they made a lone
-// token 1.4x slower.
+// token 1.4x slower. Q6_K matmuls (the output and some attn_v and
+// ffn_down matrices of published Q4_K_M files: 16 sub-blocks of 16
+// weights with an int8 scale, 6-bit quants less 32) do the same with
+// float32 activations: per sub-block the quants' products summed, then
+// scaled; one row against four tokens gives four single dots' bits.
 //
 // A set that quantizes the activations to int8 blocks once per matmul
 // (llama.cpp's q8_0 × q8_0; for Q4_K, VPMADDUBSW of the nibbles with the
 // int8 quants; portable Go on arm64) is BestQ8Act, tested and benchmarked
-// but not the default: for Q8_0 it is no faster here, for Q4_K it is
-// faster (1.4-1.7x in TinyLlama decode steps) but it moves the logits
-// enough to change greedy tokens of random-weight test models. Every fast
+// but not the default: for Q8_0 it is slower here (its int8 dot is not
+// tiled), for Q4_K it is faster (1.08x for one sequence, 1.17x in steps
+// of eight on the 2-core Zen 3; slower on the lent Xeon, whose AVX-512
+// float32 Q4_K dots it does not use) but it moves the logits enough to
+// change greedy tokens of random-weight test models. Every fast
 // primitive and kernel is tested against the Go or scalar reference with a
 // bound on float32 rounding (simd_test.go); the AVX-512 set where the CPU
 // has it (this repository's CI and development machines do not: it was
-// run on an Intel Xeon with AVX-512 once, see docs/benchmarks.md), the
+// run on a lent Intel Xeon with AVX-512, see docs/benchmarks.md), the
 // NEON set under qemu-user on amd64 (qemu_test.go).
 //
 // # Threads
