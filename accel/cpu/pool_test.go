@@ -51,14 +51,19 @@ func TestPoolCoversRanges(t *testing.T) {
 	}
 }
 
-// TestForwardAllocatesNothing: a decode step with the fast kernels and two
-// threads allocates nothing once the runner's buffers have grown.
+// TestForwardAllocatesNothing: a decode step of the Q8_0, Q4_K and Q4_K_M
+// test models with the fast kernels and two threads allocates nothing
+// once the runner's buffers have grown.
 func TestForwardAllocatesNothing(t *testing.T) {
 	q4k, err := llama.Load(testmodel.Q4K(t, gguf.Q4_K))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []*llama.Model{tinyModel(t, gguf.Q8_0), q4k} {
+	q4km, err := llama.Load(testmodel.Q4KM(t)) // with Q6_K matrices
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*llama.Model{tinyModel(t, gguf.Q8_0), q4k, q4km} {
 		r, err := New(m, Config{NumBlocks: 4, Threads: 2})
 		if err != nil {
 			t.Fatal(err)
