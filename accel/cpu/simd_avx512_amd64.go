@@ -55,13 +55,14 @@ const (
 // avx512Ops is avx2 with AVX-512 Q8_0 float32 dots (single, four rows
 // and the 4 × 4 tile, which share one arithmetic: per half block the
 // quants times the block's scale, exactly, then one FMA into a single
-// 16-lane accumulator, summed in HSUM_Z's tree), F32 and F16 dots, axpy
-// and the attention rows, and the Q4_K pair on float32 activations
-// (dotQ4K, dotQ4Kx4: 16 lanes, one sub-block pair per step). All three
-// Q8_0 shapes are replaced together: AVX2's would give other bits than
-// this set's dotQ8F32, and a (row, token) result must not depend on the
-// batch (the same for the Q4_K pair). The int8 dots and SwiGLU stay
-// AVX2's.
+// 16-lane accumulator, summed in HSUM_Z's tree; the tiles for leftover
+// tokens too), the F32 dot, axpy and the attention rows, and the Q4_K
+// pair on float32 activations (dotQ4K, dotQ4Kx4: 16 lanes, one
+// sub-block pair per step); the hooks at the end add the elementwise
+// kernels and SwiGLU, the F16 shapes and the Q6_K pair. Every shape of
+// a family is replaced together: AVX2's would give other bits than this
+// set's single dot, and a (row, token) result must not depend on the
+// batch. The int8 dots (BestQ8Act's) stay AVX2's.
 func avx512Ops(avx2 simdOps) simdOps {
 	ops := avx2
 	ops.name = "avx512"
