@@ -283,35 +283,36 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 		}
 	case w.Type == gguf.Q4_K:
 		sc := cols / 32
-		T := 0
+		var four func(b, be, t int)
 		if ops.dotQ4Kx4 != nil {
-			T = 4
-		}
-		byRowBlocks(lo, hi, n, T, func(b, be, t int) {
-			xs, ss := in.X[t*cols:(t+4)*cols], in.S[t*sc:(t+4)*sc]
-			for r := b; r < be; r++ {
-				ops.dotQ4Kx4(w.Data[r*rb:(r+1)*rb], xs, ss, cols, out[t*rows+r:], rows)
+			four = func(b, be, t int) {
+				xs, ss := in.X[t*cols:(t+4)*cols], in.S[t*sc:(t+4)*sc]
+				for r := b; r < be; r++ {
+					ops.dotQ4Kx4(w.Data[r*rb:(r+1)*rb], xs, ss, cols, out[t*rows+r:], rows)
+				}
 			}
-		}, func(b, be, t int) {
+		}
+		byFours(lo, hi, n, four, func(b, be, t int) {
 			xt, st := in.X[t*cols:(t+1)*cols], in.S[t*sc:(t+1)*sc]
 			for r := b; r < be; r++ {
 				out[t*rows+r] = ops.dotQ4K(w.Data[r*rb:(r+1)*rb], xt, st)
 			}
 		})
 	case w.Type == gguf.Q6_K: // float32 activations, quantize or not
-		dot, T := ops.dotQ6K, 0
+		dot := ops.dotQ6K
 		if dot == nil {
 			dot = dotQ6KGo
 		}
+		var four func(b, be, t int)
 		if ops.dotQ6Kx4 != nil {
-			T = 4
-		}
-		byRowBlocks(lo, hi, n, T, func(b, be, t int) {
-			xs := in.X[t*cols : (t+4)*cols]
-			for r := b; r < be; r++ {
-				ops.dotQ6Kx4(w.Data[r*rb:(r+1)*rb], xs, cols, out[t*rows+r:], rows)
+			four = func(b, be, t int) {
+				xs := in.X[t*cols : (t+4)*cols]
+				for r := b; r < be; r++ {
+					ops.dotQ6Kx4(w.Data[r*rb:(r+1)*rb], xs, cols, out[t*rows+r:], rows)
+				}
 			}
-		}, func(b, be, t int) {
+		}
+		byFours(lo, hi, n, four, func(b, be, t int) {
 			xt := in.X[t*cols : (t+1)*cols]
 			for r := b; r < be; r++ {
 				out[t*rows+r] = dot(w.Data[r*rb:(r+1)*rb], xt)
@@ -376,6 +377,28 @@ func byRowBlocks(lo, hi, n, T int, group, one func(b, be, t int)) {
 			one(b, be, t)
 		}
 	}
+}
+
+// byFours is byRowBlocks for a weight type whose four-token dot (four)
+// gives its one-token dot's (one) bits, the Q4_K and Q6_K pairs: groups
+// of four tokens, then three tokens left over as one more group of the
+// batch's last four (the token already computed gets the same bits
+// again; one four-token dot costs about two one-token dots), one or two
+// one at a time. With four nil, every token one at a time.
+func byFours(lo, hi, n int, four, one func(b, be, t int)) {
+	if four == nil {
+		byRowBlocks(lo, hi, n, 0, nil, one)
+		return
+	}
+	overlap := n > 4 && n%4 == 3
+	byRowBlocks(lo, hi, n, 4, four, func(b, be, t int) {
+		switch {
+		case !overlap:
+			one(b, be, t)
+		case t == n-3:
+			four(b, be, n-4)
+		}
+	})
 }
 
 // dotShapes are a weight type's dot primitives in the shapes that give

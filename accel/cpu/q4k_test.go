@@ -64,7 +64,7 @@ func TestMatMulQ4K(t *testing.T) {
 			for _, shape := range [][2]int{{1, 256}, {13, 512}, {67, 768}, {5, 2048}} {
 				rows, cols := shape[0], shape[1]
 				w := randQ4K(rng, rows, cols)
-				for _, n := range []int{1, 3, 4, 5, 9} {
+				for _, n := range []int{1, 3, 4, 5, 7, 9, 11} {
 					x := randF32(rng, n*cols, 3)
 					got := runMatMul(k, w, x, n)
 					want := runMatMul(Scalar(), w, x, n)
