@@ -3,6 +3,7 @@ package cpu
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 
 	"github.com/outpost-iot/outpost/accel/gguf"
 	"github.com/outpost-iot/outpost/accel/llama"
@@ -328,25 +329,70 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 				out[t*rows+r] = ops.dotF16(row, in.X[t*cols:(t+1)*cols])
 			}
 		}
-	default: // F32: decoded in chunks (the file's bytes need not be aligned)
-		var buf [256]float32
-		for r := lo; r < hi; r++ {
-			row := w.Data[r*rb : (r+1)*rb]
-			for t := range n {
-				x := in.X[t*cols : (t+1)*cols]
-				var s float32
-				for c := 0; c < cols; c += len(buf) {
-					k := min(len(buf), cols-c)
-					for i := range k {
-						buf[i] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*(c+i):]))
-					}
-					s += ops.dotF32(buf[:k], x[c:c+k])
-				}
-				out[t*rows+r] = s
+	default: // F32
+		matMulF32(ops, out, w, in.X, n, lo, hi)
+	}
+}
+
+// f32Chunk is how many columns of an F32 row matMulF32 sums per dotF32
+// call.
+const f32Chunk = 256
+
+// matMulF32 is matMulFast for F32 weights: each row read as float32 in
+// place where its bytes allow it (f32View), else decoded into a buffer
+// (dotF32Decoded), summed by chunks of f32Chunk columns either way, so
+// the two give the same bits. A decode step of GGUF's aligned rows
+// allocates nothing; an unaligned row's buffer goes to the heap (the
+// dot, a func value, might keep it).
+func matMulF32(ops simdOps, out []float32, w llama.Tensor, x []float32, n, lo, hi int) {
+	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
+	for r := lo; r < hi; r++ {
+		row := w.Data[r*rb : (r+1)*rb]
+		f := f32View(row)
+		for t := range n {
+			xt := x[t*cols : (t+1)*cols]
+			if f == nil {
+				out[t*rows+r] = dotF32Decoded(ops, row, xt)
+				continue
 			}
+			var s float32
+			for c := 0; c < cols; c += f32Chunk {
+				k := min(f32Chunk, cols-c)
+				s += ops.dotF32(f[c:c+k], xt[c:c+k])
+			}
+			out[t*rows+r] = s
 		}
 	}
 }
+
+// dotF32Decoded is matMulF32's dot of one F32 row that cannot be read
+// in place, decoded f32Chunk values at a time.
+func dotF32Decoded(ops simdOps, row []byte, x []float32) float32 {
+	var buf [f32Chunk]float32
+	var s float32
+	for c := 0; c < len(x); c += f32Chunk {
+		k := min(f32Chunk, len(x)-c)
+		for i := range k {
+			buf[i] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*(c+i):]))
+		}
+		s += ops.dotF32(buf[:k], x[c:c+k])
+	}
+	return s
+}
+
+// f32View returns b's little-endian float32 values in place, or nil
+// where that is not possible: on a big-endian host, or when b is not
+// 4-byte aligned (GGUF aligns tensor data to 32 bytes, so a file's F32
+// rows are; a hostile file's need not be).
+func f32View(b []byte) []float32 {
+	p := unsafe.SliceData(b)
+	if !littleEndian || len(b) < 4 || uintptr(unsafe.Pointer(p))%4 != 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(p)), len(b)/4)
+}
+
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // rowBlock is how many rows a float32 Q8_0 or Q4_K matmul takes through
 // all its tokens before the next rows: for TinyLlama's Q8_0 matrices 136

@@ -51,7 +51,7 @@ func TestPoolCoversRanges(t *testing.T) {
 	}
 }
 
-// TestForwardAllocatesNothing: a decode step of the Q8_0, Q4_K and Q4_K_M
+// TestForwardAllocatesNothing: a decode step of the Q8_0, F32, Q4_K and Q4_K_M
 // test models with the fast kernels and two threads allocates nothing
 // once the runner's buffers have grown.
 func TestForwardAllocatesNothing(t *testing.T) {
@@ -63,7 +63,7 @@ func TestForwardAllocatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []*llama.Model{tinyModel(t, gguf.Q8_0), q4k, q4km} {
+	for _, m := range []*llama.Model{tinyModel(t, gguf.Q8_0), tinyModel(t, gguf.F32), q4k, q4km} {
 		r, err := New(m, Config{NumBlocks: 4, Threads: 2})
 		if err != nil {
 			t.Fatal(err)
