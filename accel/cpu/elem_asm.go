@@ -6,6 +6,13 @@ package cpu
 // count that is a multiple of its width, the wrappers check the slices
 // and do the tails in Go, with the contract's arithmetic.
 
+// swiGLUConsts are the assembly exponential's (swiGLU's and expSub's,
+// every set): the clamp of its argument (so for g < −87, where silu(g)
+// is below 1e−35, SwiGLU gives g/e^88 instead), then expf's constants:
+// log2 e, ln 2 in two parts, 1, then Cephes' polynomial.
+var swiGLUConsts = [12]float32{-87, 88, 1.44269504088896341, 0.693359375, -2.12194440e-4, 1,
+	1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1}
+
 //go:noescape
 func noescapeF64(p *[512]float64) *[512]float64
 

@@ -61,8 +61,8 @@ type simdOps struct {
 	dotQ4KQ8x4 func(w []byte, xq []int8, xd, xs []float32, cols int, out []float32, outStride int)
 	// dotQ6K is Σ_b Σ_j d_b·sc_bj · Σ_l (q_bjl−32)·x[256b+16j+l] over
 	// the len(x)/256 Q6_K super-blocks b of w and their 16 sub-blocks j
-	// of 16 weights (6-bit quants q, int8 scales sc, f16 d), float32;
-	// nil: the portable Go one. dotQ6Kx4 is dotQ6K for four tokens
+	// of 16 weights (6-bit quants q, int8 scales sc, f16 d), float32.
+	// dotQ6Kx4 is dotQ6K for four tokens
 	// (cols values apart) into out[t*outStride], the same bits as four
 	// calls; nil: four calls.
 	dotQ6K   func(w []byte, x []float32) float32
@@ -300,10 +300,6 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 			}
 		})
 	case w.Type == gguf.Q6_K: // float32 activations, quantize or not
-		dot := ops.dotQ6K
-		if dot == nil {
-			dot = dotQ6KGo
-		}
 		var four func(b, be, t int)
 		if ops.dotQ6Kx4 != nil {
 			four = func(b, be, t int) {
@@ -316,19 +312,12 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 		byFours(lo, hi, n, four, func(b, be, t int) {
 			xt := in.X[t*cols : (t+1)*cols]
 			for r := b; r < be; r++ {
-				out[t*rows+r] = dot(w.Data[r*rb:(r+1)*rb], xt)
+				out[t*rows+r] = ops.dotQ6K(w.Data[r*rb:(r+1)*rb], xt)
 			}
 		})
-	case w.Type == gguf.F16 && ops.f16Tile != nil:
+	case w.Type == gguf.F16:
 		d := dotShapes{one: ops.dotF16, r4: ops.dotF16R4, tile: ops.f16Tile, R: ops.f16TileRows, T: ops.f16TileToks}
 		matMulTiled(&d, out, w, in.X, n, lo, hi)
-	case w.Type == gguf.F16:
-		for r := lo; r < hi; r++ {
-			row := w.Data[r*rb : (r+1)*rb]
-			for t := range n {
-				out[t*rows+r] = ops.dotF16(row, in.X[t*cols:(t+1)*cols])
-			}
-		}
 	default: // F32
 		matMulF32(ops, out, w, in.X, n, lo, hi)
 	}
@@ -405,11 +394,11 @@ const rowBlock = 64
 // byRowBlocks runs a matmul's rows [lo, hi) in blocks of rowBlock rows,
 // each through all n tokens before the next block: group(b, be, t) for
 // the tokens [t, t+T) of each whole group of T (none when T is 0), then
-// one(b, be, t) for each token left over. Rows outer would stream a
-// prefill chunk's activations once per row, and tokens outer the weights
-// once per token; the leftover tokens of a batch that is not a multiple
-// of T also find the block's weights in cache.
-func byRowBlocks(lo, hi, n, T int, group, one func(b, be, t int)) {
+// rest(b, be, t0) for the tokens [t0, n) left over, if any. Rows outer
+// would stream a prefill chunk's activations once per row, and tokens
+// outer the weights once per token; the leftover tokens of a batch that
+// is not a multiple of T also find the block's weights in cache.
+func byRowBlocks(lo, hi, n, T int, group, rest func(b, be, t int)) {
 	nt := 0
 	if T > 0 {
 		nt = n - n%T
@@ -419,8 +408,8 @@ func byRowBlocks(lo, hi, n, T int, group, one func(b, be, t int)) {
 		for t := 0; t < nt; t += T {
 			group(b, be, t)
 		}
-		for t := nt; t < n; t++ {
-			one(b, be, t)
+		if nt < n {
+			rest(b, be, nt)
 		}
 	}
 }
@@ -432,17 +421,17 @@ func byRowBlocks(lo, hi, n, T int, group, one func(b, be, t int)) {
 // again; one four-token dot costs about two one-token dots), one or two
 // one at a time. With four nil, every token one at a time.
 func byFours(lo, hi, n int, four, one func(b, be, t int)) {
-	if four == nil {
-		byRowBlocks(lo, hi, n, 0, nil, one)
-		return
+	T := 0
+	if four != nil {
+		T = 4
 	}
-	overlap := n > 4 && n%4 == 3
-	byRowBlocks(lo, hi, n, 4, four, func(b, be, t int) {
-		switch {
-		case !overlap:
-			one(b, be, t)
-		case t == n-3:
+	byRowBlocks(lo, hi, n, T, four, func(b, be, t0 int) {
+		if T > 0 && n > 4 && n-t0 == 3 {
 			four(b, be, n-4)
+			return
+		}
+		for t := t0; t < n; t++ {
+			one(b, be, t)
 		}
 	})
 }
@@ -487,35 +476,26 @@ func matMulTiled(d *dotShapes, out []float32, w llama.Tensor, x []float32, n, lo
 			}
 		}
 	}
-	var left func([]byte, int, []float32, int, []float32, int)
-	k := 0
-	if T > 0 {
-		if k = n % T; k > 1 {
-			left = d.left[k]
-		}
-	}
 	byRowBlocks(lo, hi, n, T, func(b, be, t int) {
 		tiles(d.tile, b, be, t, T)
-	}, func(b, be, t int) {
-		if left != nil {
-			// byRowBlocks calls this for the leftover tokens in order:
-			// the first call takes them all
-			if t == n-k {
-				tiles(left, b, be, t, k)
-			}
+	}, func(b, be, t0 int) {
+		if k := n - t0; k > 1 && k < len(d.left) && d.left[k] != nil {
+			tiles(d.left[k], b, be, t0, k)
 			return
 		}
-		xt := x[t*cols : (t+1)*cols]
-		r := b
-		if d.r4 != nil {
-			// straight into out: a local array passed to a func value
-			// would escape, one allocation per matmul
-			for ; r+4 <= be; r += 4 {
-				d.r4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
+		for t := t0; t < n; t++ {
+			xt := x[t*cols : (t+1)*cols]
+			r := b
+			if d.r4 != nil {
+				// straight into out: a local array passed to a func
+				// value would escape, one allocation per matmul
+				for ; r+4 <= be; r += 4 {
+					d.r4(w.Data[r*rb:(r+4)*rb], rb, xt, (*[4]float32)(out[t*rows+r:]))
+				}
 			}
-		}
-		for ; r < be; r++ {
-			out[t*rows+r] = d.one(w.Data[r*rb:(r+1)*rb], xt)
+			for ; r < be; r++ {
+				out[t*rows+r] = d.one(w.Data[r*rb:(r+1)*rb], xt)
+			}
 		}
 	})
 }

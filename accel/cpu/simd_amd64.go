@@ -46,12 +46,6 @@ func axpyRowsAVX2(y, p, v *float32, stride, m, n int)
 //go:noescape
 func swiGLUAVX2(gate, up *float32, n int, c *[12]float32)
 
-// swiGLUConsts are swiGLUAVX2's: the clamp of the exponential's argument
-// (so for g < −87, where silu(g) is below 1e−35, it gives g/e^88 instead),
-// then expf's constants.
-var swiGLUConsts = [12]float32{-87, 88, 1.44269504088896341, 0.693359375, -2.12194440e-4, 1,
-	1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1}
-
 //go:noescape
 func axpyAVX2(y *float32, a float32, x *float32, n int)
 
@@ -107,15 +101,7 @@ func avx2Ops() (simdOps, bool) {
 		axpy:     axpyAsm(axpyAVX2, 8),
 		dotRows:  dotRowsAsm(dotRowsAVX2, 8),
 		axpyRows: axpyRowsAsm(axpyRowsAVX2, 8),
-		swiGLU: func(gate, up []float32) {
-			n := len(gate)
-			up = up[:n]
-			m := n &^ 7
-			if m > 0 {
-				swiGLUAVX2(&gate[0], &up[0], m, &swiGLUConsts)
-			}
-			swiGLUFast(gate[m:], up[m:])
-		},
+		swiGLU:   swiGLUAsm(swiGLUAVX2, 8),
 	}
 	// two rows by four tokens: 8 accumulators, 2 scales, 2 widened
 	// weights and 1 activation register of the 16
