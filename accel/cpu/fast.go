@@ -10,8 +10,10 @@ import (
 )
 
 const (
-	q8Size  = gguf.Q8_0BlockSize
-	q8Bytes = gguf.Q8_0BlockBytes
+	q8Size   = gguf.Q8_0BlockSize
+	q8Bytes  = gguf.Q8_0BlockBytes
+	q4kSize  = gguf.Q4_KBlockSize
+	q4kBytes = gguf.Q4_KBlockBytes
 )
 
 // simdOps are one instruction set's primitives; fastKernels builds the
@@ -51,14 +53,18 @@ type simdOps struct {
 	// xs[t*cols/32:(t+1)*cols/32]) for four tokens t, the same bits as
 	// four calls; nil: four calls.
 	dotQ4Kx4 func(w []byte, x, xs []float32, cols int, out []float32, outStride int)
-	// dotQ4KQ8 is dotQ4K on activations quantized to int8 blocks of 32
-	// (value ≈ xd[i/32]·xq[i], as dotQ8's): per sub-block the exact
-	// int32 Σ q·xq times step·xd, minus offset times xs (the sums of the
-	// unquantized activations), float32.
-	dotQ4KQ8 func(w []byte, xq []int8, xd, xs []float32) float32
-	// dotQ4KQ8x4 is dotQ4KQ8 for four tokens (cols values each) into
-	// out[t*outStride], the same bits as four calls; nil: four calls.
-	dotQ4KQ8x4 func(w []byte, xq []int8, xd, xs []float32, cols int, out []float32, outStride int)
+	// dotQ4KQ8K is dotQ4K on activations quantized in blocks of 256
+	// (value ≈ xd[i/256]·xq[i], bs the sums of the quants by 32, as
+	// prepareQ8K makes them): per super-block the scales and mins stay
+	// integers, exact sums in eight int32 lanes (lane m: bytes 4m..4m+3
+	// of every sub-block) times d·xd fused into eight float32 chains,
+	// then Σ m_j·bs_j by pairs in four lanes times −dmin·xd, the lanes
+	// added at the end: dotQ4KQ8KGo's bits.
+	dotQ4KQ8K func(w []byte, xq []int8, xd []float32, bs []int16) float32
+	// dotQ4KQ8Kx4 is dotQ4KQ8K for four tokens (len(xd)/4 blocks each)
+	// into out[t*outStride], the same bits as four calls; nil: four
+	// calls.
+	dotQ4KQ8Kx4 func(w []byte, xq []int8, xd []float32, bs []int16, out []float32, outStride int)
 	// dotQ6K is Σ_b Σ_j d_b·sc_bj · Σ_l (q_bjl−32)·x[256b+16j+l] over
 	// the len(x)/256 Q6_K super-blocks b of w and their 16 sub-blocks j
 	// of 16 weights (6-bit quants q, int8 scales sc, f16 d), float32.
@@ -109,7 +115,7 @@ type simdOps struct {
 	f16TileRows, f16TileToks int
 }
 
-var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8: dotQ4KQ8Go, dotQ6K: dotQ6KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
+var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8K: dotQ4KQ8KGo, dotQ6K: dotQ6KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
 
 // Best returns the fastest kernels this CPU runs: AVX2+FMA+F16C on amd64,
 // NEON on arm64, else (and in builds with the purego tag) Scalar.
@@ -209,17 +215,21 @@ func prepareFast(in *MatMulInput, w llama.Tensor, n int) {
 	}
 }
 
-// prepareQ8 quantizes the activations of a Q8_0 or Q4_K matmul (and
-// sums them by 32 for Q4_K, as prepareFast).
+// prepareQ8 quantizes the activations of a Q8_0 matmul in blocks of 32
+// (quantizeQ8) and those of a Q4_K one in blocks of 256 (quantizeQ8K).
 func prepareQ8(in *MatMulInput, w llama.Tensor, n int) {
-	prepareFast(in, w, n)
-	if w.Type != gguf.Q8_0 && w.Type != gguf.Q4_K {
-		return
-	}
 	m := n * w.Cols
-	in.Q = grow(in.Q, m)
-	in.QD = grow(in.QD, m/q8Size)
-	quantizeQ8(in.Q, in.QD, in.X[:m])
+	switch w.Type {
+	case gguf.Q8_0:
+		in.Q = grow(in.Q, m)
+		in.QD = grow(in.QD, m/q8Size)
+		quantizeQ8(in.Q, in.QD, in.X[:m])
+	case gguf.Q4_K:
+		in.Q = grow(in.Q, m)
+		in.KD = grow(in.KD, m/q4kSize)
+		in.KS = grow(in.KS, m/32)
+		quantizeQ8K(in.Q, in.KD, in.KS, in.X[:m])
+	}
 }
 
 // quantizeQ8 is gguf.QuantizeQ8_0 with the scale kept in float32 (the
@@ -228,28 +238,49 @@ func prepareQ8(in *MatMulInput, w llama.Tensor, n int) {
 // zero, so |q| ≤ 127. len(x) must be a multiple of 32.
 func quantizeQ8(q []int8, d []float32, x []float32) {
 	for b := range len(x) / q8Size {
-		xs := x[b*q8Size : (b+1)*q8Size]
-		qs := q[b*q8Size : (b+1)*q8Size]
-		var amax float32
-		for _, v := range xs {
-			amax = max(amax, math.Float32frombits(math.Float32bits(v)&^(1<<31)))
-		}
-		s := amax / 127
-		var id float32
-		if s != 0 {
-			id = 1 / s
-		}
-		d[b] = s
-		for j, v := range xs {
-			f := float64(v * id)
-			if f < 0 {
-				f -= 0.5
-			} else {
-				f += 0.5
-			}
-			qs[j] = int8(int32(f))
-		}
+		d[b] = quantizeBlock(q[b*q8Size:(b+1)*q8Size], x[b*q8Size:(b+1)*q8Size])
 	}
+}
+
+// quantizeQ8K is quantizeQ8 in blocks of 256 (the Q4_K super-block, as
+// llama.cpp's Q8_K), with the sums of each 32 quants in s (|s| ≤
+// 32·127). len(x) must be a multiple of 256.
+func quantizeQ8K(q []int8, d []float32, s []int16, x []float32) {
+	for b := range len(x) / q4kSize {
+		d[b] = quantizeBlock(q[b*q4kSize:(b+1)*q4kSize], x[b*q4kSize:(b+1)*q4kSize])
+	}
+	for i := range len(x) / 32 {
+		var t int16
+		for _, v := range q[32*i : 32*i+32] {
+			t += int16(v)
+		}
+		s[i] = t
+	}
+}
+
+// quantizeBlock sets q to x over d = max|x|/127, rounded halves away
+// from zero, and returns d.
+func quantizeBlock(q []int8, x []float32) float32 {
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, math.Float32frombits(math.Float32bits(v)&^(1<<31)))
+	}
+	d := amax / 127
+	var id float32
+	if d != 0 {
+		id = 1 / d
+	}
+	q = q[:len(x)]
+	for j, v := range x {
+		f := float64(v * id)
+		if f < 0 {
+			f -= 0.5
+		} else {
+			f += 0.5
+		}
+		q[j] = int8(int32(f))
+	}
+	return d
 }
 
 // matMulFast computes each (row, token) with one call of the row's dot
@@ -269,19 +300,22 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 			}
 		}
 	case w.Type == gguf.Q4_K && quantize:
-		sc := cols / 32
-		for r := lo; r < hi; r++ {
-			row := w.Data[r*rb : (r+1)*rb]
-			t := 0
-			if ops.dotQ4KQ8x4 != nil {
-				for ; t+4 <= n; t += 4 {
-					ops.dotQ4KQ8x4(row, in.Q[t*cols:(t+4)*cols], in.QD[t*sc:(t+4)*sc], in.S[t*sc:(t+4)*sc], cols, out[t*rows+r:], rows)
+		nb := cols / q4kSize
+		var four func(b, be, t int)
+		if ops.dotQ4KQ8Kx4 != nil {
+			four = func(b, be, t int) {
+				xq, xd, bs := in.Q[t*cols:(t+4)*cols], in.KD[t*nb:(t+4)*nb], in.KS[t*8*nb:(t+4)*8*nb]
+				for r := b; r < be; r++ {
+					ops.dotQ4KQ8Kx4(w.Data[r*rb:(r+1)*rb], xq, xd, bs, out[t*rows+r:], rows)
 				}
 			}
-			for ; t < n; t++ {
-				out[t*rows+r] = ops.dotQ4KQ8(row, in.Q[t*cols:(t+1)*cols], in.QD[t*sc:(t+1)*sc], in.S[t*sc:(t+1)*sc])
-			}
 		}
+		byFours(lo, hi, n, four, func(b, be, t int) {
+			xq, xd, bs := in.Q[t*cols:(t+1)*cols], in.KD[t*nb:(t+1)*nb], in.KS[t*8*nb:(t+1)*8*nb]
+			for r := b; r < be; r++ {
+				out[t*rows+r] = ops.dotQ4KQ8K(w.Data[r*rb:(r+1)*rb], xq, xd, bs)
+			}
+		})
 	case w.Type == gguf.Q4_K:
 		sc := cols / 32
 		var four func(b, be, t int)
@@ -675,21 +709,66 @@ func dotQ4KGo(w []byte, x, xs []float32) float32 {
 	return s
 }
 
-func dotQ4KQ8Go(w []byte, xq []int8, xd, xs []float32) float32 {
-	var s float32
-	for b := range len(xq) / gguf.Q4_KBlockSize {
+func dotQ4KQ8KGo(w []byte, xq []int8, xd []float32, bs []int16) float32 {
+	var acc [8]float32
+	for b, dx := range xd {
 		blk := w[b*gguf.Q4_KBlockBytes : (b+1)*gguf.Q4_KBlockBytes]
+		var lanes, mins [8]int32
 		for j := range gguf.Q4_KSubBlocks {
-			step, off := gguf.Q4_KSubBlock(blk, j)
+			sc, m := gguf.Q4_KScaleMin(blk[4:16], j)
 			qs, shift := gguf.Q4_KQuants(blk, j)
-			var is int32
 			for l, v := range xq[b*gguf.Q4_KBlockSize+32*j:][:32] {
-				is += int32(qs[l]>>shift&15) * int32(v)
+				lanes[l/4] += int32(sc) * int32(qs[l]>>shift&15) * int32(v)
 			}
-			s += float32(is)*(step*xd[8*b+j]) - off*xs[8*b+j]
+			mins[j/2] += int32(m) * int32(bs[8*b+j])
+		}
+		dd, dm := f16At(blk, 0)*dx, f16At(blk, 1)*dx
+		for i := range acc {
+			acc[i] = fma32(float32(lanes[i]), dd, acc[i])
+		}
+		for i := range acc {
+			acc[i] = fma32(-float32(mins[i]), dm, acc[i])
 		}
 	}
-	return s
+	return sumLanes8(&acc)
+}
+
+// sumLanes8 adds eight float32 lanes in the order of the assembly's
+// horizontal sums: (l0+l4 + l2+l6) + (l1+l5 + l3+l7).
+func sumLanes8(l *[8]float32) float32 {
+	s0, s1, s2, s3 := l[0]+l[4], l[1]+l[5], l[2]+l[6], l[3]+l[7]
+	return (s0 + s2) + (s1 + s3)
+}
+
+// fma32 is a·b + c rounded once to float32, as the FMA instructions do
+// (Go has no float32 FMA). The product is exact in float64; the sum
+// rounded to float64 can then be rounded again to the wrong float32
+// only when it lands exactly halfway between two float32 values, where
+// the sign of the first rounding's error (an error-free two-sum) breaks
+// the tie.
+func fma32(a, b, c float32) float32 {
+	p := float64(a) * float64(b)
+	r := p + float64(c)
+	f := float32(r)
+	if float64(f) == r || math.IsInf(r, 0) || math.IsNaN(r) {
+		return f
+	}
+	bv := r - p
+	e := (p - (r - bv)) + (float64(c) - bv)
+	if e == 0 {
+		return f
+	}
+	g := math.Nextafter32(f, float32(math.Inf(1)))
+	if float64(f) > r {
+		g = math.Nextafter32(f, float32(math.Inf(-1)))
+	}
+	if r != (float64(f)+float64(g))/2 {
+		return f
+	}
+	if (e > 0) == (g > f) {
+		return g
+	}
+	return f
 }
 
 // dotQ6KGo is dotQ6K: per 16-weight sub-block, the centred quants times

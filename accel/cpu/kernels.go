@@ -51,6 +51,11 @@ type MatMulInput struct {
 	// QD = max|x|/127 per block kept in float32.
 	Q  []int8
 	QD []float32
+	// KD and KS are X quantized in blocks of 256 for Q4_K weights (the
+	// -q8act kernels, as llama.cpp's Q8_K): value i ≈ KD[i/256] × Q[i],
+	// KS the sums of each 32 quants.
+	KD []float32
+	KS []int16
 	// S holds the sums of each 32 consecutive values of X, in float32
 	// and index order (fast kernels, Q4_K weights only): the factor of a
 	// Q4_K sub-block's min.

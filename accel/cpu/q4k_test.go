@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -76,7 +77,7 @@ func TestMatMulQ4K(t *testing.T) {
 						for r := range rows {
 							abs, quant := q4kAbs(w, r, xt), 0.0
 							if quantized {
-								quant = q4kQuantErr(w, r, in.QD[tok*cols/32:(tok+1)*cols/32])
+								quant = q4kQuantErr(w, r, in.KD[tok*cols/256:(tok+1)*cols/256])
 							}
 							g, e := got[tok*rows+r], want[tok*rows+r]
 							if d := math.Abs(float64(g) - float64(e)); d > sumBound(cols, abs)+2*u*abs+quant {
@@ -93,18 +94,20 @@ func TestMatMulQ4K(t *testing.T) {
 	}
 }
 
-// q4kQuantErr is Σ_i |step·q_i|·qd[i/32]/2 over row r of w: how far
-// quantizing the activations (steps qd) can move a dot's value.
-func q4kQuantErr(w llama.Tensor, r int, qd []float32) float64 {
+// q4kQuantErr is Σ_i (|step·q_i| + |offset|)·kd[i/256]/2 over row r of
+// w: how far quantizing the activations (steps kd, one per super-block)
+// can move a dot's value, through the products and through the sums the
+// mins multiply.
+func q4kQuantErr(w llama.Tensor, r int, kd []float32) float64 {
 	row := w.Data[r*w.RowBytes():]
 	var e float64
 	for i := range w.Cols {
 		blk := row[i/256*gguf.Q4_KBlockBytes:]
 		j, l := i%256/32, i%32
-		step, _ := gguf.Q4_KSubBlock(blk, j)
+		step, off := gguf.Q4_KSubBlock(blk, j)
 		qs, shift := gguf.Q4_KQuants(blk, j)
 		q := qs[l] >> shift & 15
-		e += math.Abs(float64(step)*float64(q)) * float64(qd[i/32]) / 2
+		e += (math.Abs(float64(step)*float64(q)) + math.Abs(float64(off))) * float64(kd[i/256]) / 2
 	}
 	return e
 }
@@ -150,13 +153,13 @@ func TestQ4KExtremes(t *testing.T) {
 				// pairs reach 2·15·127, far from saturating.
 				for _, a := range []int8{127, -127} {
 					xq := make([]int8, 512)
-					xd := make([]float32, 16)
+					xd := []float32{1, 1}
+					bs := make([]int16, 16)
 					for i := range xq {
 						xq[i], x[i] = a, float32(a)
-						xd[i/32] = 1
 					}
-					for i := range xs {
-						xs[i] = 32 * float32(a)
+					for i := range bs {
+						bs[i] = 32 * int16(a)
 					}
 					var want float64
 					for i := range x {
@@ -166,7 +169,7 @@ func TestQ4KExtremes(t *testing.T) {
 						}
 						want += (float64(dd[0])*63*qi - float64(dd[1])*63) * float64(a)
 					}
-					if got := ops.dotQ4KQ8(blk, xq, xd, xs); float64(got) != want {
+					if got := ops.dotQ4KQ8K(blk, xq, xd, bs); float64(got) != want {
 						t.Errorf("%s q8: q %#x d %v x %d: %v, want %v", ops.name, q, dd, a, got, want)
 					}
 				}
@@ -235,6 +238,7 @@ func BenchmarkDotQ4K(b *testing.B) {
 	w := randQ4K(rng, 1, 2048)
 	x := randF32(rng, 2048, 1)
 	in := MatMulInput{X: x}
+	prepareFast(&in, w, 1)
 	prepareQ8(&in, w, 1)
 	b.Run("f32act", func(b *testing.B) {
 		for b.Loop() {
@@ -243,7 +247,7 @@ func BenchmarkDotQ4K(b *testing.B) {
 	})
 	b.Run("q8act", func(b *testing.B) {
 		for b.Loop() {
-			ops.dotQ4KQ8(w.Data, in.Q, in.QD, in.S)
+			ops.dotQ4KQ8K(w.Data, in.Q, in.KD, in.KS)
 		}
 	})
 }
@@ -271,5 +275,81 @@ func TestBestQ8Act(t *testing.T) {
 		if !slices.Equal(one[i], all[i]) {
 			t.Errorf("prompt %d: unbatched %v, batched %v", i, one[i], all[i])
 		}
+	}
+}
+
+// TestDotQ4KQ8KBits: every set's int8 Q4_K dots give dotQ4KQ8KGo's bits
+// (the same integer lanes, FMAs and lane sum), one token and four, on
+// random blocks, activations quantized by prepareQ8 and on extreme
+// quants (±127 everywhere, the largest sums).
+func TestDotQ4KQ8KBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 11))
+	for _, ops := range opsUnderTest() {
+		for _, cols := range []int{256, 512, 2048} {
+			for rep := range 6 {
+				w := randQ4K(rng, 1, cols)
+				x := randF32(rng, 4*cols, 1+float32(rep))
+				if rep == 5 {
+					for i := range x {
+						x[i] = float32(1 - 2*(i/7%2)) // ±1: every quant ±127
+					}
+				}
+				in := MatMulInput{X: x}
+				prepareQ8(&in, w, 4)
+				nb := cols / 256
+				var want [4]float32
+				for tok := range 4 {
+					xq, xd, bs := in.Q[tok*cols:(tok+1)*cols], in.KD[tok*nb:(tok+1)*nb], in.KS[tok*8*nb:(tok+1)*8*nb]
+					want[tok] = dotQ4KQ8KGo(w.Data, xq, xd, bs)
+					if got := ops.dotQ4KQ8K(w.Data, xq, xd, bs); math.Float32bits(got) != math.Float32bits(want[tok]) {
+						t.Fatalf("%s cols %d rep %d token %d: %v, Go %v", ops.name, cols, rep, tok, got, want[tok])
+					}
+				}
+				if ops.dotQ4KQ8Kx4 == nil {
+					continue
+				}
+				out := make([]float32, 4*3)
+				ops.dotQ4KQ8Kx4(w.Data, in.Q, in.KD, in.KS, out, 3)
+				for tok := range 4 {
+					if math.Float32bits(out[3*tok]) != math.Float32bits(want[tok]) {
+						t.Fatalf("%s x4 cols %d rep %d token %d: %v, Go %v", ops.name, cols, rep, tok, out[3*tok], want[tok])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestFMA32: fma32 rounds a·b + c once, checked against exact big.Float
+// arithmetic on random operands and on sums built to land halfway
+// between two float32 values after a first rounding to float64.
+func TestFMA32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	check := func(a, b, c float32) {
+		t.Helper()
+		exact := new(big.Float).SetPrec(200).SetFloat64(float64(a))
+		exact.Mul(exact, new(big.Float).SetPrec(200).SetFloat64(float64(b)))
+		exact.Add(exact, new(big.Float).SetPrec(200).SetFloat64(float64(c)))
+		want, _ := exact.Float32()
+		if got := fma32(a, b, c); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("fma32(%v, %v, %v) = %v, want %v", a, b, c, got, want)
+		}
+	}
+	for range 100000 {
+		a := math.Float32frombits(rng.Uint32()&0x3fffffff | 0x30000000)
+		b := math.Float32frombits(rng.Uint32()&0x3fffffff | 0x30000000)
+		c := float32(rng.NormFloat64()) * a * b
+		check(a, b, c)
+		check(-a, b, c)
+	}
+	// c = 1 and a·b just above or below half an ulp of 1 (2^-24) by
+	// far less than float64's precision: the float64 sum is the
+	// midpoint, the exact one is not.
+	for _, k := range []int{1, 3, 0x7fff} {
+		a := float32(1 + math.Ldexp(float64(k), -23))
+		b := float32(math.Ldexp(1, -24) / float64(a))
+		check(a, b, 1)
+		check(a, -b, 1)
+		check(-a, b, -1)
 	}
 }

@@ -28,11 +28,10 @@ func dotQ4KAVX2(w *byte, x, xs *float32, nb int) float32
 //go:noescape
 func dotQ4Kx4AVX2(w *byte, x, xs *float32, stride, xsStride, nb int, out *float32, outStride int)
 
-//go:noescape
-func dotQ4KQ8AVX2(w *byte, xq *int8, xd, xs *float32, nb int) float32
+func dotQ4KQ8KAVX2(w *byte, xq *int8, xd *float32, bs *int16, nb int) float32
 
 //go:noescape
-func dotQ4KQ8x4AVX2(w *byte, xq *int8, xd, xs *float32, qStride, sStride, nb int, out *float32, outStride int)
+func dotQ4KQ8Kx4AVX2(w *byte, xq *int8, xd *float32, bs *int16, nb int, out *float32, outStride int)
 
 //go:noescape
 func dotF32AVX2(a, b *float32, n int) float32
@@ -79,23 +78,23 @@ func avx2Ops() (simdOps, bool) {
 		dotQ8F32R4: dotQ8F32R4Asm(dotQ8F32R4AVX2),
 		dotQ4K:     dotQ4KAsm(dotQ4KAVX2),
 		dotQ4Kx4:   dotQ4Kx4Asm(dotQ4Kx4AVX2),
-		dotQ4KQ8: func(w []byte, xq []int8, xd, xs []float32) float32 {
-			nb := len(xq) / q4kSize
+		dotQ4KQ8K: func(w []byte, xq []int8, xd []float32, bs []int16) float32 {
+			nb := len(xd)
 			if nb == 0 {
 				return 0
 			}
-			_, _, _ = w[nb*q4kBytes-1], xd[nb*8-1], xs[nb*8-1]
-			return dotQ4KQ8AVX2(&w[0], &xq[0], &xd[0], &xs[0], nb)
+			_, _, _ = w[nb*q4kBytes-1], xq[nb*q4kSize-1], bs[nb*8-1]
+			return dotQ4KQ8KAVX2(&w[0], &xq[0], &xd[0], &bs[0], nb)
 		},
-		dotQ4KQ8x4: func(w []byte, xq []int8, xd, xs []float32, cols int, out []float32, outStride int) {
-			nb, sc := cols/q4kSize, cols/32
+		dotQ4KQ8Kx4: func(w []byte, xq []int8, xd []float32, bs []int16, out []float32, outStride int) {
+			nb := len(xd) / 4
 			_ = out[3*outStride]
 			if nb == 0 {
 				out[0], out[outStride], out[2*outStride], out[3*outStride] = 0, 0, 0, 0
 				return
 			}
-			_, _, _, _ = w[nb*q4kBytes-1], xq[3*cols+nb*q4kSize-1], xd[3*sc+nb*8-1], xs[3*sc+nb*8-1]
-			dotQ4KQ8x4AVX2(&w[0], &xq[0], &xd[0], &xs[0], cols, 4*sc, nb, &out[0], 4*outStride)
+			_, _, _ = w[nb*q4kBytes-1], xq[4*nb*q4kSize-1], bs[4*nb*8-1]
+			dotQ4KQ8Kx4AVX2(&w[0], &xq[0], &xd[0], &bs[0], nb, &out[0], 4*outStride)
 		},
 		dotF32:   dotF32Asm(dotF32AVX2, 8),
 		axpy:     axpyAsm(axpyAVX2, 8),

@@ -818,143 +818,213 @@ k4done:
 	VZEROUPPER
 	RET
 
-// func dotQ4KQ8AVX2(w *byte, xq *int8, xd, xs *float32, nb int) float32
-//
-// dotQ4KAVX2 on activations quantized to int8 blocks of 32 (scales xd):
-// per sub-block VPMADDUBSW of the nibbles (unsigned, ≤ 15) with the
-// quants (|xq| ≤ 127, so a pair of products stays far below int16's
-// limit), VPMADDWD to int32, then times d·sc[j]·xd[j]; the mins as
-// dotQ4KAVX2's, with the unquantized sums xs.
-TEXT ·dotQ4KQ8AVX2(SB), NOSPLIT, $32-44
-	MOVQ w+0(FP), SI
-	MOVQ xq+8(FP), DI
-	MOVQ xd+16(FP), R8
-	MOVQ xs+24(FP), DX
-	MOVQ nb+32(FP), CX
-	VXORPS Y0, Y0, Y0
-	Q8ACT_CONSTS
+// Q4_K on activations quantized in blocks of 256, one float32 scale per
+// super-block and the sums of each 32 quants (prepareQ8K, as llama.cpp's
+// Q8_K): dotQ4KQ8KAVX2 (one token) and dotQ4KQ8Kx4AVX2 (four). The
+// 6-bit scales and mins stay integers: per group of 32 quant bytes,
+// VPMADDUBSW multiplies the nibbles (unsigned, ≤ 15) by the activation
+// quants (|q| ≤ 127: a pair reaches 2·15·127, far from int16's limit)
+// and VPMADDWD by the sub-block's scale broadcast as int16, into eight
+// int32 lanes, lane m holding bytes 4m..4m+3 of every sub-block. Per
+// super-block the lanes (at most 8·63·4·15·127 < 2^24, so exact as
+// float32) are converted and fused into eight float32 chains with
+// d·xd, then the mins: VPMADDWD of the eight mins with the eight sums
+// gives four int32 lanes (the upper four zero), fused with −dmin·xd. The
+// lanes are added at the end as HSUM_Y0 does. dotQ4KQ8KGo is the same
+// arithmetic in Go, so all three give the same bits.
 
-kqloop:
-	TESTQ CX, CX
-	JZ kqdone
-	PREFETCH_Q4K
-	Q4K_SCALES
-	VFNMADD231PS (DX), Y2, Y0
-	VMOVUPS steps-32(SP), Y1
-	VMULPS (R8), Y1, Y1
-	VMOVUPS Y1, steps-32(SP)
+// Q4K_SCMIN decodes the 6-bit scales and mins of the block at SI to
+// int16: the scales to sc-16(SP), the mins to X13 (AX, BX, DX, R11, R13
+// scratch; the fields as Q4K_SCALES gathers them).
+#define Q4K_SCMIN \
+	MOVL 4(SI), AX \
+	MOVL 8(SI), R11 \
+	MOVL 12(SI), DX \
+	MOVL DX, R13 \
+	ANDL $0x0f0f0f0f, DX \
+	SHRL $4, R13 \
+	ANDL $0x0f0f0f0f, R13 \
+	MOVL AX, BX \
+	SHRL $2, BX \
+	ANDL $0x30303030, BX \
+	ORL BX, DX \
+	MOVL R11, BX \
+	SHRL $2, BX \
+	ANDL $0x30303030, BX \
+	ORL BX, R13 \
+	ANDL $0x3f3f3f3f, AX \
+	ANDL $0x3f3f3f3f, R11 \
+	SHLQ $32, DX \
+	ORQ DX, AX \
+	SHLQ $32, R13 \
+	ORQ R13, R11 \
+	VMOVQ AX, X1 \
+	VPMOVZXBW X1, X1 \
+	VMOVDQU X1, sc-16(SP) \
+	VMOVQ R11, X13 \
+	VPMOVZXBW X13, X13
 
-#define KQ_GROUP(g) \
+// Q4K_NIBBLES splits group g's 32 quant bytes: low nibbles to Y3, high
+// to Y4 (Y15: bytes 15), and broadcasts the two sub-blocks' scales to
+// Y5 and Y6.
+#define Q4K_NIBBLES(g) \
 	VMOVDQU 16+32*g(SI), Y3 \
 	VPSRLW $4, Y3, Y4 \
 	VPAND Y15, Y4, Y4 \
 	VPAND Y15, Y3, Y3 \
-	VPMADDUBSW 64*g(DI), Y3, Y5 \
-	VPMADDUBSW 64*g+32(DI), Y4, Y6 \
-	VPMADDWD Y14, Y5, Y5 \
-	VPMADDWD Y14, Y6, Y6 \
-	VCVTDQ2PS Y5, Y5 \
-	VCVTDQ2PS Y6, Y6 \
-	VBROADCASTSS steps-32+8*g(SP), Y1 \
-	VBROADCASTSS steps-28+8*g(SP), Y2 \
-	VFMADD231PS Y5, Y1, Y0 \
-	VFMADD231PS Y6, Y2, Y0
+	VPBROADCASTW sc-16+4*g(SP), Y5 \
+	VPBROADCASTW sc-14+4*g(SP), Y6
 
-	KQ_GROUP(0)
-	KQ_GROUP(1)
-	KQ_GROUP(2)
-	KQ_GROUP(3)
+// Q4K_DOTS adds group g's products with the 64 quants at m into the
+// int32 lanes of acc (Y7, Y8 scratch).
+#define Q4K_DOTS(m, acc) \
+	VPMADDUBSW m, Y3, Y7 \
+	VPMADDUBSW 32+m, Y4, Y8 \
+	VPMADDWD Y5, Y7, Y7 \
+	VPMADDWD Y6, Y8, Y8 \
+	VPADDD Y7, acc, acc \
+	VPADDD Y8, acc, acc
+
+// Q4K_SCALE_BY sets y to the f16 at m times the float32 at xd,
+// broadcast (x is y's low half).
+#define Q4K_SCALE_BY(m, xd, x, y) \
+	MOVWLZX m, AX \
+	VMOVD AX, x \
+	VCVTPH2PS x, x \
+	VMULSS xd, x, x \
+	VBROADCASTSS x, y
+
+// Q4K_FOLD fuses a token's block into its chains acc: the int32 lanes
+// ia times d·xd, then the mins (X13) times its sums at bs times
+// −dmin·xd (Y1, Y2 scratch; ia is cleared for the next block).
+#define Q4K_FOLD(xd, bs, ia, acc) \
+	VCVTDQ2PS ia, ia \
+	Q4K_SCALE_BY((SI), xd, X1, Y1) \
+	VFMADD231PS ia, Y1, acc \
+	VPMADDWD bs, X13, X2 \
+	VCVTDQ2PS Y2, Y2 \
+	Q4K_SCALE_BY(2(SI), xd, X1, Y1) \
+	VFNMADD231PS Y2, Y1, acc \
+	VPXOR ia, ia, ia
+
+// func dotQ4KQ8KAVX2(w *byte, xq *int8, xd *float32, bs *int16, nb int) float32
+TEXT ·dotQ4KQ8KAVX2(SB), NOSPLIT, $16-44
+	MOVQ w+0(FP), SI
+	MOVQ xq+8(FP), DI
+	MOVQ xd+16(FP), R8
+	MOVQ bs+24(FP), R9
+	MOVQ nb+32(FP), CX
+	VXORPS Y0, Y0, Y0
+	VPXOR Y9, Y9, Y9
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW $12, Y15, Y15
+	VPACKUSWB Y15, Y15, Y15 // bytes 15
+	TESTQ CX, CX
+	JZ kkdone
+
+kkloop:
+	PREFETCH_Q4K
+	Q4K_SCMIN
+	Q4K_NIBBLES(0)
+	Q4K_DOTS(0(DI), Y9)
+	Q4K_NIBBLES(1)
+	Q4K_DOTS(64(DI), Y9)
+	Q4K_NIBBLES(2)
+	Q4K_DOTS(128(DI), Y9)
+	Q4K_NIBBLES(3)
+	Q4K_DOTS(192(DI), Y9)
+	Q4K_FOLD((R8), (R9), Y9, Y0)
 	ADDQ $144, SI
 	ADDQ $256, DI
-	ADDQ $32, R8
-	ADDQ $32, DX
+	ADDQ $4, R8
+	ADDQ $16, R9
 	DECQ CX
-	JMP kqloop
+	JNZ kkloop
 
-kqdone:
+kkdone:
 	HSUM_Y0
 	MOVSS X0, ret+40(FP)
 	RET
 
-// func dotQ4KQ8x4AVX2(w *byte, xq *int8, xd, xs *float32, qStride, sStride, nb int, out *float32, outStride int)
+// func dotQ4KQ8Kx4AVX2(w *byte, xq *int8, xd *float32, bs *int16, nb int, out *float32, outStride int)
 //
-// dotQ4KQ8AVX2 of one row against four tokens (quants at xq, xq+qStride,
-// …, scales and sums at xd, xs, +sStride, …, strides in bytes) into out,
-// out+outStride, …: each block's scales are decoded and its nibbles
-// split once for the four. Per token the operations are dotQ4KQ8AVX2's,
-// so the results are the same bits.
-TEXT ·dotQ4KQ8x4AVX2(SB), NOSPLIT, $128-72
+// dotQ4KQ8KAVX2 of one row against four tokens, whose quants, scales
+// and sums are 256·nb, 4·nb and 16·nb bytes apart, into out,
+// out+outStride, … (bytes): each block's scales are decoded and its
+// nibbles split once for the four, and per token the operations are
+// dotQ4KQ8KAVX2's.
+TEXT ·dotQ4KQ8Kx4AVX2(SB), NOSPLIT, $16-56
 	MOVQ w+0(FP), SI
 	MOVQ xq+8(FP), DI
 	MOVQ xd+16(FP), R8
-	MOVQ xs+24(FP), DX
-	MOVQ qStride+32(FP), BX
-	MOVQ sStride+40(FP), R9
-	MOVQ nb+48(FP), CX
+	MOVQ bs+24(FP), R9
+	MOVQ nb+32(FP), CX
+	MOVQ CX, R12 // nb, for the strides
+	MOVQ CX, BX
+	SHLQ $8, BX
+	LEAQ (DI)(BX*2), R10 // token 2's quants
+	VXORPS Y0, Y0, Y0
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	VXORPS Y12, Y12, Y12
-	VXORPS Y13, Y13, Y13
-	Q8ACT_CONSTS
-
-kq4loop:
+	VPXOR Y9, Y9, Y9
+	VPXOR Y14, Y14, Y14
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW $12, Y15, Y15
+	VPACKUSWB Y15, Y15, Y15
 	TESTQ CX, CX
-	JZ kq4done
+	JZ kk4done
+
+kk4loop:
 	PREFETCH_Q4K
-	Q4K_SCALES
-	LEAQ (DI)(BX*2), R10 // token 2's quants
-	LEAQ (R8)(R9*2), R11 // token 2's scales
-	LEAQ (DX)(R9*2), R12 // token 2's sums
-	VFNMADD231PS (DX), Y2, Y10
-	VFNMADD231PS (DX)(R9*1), Y2, Y11
-	VFNMADD231PS (R12), Y2, Y12
-	VFNMADD231PS (R12)(R9*1), Y2, Y13
-	VMOVUPS steps-32(SP), Y1
-	VMULPS (R8), Y1, Y0
-	VMOVUPS Y0, st-128(SP)
-	VMULPS (R8)(R9*1), Y1, Y0
-	VMOVUPS Y0, st-96(SP)
-	VMULPS (R11), Y1, Y0
-	VMOVUPS Y0, st-64(SP)
-	VMULPS (R11)(R9*1), Y1, Y0
-	VMOVUPS Y0, st-32(SP)
+	Q4K_SCMIN
+	MOVQ R12, BX
+	SHLQ $8, BX // quants' stride
 
-#define KQ4_TOKEN(q, so, acc) \
-	VPMADDUBSW q, Y3, Y5 \
-	VPMADDUBSW 32+q, Y4, Y6 \
-	VPMADDWD Y14, Y5, Y5 \
-	VPMADDWD Y14, Y6, Y6 \
-	VCVTDQ2PS Y5, Y5 \
-	VCVTDQ2PS Y6, Y6 \
-	VBROADCASTSS so(SP), Y1 \
-	VBROADCASTSS so+4(SP), Y2 \
-	VFMADD231PS Y5, Y1, acc \
-	VFMADD231PS Y6, Y2, acc
+	// tokens 0 and 1, then 2 and 3 (int32 lanes in Y9 and Y14)
+#define KK4_PAIR(q) \
+	Q4K_NIBBLES(0) \
+	Q4K_DOTS(0(q), Y9) \
+	Q4K_DOTS(0(q)(BX*1), Y14) \
+	Q4K_NIBBLES(1) \
+	Q4K_DOTS(64(q), Y9) \
+	Q4K_DOTS(64(q)(BX*1), Y14) \
+	Q4K_NIBBLES(2) \
+	Q4K_DOTS(128(q), Y9) \
+	Q4K_DOTS(128(q)(BX*1), Y14) \
+	Q4K_NIBBLES(3) \
+	Q4K_DOTS(192(q), Y9) \
+	Q4K_DOTS(192(q)(BX*1), Y14)
 
-#define KQ4_GROUP(g) \
-	VMOVDQU 16+32*g(SI), Y3 \
-	VPSRLW $4, Y3, Y4 \
-	VPAND Y15, Y4, Y4 \
-	VPAND Y15, Y3, Y3 \
-	KQ4_TOKEN(64*g(DI), st-128+8*g, Y10) \
-	KQ4_TOKEN(64*g(DI)(BX*1), st-96+8*g, Y11) \
-	KQ4_TOKEN(64*g(R10), st-64+8*g, Y12) \
-	KQ4_TOKEN(64*g(R10)(BX*1), st-32+8*g, Y13)
-
-	KQ4_GROUP(0)
-	KQ4_GROUP(1)
-	KQ4_GROUP(2)
-	KQ4_GROUP(3)
+	KK4_PAIR(DI)
+	MOVQ R12, DX
+	SHLQ $2, DX // scales' stride
+	MOVQ R12, R11
+	SHLQ $4, R11 // sums' stride
+	Q4K_FOLD((R8), (R9), Y9, Y0)
+	Q4K_FOLD((R8)(DX*1), (R9)(R11*1), Y14, Y10)
+	KK4_PAIR(R10)
+	MOVQ R12, DX
+	SHLQ $2, DX
+	MOVQ R12, R11
+	SHLQ $4, R11
+	LEAQ (R8)(DX*2), R13
+	LEAQ (R9)(R11*2), BX
+	Q4K_FOLD((R13), (BX), Y9, Y11)
+	ADDQ DX, R13
+	ADDQ R11, BX
+	Q4K_FOLD((R13), (BX), Y14, Y12)
 	ADDQ $144, SI
 	ADDQ $256, DI
-	ADDQ $32, R8
-	ADDQ $32, DX
+	ADDQ $256, R10
+	ADDQ $4, R8
+	ADDQ $16, R9
 	DECQ CX
-	JMP kq4loop
+	JNZ kk4loop
 
-kq4done:
-	MOVQ out+56(FP), DX
-	MOVQ outStride+64(FP), BX
-	STORE_SUMS4(Y10, Y11, Y12, Y13)
+kk4done:
+	MOVQ out+40(FP), DX
+	MOVQ outStride+48(FP), BX
+	STORE_SUMS4(Y0, Y10, Y11, Y12)
 	VZEROUPPER
 	RET

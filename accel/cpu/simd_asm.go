@@ -2,8 +2,6 @@
 
 package cpu
 
-import "github.com/outpost-iot/outpost/accel/gguf"
-
 // The assembly primitives take pointers and a count that is a multiple of
 // their vector width; these wrap them as simdOps fields, with the slice
 // checks and the tails (fewer values than a vector) in Go.
@@ -67,11 +65,6 @@ func q8TileFunc(asm q8TileAsm, rows, toks int) func([]byte, int, []float32, int,
 		asm(&w[0], rb, &x[0], 4*cols, nb, &out[0], 4*outStride)
 	}
 }
-
-const (
-	q4kSize  = gguf.Q4_KBlockSize
-	q4kBytes = gguf.Q4_KBlockBytes
-)
 
 func dotQ4KAsm(asm func(w *byte, x, xs *float32, nb int) float32) func([]byte, []float32, []float32) float32 {
 	return func(w []byte, x, xs []float32) float32 {
