@@ -233,19 +233,25 @@ func prepareQ8(in *MatMulInput, w llama.Tensor, n int) {
 }
 
 // quantizeQ8 is gguf.QuantizeQ8_0 with the scale kept in float32 (the
-// activations are not stored, so there is no reason to round it to f16):
-// per block of 32, d = max|x|/127 and q = round(x/d), halves away from
-// zero, so |q| ≤ 127. len(x) must be a multiple of 32.
+// activations are not stored, so there is no reason to round it to f16)
+// and halves rounded to even (as llama.cpp rounds activations, and as
+// the vector conversions do): per block of 32, d = max|x|/127 and q =
+// round(x/d), so |q| ≤ 127. len(x) must be a multiple of 32.
 func quantizeQ8(q []int8, d []float32, x []float32) {
 	for b := range len(x) / q8Size {
 		d[b] = quantizeBlock(q[b*q8Size:(b+1)*q8Size], x[b*q8Size:(b+1)*q8Size])
 	}
 }
 
-// quantizeQ8K is quantizeQ8 in blocks of 256 (the Q4_K super-block, as
+// quantizeQ8K is quantizeQ8KGo, by the CPU's vector instructions where
+// the set has them (the same bits).
+var quantizeQ8K = quantizeQ8KGo
+
+// quantizeQ8KGo is quantizeQ8 in blocks of 256 (the Q4_K super-block, as
 // llama.cpp's Q8_K), with the sums of each 32 quants in s (|s| ≤
-// 32·127). len(x) must be a multiple of 256.
-func quantizeQ8K(q []int8, d []float32, s []int16, x []float32) {
+// 32·127). len(x) must be a multiple of 256. Activations that are not
+// finite give unspecified quants.
+func quantizeQ8KGo(q []int8, d []float32, s []int16, x []float32) {
 	for b := range len(x) / q4kSize {
 		d[b] = quantizeBlock(q[b*q4kSize:(b+1)*q4kSize], x[b*q4kSize:(b+1)*q4kSize])
 	}
@@ -258,8 +264,8 @@ func quantizeQ8K(q []int8, d []float32, s []int16, x []float32) {
 	}
 }
 
-// quantizeBlock sets q to x over d = max|x|/127, rounded halves away
-// from zero, and returns d.
+// quantizeBlock sets q to x over d = max|x|/127, rounded to nearest
+// even, and returns d.
 func quantizeBlock(q []int8, x []float32) float32 {
 	var amax float32
 	for _, v := range x {
@@ -272,13 +278,7 @@ func quantizeBlock(q []int8, x []float32) float32 {
 	}
 	q = q[:len(x)]
 	for j, v := range x {
-		f := float64(v * id)
-		if f < 0 {
-			f -= 0.5
-		} else {
-			f += 0.5
-		}
-		q[j] = int8(int32(f))
+		q[j] = int8(math.RoundToEven(float64(v * id)))
 	}
 	return d
 }

@@ -353,3 +353,38 @@ func TestFMA32(t *testing.T) {
 		check(-a, b, -1)
 	}
 }
+
+// TestQuantizeQ8K: the quantizer the kernels use (vector instructions
+// where the CPU has them) gives quantizeQ8KGo's bits, on random
+// activations of several magnitudes, ties (x/d exactly halfway), zeros
+// and blocks with one large value.
+func TestQuantizeQ8K(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 13))
+	for rep := range 40 {
+		nb := 1 + rep%5
+		x := randF32(rng, 256*nb, float32(math.Ldexp(1, rep%20-10)))
+		switch rep % 4 {
+		case 1: // ties: values k/2 with max 127
+			for i := range x {
+				x[i] = float32(rng.IntN(255)-127) / 2
+			}
+			x[0] = 127
+		case 2:
+			clear(x[:256])
+		case 3:
+			x[rng.IntN(len(x))] = 1e6
+		}
+		q, d, s := make([]int8, len(x)), make([]float32, nb), make([]int16, len(x)/32)
+		wq, wd, ws := make([]int8, len(x)), make([]float32, nb), make([]int16, len(x)/32)
+		quantizeQ8K(q, d, s, x)
+		quantizeQ8KGo(wq, wd, ws, x)
+		if !slices.Equal(q, wq) || !slices.Equal(s, ws) {
+			t.Fatalf("rep %d: quants or sums differ from quantizeQ8KGo", rep)
+		}
+		for i := range d {
+			if math.Float32bits(d[i]) != math.Float32bits(wd[i]) {
+				t.Fatalf("rep %d block %d: d %v, Go %v", rep, i, d[i], wd[i])
+			}
+		}
+	}
+}

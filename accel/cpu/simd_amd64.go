@@ -28,10 +28,14 @@ func dotQ4KAVX2(w *byte, x, xs *float32, nb int) float32
 //go:noescape
 func dotQ4Kx4AVX2(w *byte, x, xs *float32, stride, xsStride, nb int, out *float32, outStride int)
 
+//go:noescape
 func dotQ4KQ8KAVX2(w *byte, xq *int8, xd *float32, bs *int16, nb int) float32
 
 //go:noescape
 func dotQ4KQ8Kx4AVX2(w *byte, xq *int8, xd *float32, bs *int16, nb int, out *float32, outStride int)
+
+//go:noescape
+func quantizeQ8KAVX2(x *float32, q *int8, d *float32, s *int16, nb int)
 
 //go:noescape
 func dotF32AVX2(a, b *float32, n int) float32
@@ -47,6 +51,19 @@ func swiGLUAVX2(gate, up *float32, n int, c *[12]float32)
 
 //go:noescape
 func axpyAVX2(y *float32, a float32, x *float32, n int)
+
+func init() {
+	if _, ok := avx2Ops(); ok {
+		quantizeQ8K = func(q []int8, d []float32, s []int16, x []float32) {
+			nb := len(x) / q4kSize
+			if nb == 0 {
+				return
+			}
+			_, _, _ = q[nb*q4kSize-1], d[nb-1], s[nb*8-1]
+			quantizeQ8KAVX2(&x[0], &q[0], &d[0], &s[0], nb)
+		}
+	}
+}
 
 // archOps returns the AVX-512 set on a CPU that has it (avx512Ops),
 // else the AVX2 one (avx2Ops), else none.

@@ -1028,3 +1028,103 @@ kk4done:
 	STORE_SUMS4(Y0, Y10, Y11, Y12)
 	VZEROUPPER
 	RET
+
+// func quantizeQ8KAVX2(x *float32, q *int8, d *float32, s *int16, nb int)
+//
+// quantizeQ8KGo over nb blocks of 256: max|x| by VMAXPS (exact, in any
+// order), d = max/127 and 1/d by VDIVSS (IEEE, as Go's float32
+// division), x·(1/d) rounded to nearest even by VCVTPS2DQ (the MXCSR
+// mode Go keeps), the 32 int32 of a group packed to bytes in order (the
+// packs work within 128-bit lanes, so VPERMD puts the dwords back) and
+// summed before packing.
+TEXT ·quantizeQ8KAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), R8
+	MOVQ s+24(FP), R9
+	MOVQ nb+32(FP), CX
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD $1, Y15, Y15 // |x| mask
+	// Y14: the dwords 0, 4, 1, 5, 2, 6, 3, 7 (VPERMD's order)
+	MOVQ $0x0000000400000000, AX
+	MOVQ AX, X12
+	MOVQ $0x0000000500000001, AX
+	VPINSRQ $1, AX, X12, X12
+	MOVQ $0x0000000600000002, AX
+	MOVQ AX, X13
+	MOVQ $0x0000000700000003, AX
+	VPINSRQ $1, AX, X13, X13
+	VINSERTI128 $1, X13, Y12, Y14
+	MOVL $127, AX
+	VCVTSI2SSL AX, X11, X11 // 127
+	MOVL $1, AX
+	VCVTSI2SSL AX, X10, X10 // 1
+	TESTQ CX, CX
+	JZ qkdone
+
+qkblock:
+	VXORPS Y0, Y0, Y0
+	MOVQ $32, DX
+	MOVQ SI, R10
+
+qkmax:
+	VANDPS (R10), Y15, Y1
+	VMAXPS Y1, Y0, Y0
+	ADDQ $32, R10
+	DECQ DX
+	JNZ qkmax
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4E, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xB1, X0, X1
+	VMAXSS X1, X0, X0
+	VDIVSS X11, X0, X0 // d
+	VMOVSS X0, (R8)
+	VXORPS X1, X1, X1
+	VUCOMISS X1, X0
+	JEQ qkzero
+	VDIVSS X0, X10, X1 // 1/d
+
+qkzero:
+	VBROADCASTSS X1, Y1
+	MOVQ $8, DX
+
+qkgroup:
+	VMULPS (SI), Y1, Y2
+	VMULPS 32(SI), Y1, Y3
+	VMULPS 64(SI), Y1, Y4
+	VMULPS 96(SI), Y1, Y5
+	VCVTPS2DQ Y2, Y2
+	VCVTPS2DQ Y3, Y3
+	VCVTPS2DQ Y4, Y4
+	VCVTPS2DQ Y5, Y5
+	VPADDD Y3, Y2, Y6
+	VPADDD Y5, Y4, Y7
+	VPADDD Y7, Y6, Y6
+	VEXTRACTI128 $1, Y6, X7
+	VPADDD X7, X6, X6
+	VPSHUFD $0x4E, X6, X7
+	VPADDD X7, X6, X6
+	VPSHUFD $0xB1, X6, X7
+	VPADDD X7, X6, X6
+	VMOVD X6, AX
+	MOVW AX, (R9)
+	VPACKSSDW Y3, Y2, Y2
+	VPACKSSDW Y5, Y4, Y4
+	VPACKSSWB Y4, Y2, Y2
+	VPERMD Y2, Y14, Y2
+	VMOVDQU Y2, (DI)
+	ADDQ $128, SI
+	ADDQ $32, DI
+	ADDQ $2, R9
+	DECQ DX
+	JNZ qkgroup
+
+	ADDQ $4, R8
+	DECQ CX
+	JNZ qkblock
+
+qkdone:
+	VZEROUPPER
+	RET
