@@ -59,8 +59,9 @@ func BenchmarkDecode(b *testing.B) {
 // benchModel loads the -decode.model file (closed when b ends) and
 // returns it with the kernel sets a model benchmark compares: Best, AVX2
 // too where Best is AVX-512 (so that one run gives the ratio), and Best's
-// primitives on int8-quantized activations (-q8act). It skips b without
-// a file.
+// primitives on float32 activations only (-f32act, where Best quantizes
+// Q4_K's) and on int8 ones for Q8_0 too (-q8act). It skips b without a
+// file.
 func benchModel(b *testing.B) (*llama.Model, []Kernels) {
 	if *decodeModel == "" {
 		b.Skip("no -decode.model")
@@ -77,9 +78,13 @@ func benchModel(b *testing.B) (*llama.Model, []Kernels) {
 	sets := []Kernels{Best()}
 	if arch := archSets(); len(arch) > 0 {
 		for _, ops := range arch[:len(arch)-1] {
-			sets = append(sets, fastKernels(ops, false))
+			sets = append(sets, fastKernels(ops, actDefault))
 		}
-		sets = append(sets, fastKernels(arch[len(arch)-1], true))
+		best := arch[len(arch)-1]
+		if best.q4kInt8 {
+			sets = append(sets, fastKernels(best, actF32))
+		}
+		sets = append(sets, fastKernels(best, actQ8))
 	}
 	return m, sets
 }

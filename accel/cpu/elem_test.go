@@ -70,8 +70,8 @@ func TestScaleMulBits(t *testing.T) {
 			goOps := ops
 			goOps.scaleMul = nil
 			got, want := make([]float32, n), make([]float32, n)
-			fastKernels(ops, false).RMSNorm(got, x, w, 1e-5)
-			fastKernels(goOps, false).RMSNorm(want, x, w, 1e-5)
+			fastKernels(ops, actF32).RMSNorm(got, x, w, 1e-5)
+			fastKernels(goOps, actF32).RMSNorm(want, x, w, 1e-5)
 			if !slices.Equal(got, want) {
 				t.Fatalf("%s RMSNorm n=%d: not the Go loop's bits", ops.name, n)
 			}
@@ -151,7 +151,7 @@ func TestRopeBits(t *testing.T) {
 					t.Fatalf("%s rope hd=%d heads=%d wrote past the end", ops.name, hd, heads)
 				}
 				got = slices.Clone(x)
-				fastKernels(ops, false).RoPE(got, freqs, pos)
+				fastKernels(ops, actF32).RoPE(got, freqs, pos)
 				want = slices.Clone(x)
 				ropeScalar(want, freqs, pos)
 				for i := range got {
@@ -220,7 +220,7 @@ func TestSwiGLUExtremes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 14))
 	special := []float32{0, float32(math.Copysign(0, -1)), 1e-20, -1e-20, 86, -86, 87.5, -87.5, 88.5, -88.5, 100, -100}
 	for _, ops := range opsUnderTest() {
-		k := fastKernels(ops, false)
+		k := fastKernels(ops, actF32)
 		for _, n := range elemSizes {
 			g := randF32(rng, n, 30)
 			for i := range g {
@@ -255,7 +255,7 @@ func TestElemKernelsSet(t *testing.T) {
 		if ops.scaleMul == nil || ops.rope == nil || ops.expSub == nil || ops.swiGLU == nil {
 			t.Fatalf("%s lacks an elementwise kernel", ops.name)
 		}
-		k := fastKernels(ops, false)
+		k := fastKernels(ops, actF32)
 		if n := testing.AllocsPerRun(10, func() { k.RoPE(x, freqs, 7) }); n != 0 {
 			t.Fatalf("%s RoPE: %v allocations per call", ops.name, n)
 		}

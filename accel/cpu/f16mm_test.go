@@ -86,7 +86,7 @@ func TestF16ShapeBits(t *testing.T) {
 func TestMatMulF16Shapes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 11))
 	for _, ops := range opsUnderTest() {
-		k := fastKernels(ops, false)
+		k := fastKernels(ops, actF32)
 		t.Run(k.Name, func(t *testing.T) {
 			for _, shape := range [][2]int{{1, 9}, {3, 40}, {6, 33}, {67, 64}, {130, 101}, {9, 2048 + 3}} {
 				rows, cols := shape[0], shape[1]
@@ -126,7 +126,7 @@ func TestMatMulF16Shapes(t *testing.T) {
 func TestMatMulF16AllocatesNothing(t *testing.T) {
 	w := randF16(rand.New(rand.NewPCG(12, 12)), 64, 96)
 	for _, ops := range archSets() {
-		k := fastKernels(ops, false)
+		k := fastKernels(ops, actF32)
 		for _, n := range []int{1, 4, 5} {
 			in := MatMulInput{X: make([]float32, n*w.Cols)}
 			out := make([]float32, n*w.Rows)
@@ -155,7 +155,7 @@ func TestF16GreedyMatchesReference(t *testing.T) {
 	n := 32
 	var sets []Kernels
 	for _, ops := range archSets() {
-		sets = append(sets, fastKernels(ops, false))
+		sets = append(sets, fastKernels(ops, actF32))
 	}
 	if testing.Short() || len(sets) == 0 {
 		n, sets = 12, []Kernels{Best()}

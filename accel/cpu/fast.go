@@ -65,6 +65,9 @@ type simdOps struct {
 	// into out[t*outStride], the same bits as four calls; nil: four
 	// calls.
 	dotQ4KQ8Kx4 func(w []byte, xq []int8, xd []float32, bs []int16, out []float32, outStride int)
+	// q4kInt8: dotQ4KQ8K is this set's fastest Q4_K dot, so its default
+	// kernels (Best) run Q4_K matmuls on int8 activations.
+	q4kInt8 bool
 	// dotQ6K is Σ_b Σ_j d_b·sc_bj · Σ_l (q_bjl−32)·x[256b+16j+l] over
 	// the len(x)/256 Q6_K super-blocks b of w and their 16 sub-blocks j
 	// of 16 weights (6-bit quants q, int8 scales sc, f16 d), float32.
@@ -118,50 +121,84 @@ type simdOps struct {
 var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8K: dotQ4KQ8KGo, dotQ6K: dotQ6KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
 
 // Best returns the fastest kernels this CPU runs: AVX2+FMA+F16C on amd64,
-// NEON on arm64, else (and in builds with the purego tag) Scalar.
+// NEON on arm64, else (and in builds with the purego tag) Scalar. Where
+// the set's int8 Q4_K dot is its fastest (AVX2 and AVX-512: about 2x the
+// float32 one per token), Q4_K matmuls take their activations quantized
+// to int8 once per matmul, as llama.cpp does, which moves the logits
+// slightly (by up to about 4e-2 on the Q4_K test model, enough to change
+// a near-tie greedy token of a random-weight model); every other matmul,
+// and every matmul on NEON, takes float32 activations.
 func Best() Kernels {
 	if ops, ok := archOps(); ok {
-		return fastKernels(ops, false)
+		return fastKernels(ops, actDefault)
 	}
 	return Scalar()
 }
 
-// BestQ8Act returns Best's primitives with the activations of Q8_0 and
-// Q4_K matmuls quantized to int8 blocks of 32 once per matmul, as
-// llama.cpp does (name suffix "-q8act"; Scalar where Best is). For Q4_K
-// weights it is faster than Best (about 1.4x at one sequence and 1.7x
-// in decode steps of eight on TinyLlama, docs/benchmarks.md), but it
-// moves the logits of the Q4_K test model by up to about 4e-2, enough to
-// change some greedy tokens of a random-weight model, so Best, whose
-// tokens are the reference's, stays the default; an engine may choose it
-// through its Config.Kernels.
+// BestF32Act returns Best's primitives with every matmul on float32
+// activations (name suffix "-f32act" where that differs from Best;
+// Scalar where Best is): the accel/llama reference's greedy tokens, for
+// an engine that wants them rather than the speed of int8 Q4_K dots.
+func BestF32Act() Kernels {
+	if ops, ok := archOps(); ok {
+		return fastKernels(ops, actF32)
+	}
+	return Scalar()
+}
+
+// BestQ8Act returns Best's primitives with the activations of Q8_0
+// matmuls quantized too (blocks of 32), as llama.cpp's q8_0 × q8_0 dot
+// (name suffix "-q8act"; Scalar where Best is). On the 2-core Zen 3 it is
+// no faster than Best's float32 Q8_0 tiles (docs/benchmarks.md), so it is
+// not the default.
 func BestQ8Act() Kernels {
 	if ops, ok := archOps(); ok {
-		return fastKernels(ops, true)
+		return fastKernels(ops, actQ8)
 	}
 	return Scalar()
 }
 
-// fastKernels are the kernels built on ops, in float32: Q8_0 matmuls on
-// float32 activations (the quants widened in registers), or, with
-// quantize, on activations quantized once per matmul to int8 blocks (as
-// llama.cpp's q8_0 × q8_0 dot; named "-q8act"); F16 and F32 matmuls and
-// the other operations.
-func fastKernels(ops simdOps, quantize bool) Kernels {
+// actMode is which matmuls a fast kernel set runs on int8-quantized
+// activations.
+type actMode int
+
+const (
+	actDefault actMode = iota // Q4_K where the set's q4kInt8 says so
+	actF32                    // none
+	actQ8                     // Q8_0 and Q4_K
+)
+
+// fastKernels are the kernels built on ops: the matmuls on float32
+// activations (quants widened in registers) or on activations quantized
+// once per matmul as mode says (int8 blocks of 32 for Q8_0 weights,
+// named "-q8act"; of 256 for Q4_K, quantizeQ8K), and the other
+// operations.
+func fastKernels(ops simdOps, mode actMode) Kernels {
 	ops = withRowDefaults(ops)
 	swiGLU := ops.swiGLU
 	if swiGLU == nil {
 		swiGLU = swiGLUFast
 	}
-	name, prepare := ops.name, prepareFast
-	if quantize {
-		name, prepare = ops.name+"-q8act", prepareQ8
+	var a acts
+	name := ops.name
+	switch mode {
+	case actDefault:
+		a.q4k = ops.q4kInt8
+	case actF32:
+		if ops.q4kInt8 {
+			name += "-f32act"
+		}
+	case actQ8:
+		a.q8, a.q4k = true, true
+		name += "-q8act"
 	}
 	return Kernels{
-		Name:    name,
-		Prepare: prepare,
+		Name: name,
+		Prepare: func(in *MatMulInput, w llama.Tensor, n int) {
+			prepareActs(a, in, w, n)
+		},
 		MatMul: func(out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int) {
-			matMulFast(ops, quantize, out, w, in, n, lo, hi)
+			matMulFast(ops, a, out, w, in, n, lo, hi)
 		},
 		RMSNorm: func(out, x, weight []float32, eps float32) {
 			rmsNormFast(ops, out, x, weight, eps)
@@ -175,6 +212,9 @@ func fastKernels(ops simdOps, quantize bool) Kernels {
 		},
 	}
 }
+
+// acts says which weight types' matmuls take int8 activations.
+type acts struct{ q8, q4k bool }
 
 // withRowDefaults fills the row primitives a set lacks from its dotF32
 // and axpy.
@@ -198,37 +238,32 @@ func withRowDefaults(ops simdOps) simdOps {
 	return ops
 }
 
-// prepareFast sums the activations of a Q4_K matmul by 32 (the factor
-// of each sub-block's min); other weight types read in.X as it is.
-func prepareFast(in *MatMulInput, w llama.Tensor, n int) {
-	if w.Type != gguf.Q4_K {
-		return
-	}
+// prepareActs readies a matmul's activations once for all its rows:
+// quantized for the weight types in a (Q8_0 in blocks of 32, quantizeQ8;
+// Q4_K in blocks of 256 with sums by 32, quantizeQ8K), summed by 32 for
+// a float32 Q4_K matmul (the factor of each sub-block's min), else read
+// in in.X as they are.
+func prepareActs(a acts, in *MatMulInput, w llama.Tensor, n int) {
 	m := n * w.Cols
-	in.S = grow(in.S, m/32)
-	for i := range in.S[:m/32] {
-		var s float32
-		for _, v := range in.X[32*i : 32*i+32] {
-			s += v
-		}
-		in.S[i] = s
-	}
-}
-
-// prepareQ8 quantizes the activations of a Q8_0 matmul in blocks of 32
-// (quantizeQ8) and those of a Q4_K one in blocks of 256 (quantizeQ8K).
-func prepareQ8(in *MatMulInput, w llama.Tensor, n int) {
-	m := n * w.Cols
-	switch w.Type {
-	case gguf.Q8_0:
+	switch {
+	case w.Type == gguf.Q8_0 && a.q8:
 		in.Q = grow(in.Q, m)
 		in.QD = grow(in.QD, m/q8Size)
 		quantizeQ8(in.Q, in.QD, in.X[:m])
-	case gguf.Q4_K:
+	case w.Type == gguf.Q4_K && a.q4k:
 		in.Q = grow(in.Q, m)
 		in.KD = grow(in.KD, m/q4kSize)
 		in.KS = grow(in.KS, m/32)
 		quantizeQ8K(in.Q, in.KD, in.KS, in.X[:m])
+	case w.Type == gguf.Q4_K:
+		in.S = grow(in.S, m/32)
+		for i := range in.S[:m/32] {
+			var s float32
+			for _, v := range in.X[32*i : 32*i+32] {
+				s += v
+			}
+			in.S[i] = s
+		}
 	}
 }
 
@@ -285,10 +320,10 @@ func quantizeBlock(q []int8, x []float32) float32 {
 
 // matMulFast computes each (row, token) with one call of the row's dot
 // primitive, in the same way whatever n, lo and hi are.
-func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int) {
+func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int) {
 	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
 	switch {
-	case w.Type == gguf.Q8_0 && !quantize:
+	case w.Type == gguf.Q8_0 && !a.q8:
 		d := dotShapes{one: ops.dotQ8F32, r4: ops.dotQ8F32R4, tile: ops.q8Tile, left: ops.q8TileLeft, R: ops.q8TileRows, T: ops.q8TileToks}
 		matMulTiled(&d, out, w, in.X, n, lo, hi)
 	case w.Type == gguf.Q8_0:
@@ -299,7 +334,7 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 				out[t*rows+r] = ops.dotQ8(row, in.Q[t*cols:(t+1)*cols], in.QD[t*nb:(t+1)*nb])
 			}
 		}
-	case w.Type == gguf.Q4_K && quantize:
+	case w.Type == gguf.Q4_K && a.q4k:
 		nb := cols / q4kSize
 		var four func(b, be, t int)
 		if ops.dotQ4KQ8Kx4 != nil {
@@ -333,7 +368,7 @@ func matMulFast(ops simdOps, quantize bool, out []float32, w llama.Tensor, in *M
 				out[t*rows+r] = ops.dotQ4K(w.Data[r*rb:(r+1)*rb], xt, st)
 			}
 		})
-	case w.Type == gguf.Q6_K: // float32 activations, quantize or not
+	case w.Type == gguf.Q6_K: // float32 activations in every mode
 		var four func(b, be, t int)
 		if ops.dotQ6Kx4 != nil {
 			four = func(b, be, t int) {

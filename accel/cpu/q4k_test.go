@@ -6,7 +6,6 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/outpost-iot/outpost/accel/gguf"
@@ -61,7 +60,7 @@ func TestMatMulQ4K(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	for _, k := range fastSets() {
 		t.Run(k.Name, func(t *testing.T) {
-			quantized := strings.HasSuffix(k.Name, "-q8act")
+			quantized := quantizes(k, gguf.Q4_K)
 			for _, shape := range [][2]int{{1, 256}, {13, 512}, {67, 768}, {5, 2048}} {
 				rows, cols := shape[0], shape[1]
 				w := randQ4K(rng, rows, cols)
@@ -180,8 +179,8 @@ func TestQ4KExtremes(t *testing.T) {
 
 // TestQ4KGreedyMatchesReference: the Q4_K test model (Q4_K matrices,
 // Q8_0 ffn_down) generates the same greedy tokens through the runner
-// with Best (float32 activations) as through accel/llama, batched and
-// not. With -short (the arm64 run under qemu), a dozen tokens.
+// with BestF32Act (float32 activations) as through accel/llama, batched
+// and not. With -short (the arm64 run under qemu), a dozen tokens.
 func TestQ4KGreedyMatchesReference(t *testing.T) {
 	m, err := llama.Load(testmodel.Q4K(t, gguf.Q4_K))
 	if err != nil {
@@ -193,7 +192,7 @@ func TestQ4KGreedyMatchesReference(t *testing.T) {
 	if testing.Short() {
 		n = 12
 	}
-	k := Best()
+	k := BestF32Act()
 	t.Run(k.Name, func(t *testing.T) {
 		r, err := New(m, Config{NumBlocks: 16, Kernels: k})
 		if err != nil {
@@ -238,11 +237,12 @@ func BenchmarkDotQ4K(b *testing.B) {
 	w := randQ4K(rng, 1, 2048)
 	x := randF32(rng, 2048, 1)
 	in := MatMulInput{X: x}
-	prepareFast(&in, w, 1)
-	prepareQ8(&in, w, 1)
+	prepareActs(acts{}, &in, w, 1)
+	xs := in.S
+	prepareActs(acts{q4k: true}, &in, w, 1)
 	b.Run("f32act", func(b *testing.B) {
 		for b.Loop() {
-			ops.dotQ4K(w.Data, x, in.S)
+			ops.dotQ4K(w.Data, x, xs)
 		}
 	})
 	b.Run("q8act", func(b *testing.B) {
@@ -252,35 +252,45 @@ func BenchmarkDotQ4K(b *testing.B) {
 	})
 }
 
-// TestBestQ8Act: the opt-in set is Best's primitives on quantized
-// activations, and its results do not depend on the batch.
+// TestBestQ8Act: BestQ8Act and BestF32Act are Best's primitives (named
+// so), and the sets that quantize activations (Best's Q4_K ones
+// included) give results that do not depend on the batch.
 func TestBestQ8Act(t *testing.T) {
-	k := BestQ8Act()
-	if b := Best(); b.Name != "scalar" && k.Name != b.Name+"-q8act" {
-		t.Fatalf("BestQ8Act is %q, Best %q", k.Name, b.Name)
+	best := Best()
+	if b := best.Name; b != "scalar" {
+		if k := BestQ8Act().Name; k != b+"-q8act" {
+			t.Fatalf("BestQ8Act is %q, Best %q", k, b)
+		}
+		if f := BestF32Act().Name; f != b && f != b+"-f32act" {
+			t.Fatalf("BestF32Act is %q, Best %q", f, b)
+		}
 	}
 	m, err := llama.Load(testmodel.Q4K(t, gguf.Q4_K))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(m, Config{NumBlocks: 16, Kernels: k})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	prompts := [][]int32{{1, 5, 9}, {1, 300, 301, 302, 303, 304, 305}, {1, 77}}
-	one := greedy(t, r, prompts, 8, false)
-	all := greedy(t, r, prompts, 8, true)
-	for i := range prompts {
-		if !slices.Equal(one[i], all[i]) {
-			t.Errorf("prompt %d: unbatched %v, batched %v", i, one[i], all[i])
-		}
+	for _, k := range []Kernels{best, BestQ8Act()} {
+		t.Run(k.Name, func(t *testing.T) {
+			r, err := New(m, Config{NumBlocks: 16, Kernels: k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			prompts := [][]int32{{1, 5, 9}, {1, 300, 301, 302, 303, 304, 305}, {1, 77}}
+			one := greedy(t, r, prompts, 8, false)
+			all := greedy(t, r, prompts, 8, true)
+			for i := range prompts {
+				if !slices.Equal(one[i], all[i]) {
+					t.Errorf("prompt %d: unbatched %v, batched %v", i, one[i], all[i])
+				}
+			}
+		})
 	}
 }
 
 // TestDotQ4KQ8KBits: every set's int8 Q4_K dots give dotQ4KQ8KGo's bits
 // (the same integer lanes, FMAs and lane sum), one token and four, on
-// random blocks, activations quantized by prepareQ8 and on extreme
+// random blocks, activations quantized by prepareActs and on extreme
 // quants (±127 everywhere, the largest sums).
 func TestDotQ4KQ8KBits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 11))
@@ -295,7 +305,7 @@ func TestDotQ4KQ8KBits(t *testing.T) {
 					}
 				}
 				in := MatMulInput{X: x}
-				prepareQ8(&in, w, 4)
+				prepareActs(acts{q4k: true}, &in, w, 4)
 				nb := cols / 256
 				var want [4]float32
 				for tok := range 4 {

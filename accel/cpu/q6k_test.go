@@ -164,8 +164,8 @@ func TestQ6KExtremes(t *testing.T) {
 
 // TestQ4KMGreedyMatchesReference: the Q4_K_M test model (Q4_K matrices,
 // Q6_K output and layer 2's attn_v and ffn_down) generates the same
-// greedy tokens through the runner with Best as through accel/llama,
-// batched and not. With -short (the arm64 run under qemu), a dozen
+// greedy tokens through the runner with BestF32Act (float32
+// activations) as through accel/llama, batched and not. With -short (the arm64 run under qemu), a dozen
 // tokens.
 func TestQ4KMGreedyMatchesReference(t *testing.T) {
 	m, err := llama.Load(testmodel.Q4KM(t))
@@ -181,7 +181,7 @@ func TestQ4KMGreedyMatchesReference(t *testing.T) {
 	if testing.Short() {
 		n = 12
 	}
-	k := Best()
+	k := BestF32Act()
 	t.Run(k.Name, func(t *testing.T) {
 		r, err := New(m, Config{NumBlocks: 16, Kernels: k})
 		if err != nil {

@@ -77,7 +77,7 @@ func kernelSets() []kernelSet {
 			continue
 		}
 		tol := tolerance
-		if strings.HasSuffix(k.Name, "-q8act") {
+		if quantizes(k, gguf.Q8_0) {
 			tol = q8ActTolerance
 		}
 		sets = append(sets, kernelSet{k, tol})
@@ -112,7 +112,7 @@ func TestBatchedPagedMatchesReference(t *testing.T) {
 	// model's, so the -q8act bound is wider.
 	for _, set := range kernelSets() {
 		tol := set.tol
-		if strings.HasSuffix(set.k.Name, "-q8act") {
+		if quantizes(set.k, gguf.Q4_K) {
 			tol = q4kQ8ActTolerance
 		}
 		t.Run("q4k/"+set.k.Name, func(t *testing.T) {
@@ -284,7 +284,7 @@ func TestFastGreedyMatchesReference(t *testing.T) {
 				if !slices.Equal(one[i], all[i]) {
 					t.Errorf("prompt %d: unbatched %v, batched %v", i, one[i], all[i])
 				}
-				if strings.HasSuffix(k.Name, "-q8act") {
+				if quantizes(k, gguf.Q8_0) {
 					continue
 				}
 				ref, err := llama.Generate(m, p, n, len(p)+n)

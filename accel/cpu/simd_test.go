@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/outpost-iot/outpost/accel/gguf"
@@ -29,14 +28,34 @@ func opsUnderTest() []simdOps {
 	return append([]simdOps{portableOps}, archSets()...)
 }
 
-// fastSets are the fast kernel sets under test, activations in float32
-// and quantized.
+// fastSets are the fast kernel sets under test: activations in float32,
+// quantized for Q4_K where that is the set's default, and quantized for
+// Q8_0 and Q4_K.
 func fastSets() []Kernels {
 	var ks []Kernels
 	for _, ops := range opsUnderTest() {
-		ks = append(ks, fastKernels(ops, false), fastKernels(ops, true))
+		ks = append(ks, setsOf(ops)...)
 	}
 	return ks
+}
+
+// setsOf are fastSets' kernel sets of one set of primitives.
+func setsOf(ops simdOps) []Kernels {
+	ks := []Kernels{fastKernels(ops, actF32)}
+	if ops.q4kInt8 {
+		ks = append(ks, fastKernels(ops, actDefault))
+	}
+	return append(ks, fastKernels(ops, actQ8))
+}
+
+// quantizes reports whether k's matmuls of weight type typ take int8
+// activations (its Prepare quantizes them).
+func quantizes(k Kernels, typ gguf.Type) bool {
+	w := llama.Tensor{Name: "w", Type: typ, Cols: 256, Rows: 1}
+	w.Data = make([]byte, w.RowBytes())
+	in := MatMulInput{X: make([]float32, 256)}
+	k.Prepare(&in, w, 1)
+	return len(in.Q) > 0
 }
 
 func randF32(rng *rand.Rand, n int, scale float32) []float32 {
@@ -277,7 +296,7 @@ func TestMatMulFast(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	for _, k := range fastSets() {
 		t.Run(k.Name, func(t *testing.T) {
-			quantized := strings.HasSuffix(k.Name, "-q8act")
+			quantized := quantizes(k, gguf.Q8_0)
 			for _, shape := range [][2]int{{1, 32}, {13, 96}, {67, 160}, {5, 2048}} {
 				rows, cols := shape[0], shape[1]
 				for _, typ := range []gguf.Type{gguf.Q8_0, gguf.F16, gguf.F32} {
@@ -354,7 +373,7 @@ func relClose(got, want float32, rel, abs float64) bool {
 func TestElementwiseFast(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	for _, ops := range opsUnderTest() {
-		k := fastKernels(ops, false)
+		k := fastKernels(ops, actF32)
 		for _, n := range oddSizes[1:] {
 			x, wt := randF32(rng, n, 4), randF32(rng, n, 1)
 			got, want := make([]float32, n), make([]float32, n)
@@ -419,7 +438,7 @@ func TestExpf(t *testing.T) {
 func TestAttentionFast(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	for _, ops := range opsUnderTest() {
-		k := fastKernels(ops, false)
+		k := fastKernels(ops, actF32)
 		for _, c := range []struct{ nHead, nKV, hd, n, bt int }{
 			{1, 1, 8, 1, 16}, {4, 2, 12, 17, 16}, {4, 1, 64, 40, 16}, {6, 3, 100, 33, 4}, {32, 4, 64, 99, 16},
 		} {
@@ -450,7 +469,7 @@ func TestAttentionFast(t *testing.T) {
 func benchKernelSets(b *testing.B, fn func(*testing.B, Kernels)) {
 	sets := []Kernels{Scalar()}
 	for _, ops := range opsUnderTest() {
-		sets = append(sets, fastKernels(ops, false), fastKernels(ops, true))
+		sets = append(sets, setsOf(ops)...)
 	}
 	for _, k := range sets {
 		b.Run(k.Name, func(b *testing.B) { fn(b, k) })
