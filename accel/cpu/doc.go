@@ -63,31 +63,46 @@
 // added in Go the same way in every shape (TestF16ShapeBits).
 //
 // Q4_K matmuls (k-quant super-blocks of 256 weights: eight sub-blocks with
-// a 6-bit scale and min each, 4-bit quants) keep the activations in
-// float32 too: the nibbles are widened in registers, each sub-block's 32
-// products summed and scaled, and its min multiplied by the activations'
-// sum, which Prepare computes once per matmul (MatMulInput.S); one weight
-// row against four tokens gives four single dots' bits. Tiles that
-// dequantize each weight once were tried and left out: they made a lone
-// token 1.4x slower. Q6_K matmuls (the output and some attn_v and
-// ffn_down matrices of published Q4_K_M files: 16 sub-blocks of 16
-// weights with an int8 scale, 6-bit quants less 32) do the same with
-// float32 activations: per sub-block the quants' products summed, then
-// scaled; one row against four tokens gives four single dots' bits.
+// a 6-bit scale and min each, 4-bit quants) take their activations
+// quantized to int8 once per matmul in Best's AVX2 and AVX-512 sets, as
+// llama.cpp does (its Q8_K): Prepare quantizes each token in blocks of
+// 256 (one float32 scale, round to nearest even, by AVX2 where the CPU
+// has it) and sums the quants by 32 (MatMulInput.KD, KS); the dot keeps
+// the scales and mins integers (VPMADDUBSW of the nibbles with the
+// quants, VPMADDWD by the sub-block's scale, eight exact int32 lanes per
+// super-block, then one FMA of the lanes with d·xd and one of the mins'
+// products with the sums times −dmin·xd). That is about 2x the float32
+// route per token (BenchmarkDotQ4K) and 1.5-1.7x on TinyLlama's decode
+// steps; it moves the logits a little (up to about 4e-2 on the Q4_K test
+// model, enough to flip a near-tie greedy token of a random-weight
+// model). dotQ4KQ8KGo is the same arithmetic in Go, bit for bit (fma32
+// is a float32 FMA), and one weight row against four tokens gives four
+// single dots' bits, so results do not depend on the batch. BestF32Act,
+// and the NEON set (which has no int8 Q4_K dot of its own), keep Q4_K
+// on float32 activations: the nibbles widened in registers, each
+// sub-block's 32 products summed and scaled, its min multiplied by the
+// activations' sum (MatMulInput.S); those are the reference's greedy
+// tokens. Tiles that dequantize each weight once were tried and left
+// out: they made a lone token 1.4x slower. Q6_K matmuls (the output and
+// some attn_v and ffn_down matrices of published Q4_K_M files: 16
+// sub-blocks of 16 weights with an int8 scale, 6-bit quants less 32)
+// take float32 activations in every set: per sub-block the quants'
+// products summed, then scaled; one row against four tokens gives four
+// single dots' bits.
 //
-// A set that quantizes the activations to int8 blocks once per matmul
-// (llama.cpp's q8_0 × q8_0; for Q4_K, VPMADDUBSW of the nibbles with the
-// int8 quants; portable Go on arm64) is BestQ8Act, tested and benchmarked
-// but not the default: for Q8_0 it is slower here (its int8 dot is not
-// tiled), for Q4_K it is faster (1.08x for one sequence, 1.17x in steps
-// of eight on the 2-core Zen 3; slower on the lent Xeon, whose AVX-512
-// float32 Q4_K dots it does not use) but it moves the logits enough to
-// change greedy tokens of random-weight test models. Every fast
-// primitive and kernel is tested against the Go or scalar reference with a
-// bound on float32 rounding (simd_test.go); the AVX-512 set where the CPU
-// has it (this repository's CI and development machines do not: it was
-// run on a lent Intel Xeon with AVX-512, see docs/benchmarks.md), the
-// NEON set under qemu-user on amd64 (qemu_test.go).
+// BestQ8Act also quantizes the activations of Q8_0 matmuls (blocks of
+// 32, llama.cpp's q8_0 × q8_0; portable Go on arm64). It is tested and
+// benchmarked but not the default: on the 2-core Zen 3 an int8 Q8_0 tile
+// (one row by eight tokens, tried) ran no faster than the float32 2 × 4
+// tile in whole decode steps, so Q8_0 keeps the exact float32 route.
+//
+// Every fast primitive and kernel is tested against the Go or scalar
+// reference with a bound on float32 rounding (simd_test.go), or bit for
+// bit where the set promises the Go primitive's arithmetic; the AVX-512
+// set where the CPU has it (this repository's CI and development
+// machines do not: it was run on a lent Intel Xeon with AVX-512, see
+// docs/benchmarks.md), the NEON set under qemu-user on amd64
+// (qemu_test.go).
 //
 // # Threads
 //
