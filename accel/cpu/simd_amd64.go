@@ -91,33 +91,17 @@ func avx2Ops() (simdOps, bool) {
 			_, _ = w[nb*q8Bytes-1], xq[nb*q8Size-1]
 			return dotQ8AVX2(&w[0], &xq[0], &xd[0], nb)
 		},
-		dotQ8F32:   dotQ8F32Asm(dotQ8F32AVX2),
-		dotQ8F32R4: dotQ8F32R4Asm(dotQ8F32R4AVX2),
-		dotQ4K:     dotQ4KAsm(dotQ4KAVX2),
-		dotQ4Kx4:   dotQ4Kx4Asm(dotQ4Kx4AVX2),
-		dotQ4KQ8K: func(w []byte, xq []int8, xd []float32, bs []int16) float32 {
-			nb := len(xd)
-			if nb == 0 {
-				return 0
-			}
-			_, _, _ = w[nb*q4kBytes-1], xq[nb*q4kSize-1], bs[nb*8-1]
-			return dotQ4KQ8KAVX2(&w[0], &xq[0], &xd[0], &bs[0], nb)
-		},
-		dotQ4KQ8Kx4: func(w []byte, xq []int8, xd []float32, bs []int16, out []float32, outStride int) {
-			nb := len(xd) / 4
-			_ = out[3*outStride]
-			if nb == 0 {
-				out[0], out[outStride], out[2*outStride], out[3*outStride] = 0, 0, 0, 0
-				return
-			}
-			_, _, _ = w[nb*q4kBytes-1], xq[4*nb*q4kSize-1], bs[4*nb*8-1]
-			dotQ4KQ8Kx4AVX2(&w[0], &xq[0], &xd[0], &bs[0], nb, &out[0], 4*outStride)
-		},
-		dotF32:   dotF32Asm(dotF32AVX2, 8),
-		axpy:     axpyAsm(axpyAVX2, 8),
-		dotRows:  dotRowsAsm(dotRowsAVX2, 8),
-		axpyRows: axpyRowsAsm(axpyRowsAVX2, 8),
-		swiGLU:   swiGLUAsm(swiGLUAVX2, 8),
+		dotQ8F32:    dotQ8F32Asm(dotQ8F32AVX2),
+		dotQ8F32R4:  dotQ8F32R4Asm(dotQ8F32R4AVX2),
+		dotQ4K:      dotQ4KAsm(dotQ4KAVX2),
+		dotQ4Kx4:    dotQ4Kx4Asm(dotQ4Kx4AVX2),
+		dotQ4KQ8K:   dotQ4KQ8KAsm(dotQ4KQ8KAVX2),
+		dotQ4KQ8Kx4: dotQ4KQ8Kx4Asm(dotQ4KQ8Kx4AVX2),
+		dotF32:      dotF32Asm(dotF32AVX2, 8),
+		axpy:        axpyAsm(axpyAVX2, 8),
+		dotRows:     dotRowsAsm(dotRowsAVX2, 8),
+		axpyRows:    axpyRowsAsm(axpyRowsAVX2, 8),
+		swiGLU:      swiGLUAsm(swiGLUAVX2, 8),
 	}
 	// two rows by four tokens: 8 accumulators, 2 scales, 2 widened
 	// weights and 1 activation register of the 16

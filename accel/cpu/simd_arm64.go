@@ -24,6 +24,12 @@ func dotQ4KNEON(w *byte, x, xs *float32, nb int) float32
 func dotQ4Kx4NEON(w *byte, x, xs *float32, stride, xsStride, nb int, out *float32, outStride int)
 
 //go:noescape
+func dotQ4KQ8KNEON(w *byte, xq *int8, xd *float32, bs *int16, nb int) float32
+
+//go:noescape
+func dotQ4KQ8Kx4NEON(w *byte, xq *int8, xd *float32, bs *int16, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotF32NEON(a, b *float32, n int) float32
 
 //go:noescape
@@ -55,6 +61,8 @@ func archOps() (simdOps, bool) {
 	ops.setQ8TileLeft(q8Tile4x2NEON, 2)
 	ops.dotQ4K = dotQ4KAsm(dotQ4KNEON)
 	ops.dotQ4Kx4 = dotQ4Kx4Asm(dotQ4Kx4NEON)
+	ops.dotQ4KQ8K = dotQ4KQ8KAsm(dotQ4KQ8KNEON)
+	ops.dotQ4KQ8Kx4 = dotQ4KQ8Kx4Asm(dotQ4KQ8Kx4NEON)
 	ops.dotF32 = dotF32Asm(dotF32NEON, 16)
 	ops.axpy = axpyAsm(axpyNEON, 4)
 	ops.dotRows = dotRowsAsm(dotRowsNEON, 4)

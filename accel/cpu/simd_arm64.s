@@ -840,3 +840,246 @@ k4done:
 	REDUCE_TO_F0(23)
 	FMOVS F0, (R6)
 	RET
+
+// Q4_K on activations quantized in blocks of 256 (dotQ4KQ8KNEON, one
+// token; dotQ4KQ8Kx4NEON, four): the arithmetic of simd_amd64.s's
+// dotQ4KQ8KAVX2 and of dotQ4KQ8KGo, so the same bits. Per sub-block the
+// nibbles times the activation quants by SMULL/SMULL2 (int16: at most
+// 15·127), SADDLP and ADDP sum each four bytes into int32 lanes (bytes
+// 0-15 of the sub-block in the low four lanes, 16-31 in the high four,
+// as VPMADDUBSW and VPMADDWD leave them), and MLA by element adds them
+// times the sub-block's scale. Per super-block the eight lanes are
+// converted and fused with d·xd, then the mins: SMULL/SMULL2 of the
+// eight mins with the eight sums and ADDP give the four lanes m0s0+m1s1,
+// …, fused with −dmin·xd into the low lanes, and a zero times −dmin·xd
+// into the high ones (the AVX2 kernel's upper half). The lanes are added
+// at the end as (l0+l4 + l2+l6) + (l1+l5 + l3+l7).
+
+#define SMULL8H(d, n, m) WORD $(0x0e20c000 | ((m)<<16) | ((n)<<5) | (d)) /* smull  vd.8h, vn.8b, vm.8b */
+#define SMULL28H(d, n, m) WORD $(0x4e20c000 | ((m)<<16) | ((n)<<5) | (d)) /* smull2 vd.8h, vn.16b, vm.16b */
+#define SMULL4S(d, n, m) WORD $(0x0e60c000 | ((m)<<16) | ((n)<<5) | (d)) /* smull  vd.4s, vn.4h, vm.4h */
+#define SMULL24S(d, n, m) WORD $(0x4e60c000 | ((m)<<16) | ((n)<<5) | (d)) /* smull2 vd.4s, vn.8h, vm.8h */
+#define SADDLP4S(d, n) WORD $(0x4e602800 | ((n)<<5) | (d)) /* saddlp vd.4s, vn.8h */
+#define ADDP4S(d, n, m) WORD $(0x4ea0bc00 | ((m)<<16) | ((n)<<5) | (d)) /* addp vd.4s, vn.4s, vm.4s */
+#define MLAE4S(d, n, m, i) WORD $(0x6f800000 | (((i)&1)<<21) | (((i)>>1)<<11) | ((m)<<16) | ((n)<<5) | (d)) /* mla vd.4s, vn.4s, vm.s[i] */
+
+// KK_SCMIN decodes the block at R0's 6-bit scales to int32 in V6 (0-3)
+// and V7 (4-7) and its mins to int16 in V8 (R5-R8, R14 scratch; the
+// fields as Q4K_SCALES gathers them).
+#define KK_SCMIN \
+	MOVWU 4(R0), R6 \
+	MOVWU 8(R0), R7 \
+	MOVWU 12(R0), R8 \
+	LSRW $4, R8, R5 \
+	ANDW $0x0f0f0f0f, R5, R5 \
+	ANDW $0x0f0f0f0f, R8, R8 \
+	LSRW $2, R6, R14 \
+	ANDW $0x30303030, R14, R14 \
+	ORRW R14, R8, R8 \
+	LSRW $2, R7, R14 \
+	ANDW $0x30303030, R14, R14 \
+	ORRW R14, R5, R5 \
+	ANDW $0x3f3f3f3f, R6, R6 \
+	ANDW $0x3f3f3f3f, R7, R7 \
+	ORR R8<<32, R6, R6 \
+	ORR R5<<32, R7, R7 \
+	FMOVD R6, F6 \
+	VUXTL V6.B8, V6.H8 \
+	VUXTL2 V6.H8, V7.S4 \
+	VUXTL V6.H4, V6.S4 \
+	FMOVD R7, F8 \
+	VUXTL V8.B8, V8.H8
+
+// KK_SUB adds one sub-block's products, nibbles in Vq0 and Vq1, the
+// token's 32 quants at Rt (advanced), into the int32 lanes lo and hi
+// times scale lane i of Vs (V9-V14 scratch).
+#define KK_SUB(q0, q1, Rt, s, i, lo, hi) \
+	VLD1.P 32(Rt), [V9.B16, V10.B16] \
+	SMULL8H(11, q0, 9) \
+	SMULL28H(12, q0, 9) \
+	SMULL8H(13, q1, 10) \
+	SMULL28H(14, q1, 10) \
+	SADDLP4S(11, 11) \
+	SADDLP4S(12, 12) \
+	SADDLP4S(13, 13) \
+	SADDLP4S(14, 14) \
+	ADDP4S(11, 11, 12) \
+	ADDP4S(13, 13, 14) \
+	MLAE4S(lo, 11, s, i) \
+	MLAE4S(hi, 13, s, i)
+
+// KK_SPLIT loads group g's 32 quant bytes from R15 (advanced) and
+// splits them: low nibbles in V2, V3, high ones in V4, V5 (V15: bytes
+// 15).
+#define KK_SPLIT \
+	VLD1.P 32(R15), [V0.B16, V1.B16] \
+	VAND V15.B16, V0.B16, V2.B16 \
+	VAND V15.B16, V1.B16, V3.B16 \
+	VUSHR $4, V0.B16, V4.B16 \
+	VUSHR $4, V1.B16, V5.B16
+
+// KK_SCALE_BY sets V13's lanes to the f16 at off(R0) times the float32
+// at (Rx) (R5, F9 scratch).
+#define KK_SCALE_BY(off, Rx) \
+	MOVHU off(R0), R5 \
+	FMOVS R5, F13 \
+	FCVTSH(13, 13) \
+	FMOVS (Rx), F9 \
+	FMULS F9, F13, F13 \
+	VDUP V13.S[0], V13.S4
+
+// KK_FOLD fuses a token's super-block into its float32 chains Vflo,
+// Vfhi: the int32 lanes of registers lo and hi (then cleared; Vlo and
+// Vhi name them) times d·xd, then the mins (V8) times its eight sums at
+// Rb (advanced) times −dmin·xd, xd at Rx (V9-V13 scratch).
+#define KK_FOLD(Rx, Rb, lo, hi, Vlo, Vhi, Vflo, Vfhi) \
+	SCVTF4S(11, lo) \
+	SCVTF4S(12, hi) \
+	KK_SCALE_BY(0, Rx) \
+	VFMLA V11.S4, V13.S4, Vflo.S4 \
+	VFMLA V12.S4, V13.S4, Vfhi.S4 \
+	VLD1.P 16(Rb), [V9.H8] \
+	SMULL4S(11, 8, 9) \
+	SMULL24S(12, 8, 9) \
+	ADDP4S(11, 11, 12) \
+	SCVTF4S(11, 11) \
+	KK_SCALE_BY(2, Rx) \
+	VEOR V10.B16, V10.B16, V10.B16 \
+	VFMLS V11.S4, V13.S4, Vflo.S4 \
+	VFMLS V10.S4, V13.S4, Vfhi.S4 \
+	VEOR Vlo.B16, Vlo.B16, Vlo.B16 \
+	VEOR Vhi.B16, Vhi.B16, Vhi.B16
+
+// KK_SUM_TO_F0 adds the eight lanes of registers flo and fhi (Vflo
+// names flo, which is clobbered) into F0.
+#define KK_SUM_TO_F0(flo, fhi, Vflo) \
+	FADD4S(flo, flo, fhi) \
+	VEXT $8, Vflo.B16, Vflo.B16, V9.B16 \
+	FADD4S(flo, flo, 9) \
+	FADDP2S(0, flo)
+
+// func dotQ4KQ8KNEON(w *byte, xq *int8, xd *float32, bs *int16, nb int) float32
+TEXT ·dotQ4KQ8KNEON(SB), NOSPLIT, $0-44
+	MOVD w+0(FP), R0
+	MOVD xq+8(FP), R1
+	MOVD xd+16(FP), R2
+	MOVD bs+24(FP), R3
+	MOVD nb+32(FP), R4
+	VMOVI $15, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+
+kkloop:
+	CBZ R4, kkdone
+	KK_SCMIN
+	ADD $16, R0, R15
+	KK_SPLIT
+	KK_SUB(2, 3, R1, 6, 0, 16, 17)
+	KK_SUB(4, 5, R1, 6, 1, 16, 17)
+	KK_SPLIT
+	KK_SUB(2, 3, R1, 6, 2, 16, 17)
+	KK_SUB(4, 5, R1, 6, 3, 16, 17)
+	KK_SPLIT
+	KK_SUB(2, 3, R1, 7, 0, 16, 17)
+	KK_SUB(4, 5, R1, 7, 1, 16, 17)
+	KK_SPLIT
+	KK_SUB(2, 3, R1, 7, 2, 16, 17)
+	KK_SUB(4, 5, R1, 7, 3, 16, 17)
+	KK_FOLD(R2, R3, 16, 17, V16, V17, V24, V25)
+	ADD $4, R2
+	ADD $144, R0
+	SUB $1, R4
+	B kkloop
+
+kkdone:
+	KK_SUM_TO_F0(24, 25, V24)
+	FMOVS F0, ret+40(FP)
+	RET
+
+// func dotQ4KQ8Kx4NEON(w *byte, xq *int8, xd *float32, bs *int16, nb int, out *float32, outStride int)
+//
+// dotQ4KQ8KNEON of one row against four tokens, whose quants, scales
+// and sums are 256·nb, 4·nb and 16·nb bytes apart, into out,
+// out+outStride, … (bytes): each block's scales are decoded and its
+// nibbles split once for the four.
+TEXT ·dotQ4KQ8Kx4NEON(SB), NOSPLIT, $0-56
+	MOVD w+0(FP), R0
+	MOVD xq+8(FP), R1
+	MOVD xd+16(FP), R2
+	MOVD bs+24(FP), R3
+	MOVD nb+32(FP), R4
+	LSL $8, R4, R12
+	ADD R12, R1, R9  // token 1's quants
+	ADD R12, R9, R10 // token 2's
+	ADD R12, R10, R11
+	LSL $2, R4, R12  // scales' stride
+	LSL $4, R4, R13  // sums' stride
+	ADD R13, R3, R19 // token 1's sums
+	ADD R13, R19, R20
+	ADD R13, R20, R21
+	VMOVI $15, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+	VEOR V30.B16, V30.B16, V30.B16
+	VEOR V31.B16, V31.B16, V31.B16
+
+#define KK4_GROUP(s, i) \
+	KK_SPLIT \
+	KK_SUB(2, 3, R1, s, i, 16, 17) \
+	KK_SUB(2, 3, R9, s, i, 18, 19) \
+	KK_SUB(2, 3, R10, s, i, 20, 21) \
+	KK_SUB(2, 3, R11, s, i, 22, 23) \
+	KK_SUB(4, 5, R1, s, i+1, 16, 17) \
+	KK_SUB(4, 5, R9, s, i+1, 18, 19) \
+	KK_SUB(4, 5, R10, s, i+1, 20, 21) \
+	KK_SUB(4, 5, R11, s, i+1, 22, 23)
+
+kk4loop:
+	CBZ R4, kk4done
+	KK_SCMIN
+	ADD $16, R0, R15
+	KK4_GROUP(6, 0)
+	KK4_GROUP(6, 2)
+	KK4_GROUP(7, 0)
+	KK4_GROUP(7, 2)
+	KK_FOLD(R2, R3, 16, 17, V16, V17, V24, V25)
+	ADD R12, R2, R6
+	KK_FOLD(R6, R19, 18, 19, V18, V19, V26, V27)
+	ADD R12, R6, R6
+	KK_FOLD(R6, R20, 20, 21, V20, V21, V28, V29)
+	ADD R12, R6, R6
+	KK_FOLD(R6, R21, 22, 23, V22, V23, V30, V31)
+	ADD $4, R2
+	ADD $144, R0
+	SUB $1, R4
+	B kk4loop
+
+kk4done:
+	MOVD out+40(FP), R6
+	MOVD outStride+48(FP), R7
+	KK_SUM_TO_F0(24, 25, V24)
+	FMOVS F0, (R6)
+	ADD R7, R6, R6
+	KK_SUM_TO_F0(26, 27, V26)
+	FMOVS F0, (R6)
+	ADD R7, R6, R6
+	KK_SUM_TO_F0(28, 29, V28)
+	FMOVS F0, (R6)
+	ADD R7, R6, R6
+	KK_SUM_TO_F0(30, 31, V30)
+	FMOVS F0, (R6)
+	RET

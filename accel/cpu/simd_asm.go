@@ -66,6 +66,33 @@ func q8TileFunc(asm q8TileAsm, rows, toks int) func([]byte, int, []float32, int,
 	}
 }
 
+// dotQ4KQ8KAsm wraps a one-token int8 Q4_K dot (simdOps.dotQ4KQ8K).
+func dotQ4KQ8KAsm(asm func(w *byte, xq *int8, xd *float32, bs *int16, nb int) float32) func([]byte, []int8, []float32, []int16) float32 {
+	return func(w []byte, xq []int8, xd []float32, bs []int16) float32 {
+		nb := len(xd)
+		if nb == 0 {
+			return 0
+		}
+		_, _, _ = w[nb*q4kBytes-1], xq[nb*q4kSize-1], bs[nb*8-1]
+		return asm(&w[0], &xq[0], &xd[0], &bs[0], nb)
+	}
+}
+
+// dotQ4KQ8Kx4Asm wraps a four-token int8 Q4_K dot (simdOps.dotQ4KQ8Kx4),
+// whose strides follow from nb and whose output stride is in bytes.
+func dotQ4KQ8Kx4Asm(asm func(w *byte, xq *int8, xd *float32, bs *int16, nb int, out *float32, outStride int)) func([]byte, []int8, []float32, []int16, []float32, int) {
+	return func(w []byte, xq []int8, xd []float32, bs []int16, out []float32, outStride int) {
+		nb := len(xd) / 4
+		_ = out[3*outStride]
+		if nb == 0 {
+			out[0], out[outStride], out[2*outStride], out[3*outStride] = 0, 0, 0, 0
+			return
+		}
+		_, _, _ = w[nb*q4kBytes-1], xq[4*nb*q4kSize-1], bs[4*nb*8-1]
+		asm(&w[0], &xq[0], &xd[0], &bs[0], nb, &out[0], 4*outStride)
+	}
+}
+
 func dotQ4KAsm(asm func(w *byte, x, xs *float32, nb int) float32) func([]byte, []float32, []float32) float32 {
 	return func(w []byte, x, xs []float32) float32 {
 		nb := len(x) / q4kSize
