@@ -54,14 +54,7 @@ func axpyAVX2(y *float32, a float32, x *float32, n int)
 
 func init() {
 	if _, ok := avx2Ops(); ok {
-		quantizeQ8K = func(q []int8, d []float32, s []int16, x []float32) {
-			nb := len(x) / q4kSize
-			if nb == 0 {
-				return
-			}
-			_, _, _ = q[nb*q4kSize-1], d[nb-1], s[nb*8-1]
-			quantizeQ8KAVX2(&x[0], &q[0], &d[0], &s[0], nb)
-		}
+		quantizeQ8K = quantizeQ8KAsm(quantizeQ8KAVX2)
 	}
 }
 

@@ -890,10 +890,10 @@ k4done:
 	FMOVD R7, F8 \
 	VUXTL V8.B8, V8.H8
 
-// KK_SUB adds one sub-block's products, nibbles in Vq0 and Vq1, the
-// token's 32 quants at Rt (advanced), into the int32 lanes lo and hi
-// times scale lane i of Vs (V9-V14 scratch).
-#define KK_SUB(q0, q1, Rt, s, i, lo, hi) \
+// KK_SUB_MUL adds one sub-block's products, nibbles in Vq0 and Vq1,
+// the token's 32 quants at Rt (advanced), into the int32 lanes lo and
+// hi times scale lane i of Vs (V9-V14 scratch).
+#define KK_SUB_MUL(q0, q1, Rt, s, i, lo, hi) \
 	VLD1.P 32(Rt), [V9.B16, V10.B16] \
 	SMULL8H(11, q0, 9) \
 	SMULL28H(12, q0, 9) \
@@ -958,128 +958,143 @@ k4done:
 	FADD4S(flo, flo, 9) \
 	FADDP2S(0, flo)
 
-// func dotQ4KQ8KNEON(w *byte, xq *int8, xd *float32, bs *int16, nb int) float32
-TEXT ·dotQ4KQ8KNEON(SB), NOSPLIT, $0-44
-	MOVD w+0(FP), R0
-	MOVD xq+8(FP), R1
-	MOVD xd+16(FP), R2
-	MOVD bs+24(FP), R3
-	MOVD nb+32(FP), R4
-	VMOVI $15, V15.B16
-	VEOR V16.B16, V16.B16, V16.B16
-	VEOR V17.B16, V17.B16, V17.B16
-	VEOR V24.B16, V24.B16, V24.B16
-	VEOR V25.B16, V25.B16, V25.B16
+// KK_SUB_DOT is KK_SUB_MUL by SDOT (the dot-product extension, ARMv8.2):
+// each int32 lane gets its four bytes' products in one instruction, the
+// same lanes (V9-V12 scratch).
+#define SDOT4S(d, n, m) WORD $(0x4e809400 | ((m)<<16) | ((n)<<5) | (d)) /* sdot vd.4s, vn.16b, vm.16b */
+#define KK_SUB_DOT(q0, q1, Rt, s, i, lo, hi) \
+	VLD1.P 32(Rt), [V9.B16, V10.B16] \
+	VEOR V11.B16, V11.B16, V11.B16 \
+	VEOR V12.B16, V12.B16, V12.B16 \
+	SDOT4S(11, q0, 9) \
+	SDOT4S(12, q1, 10) \
+	MLAE4S(lo, 11, s, i) \
+	MLAE4S(hi, 12, s, i)
 
-kkloop:
-	CBZ R4, kkdone
-	KK_SCMIN
-	ADD $16, R0, R15
-	KK_SPLIT
-	KK_SUB(2, 3, R1, 6, 0, 16, 17)
-	KK_SUB(4, 5, R1, 6, 1, 16, 17)
-	KK_SPLIT
-	KK_SUB(2, 3, R1, 6, 2, 16, 17)
-	KK_SUB(4, 5, R1, 6, 3, 16, 17)
-	KK_SPLIT
-	KK_SUB(2, 3, R1, 7, 0, 16, 17)
-	KK_SUB(4, 5, R1, 7, 1, 16, 17)
-	KK_SPLIT
-	KK_SUB(2, 3, R1, 7, 2, 16, 17)
-	KK_SUB(4, 5, R1, 7, 3, 16, 17)
-	KK_FOLD(R2, R3, 16, 17, V16, V17, V24, V25)
-	ADD $4, R2
-	ADD $144, R0
-	SUB $1, R4
-	B kkloop
+// The two dots' bodies (q4k8_arm64.h) with KK_SUB_MUL, and with
+// KK_SUB_DOT for CPUs that have SDOT.
+#define KK_SUB KK_SUB_MUL
+#define KK1_NAME ·dotQ4KQ8KNEON
+#define KK4_NAME ·dotQ4KQ8Kx4NEON
+#include "q4k8_arm64.h"
+#undef KK_SUB
+#undef KK1_NAME
+#undef KK4_NAME
+#define KK_SUB KK_SUB_DOT
+#define KK1_NAME ·dotQ4KQ8KDotNEON
+#define KK4_NAME ·dotQ4KQ8Kx4DotNEON
+#include "q4k8_arm64.h"
 
-kkdone:
-	KK_SUM_TO_F0(24, 25, V24)
-	FMOVS F0, ret+40(FP)
-	RET
-
-// func dotQ4KQ8Kx4NEON(w *byte, xq *int8, xd *float32, bs *int16, nb int, out *float32, outStride int)
+// func quantizeQ8KNEON(x *float32, q *int8, d *float32, s *int16, nb int)
 //
-// dotQ4KQ8KNEON of one row against four tokens, whose quants, scales
-// and sums are 256·nb, 4·nb and 16·nb bytes apart, into out,
-// out+outStride, … (bytes): each block's scales are decoded and its
-// nibbles split once for the four.
-TEXT ·dotQ4KQ8Kx4NEON(SB), NOSPLIT, $0-56
-	MOVD w+0(FP), R0
-	MOVD xq+8(FP), R1
-	MOVD xd+16(FP), R2
-	MOVD bs+24(FP), R3
+// quantizeQ8KGo over nb blocks of 256 (the same bits): max|x| by FMAX,
+// d = max/127 and 1/d by FDIVS, x·(1/d) rounded to nearest even by
+// FCVTNS, narrowed to bytes in order by SQXTN/SQXTN2, each 32 quants
+// summed as int32 (ADDV) before narrowing.
+#define FABS4S(d, n) WORD $(0x4ea0f800 | ((n)<<5) | (d)) /* fabs vd.4s, vn.4s */
+#define FMAX4S(d, n, m) WORD $(0x4e20f400 | ((m)<<16) | ((n)<<5) | (d)) /* fmax vd.4s, vn.4s, vm.4s */
+#define FMAXV4S(d, n) WORD $(0x6e30f800 | ((n)<<5) | (d)) /* fmaxv sd, vn.4s */
+#define FCVTNS4S(d, n) WORD $(0x4e21a800 | ((n)<<5) | (d)) /* fcvtns vd.4s, vn.4s */
+#define SQXTN4H(d, n) WORD $(0x0e614800 | ((n)<<5) | (d)) /* sqxtn vd.4h, vn.4s */
+#define SQXTN28H(d, n) WORD $(0x4e614800 | ((n)<<5) | (d)) /* sqxtn2 vd.8h, vn.4s */
+#define SQXTN8B(d, n) WORD $(0x0e214800 | ((n)<<5) | (d)) /* sqxtn vd.8b, vn.8h */
+#define SQXTN216B(d, n) WORD $(0x4e214800 | ((n)<<5) | (d)) /* sqxtn2 vd.16b, vn.8h */
+#define ADDV4S(d, n) WORD $(0x4eb1b800 | ((n)<<5) | (d)) /* addv sd, vn.4s */
+
+TEXT ·quantizeQ8KNEON(SB), NOSPLIT, $0-40
+	MOVD x+0(FP), R0
+	MOVD q+8(FP), R1
+	MOVD d+16(FP), R2
+	MOVD s+24(FP), R3
 	MOVD nb+32(FP), R4
-	LSL $8, R4, R12
-	ADD R12, R1, R9  // token 1's quants
-	ADD R12, R9, R10 // token 2's
-	ADD R12, R10, R11
-	LSL $2, R4, R12  // scales' stride
-	LSL $4, R4, R13  // sums' stride
-	ADD R13, R3, R19 // token 1's sums
-	ADD R13, R19, R20
-	ADD R13, R20, R21
-	VMOVI $15, V15.B16
-	VEOR V16.B16, V16.B16, V16.B16
-	VEOR V17.B16, V17.B16, V17.B16
-	VEOR V18.B16, V18.B16, V18.B16
-	VEOR V19.B16, V19.B16, V19.B16
-	VEOR V20.B16, V20.B16, V20.B16
-	VEOR V21.B16, V21.B16, V21.B16
-	VEOR V22.B16, V22.B16, V22.B16
-	VEOR V23.B16, V23.B16, V23.B16
-	VEOR V24.B16, V24.B16, V24.B16
-	VEOR V25.B16, V25.B16, V25.B16
-	VEOR V26.B16, V26.B16, V26.B16
-	VEOR V27.B16, V27.B16, V27.B16
-	VEOR V28.B16, V28.B16, V28.B16
-	VEOR V29.B16, V29.B16, V29.B16
-	VEOR V30.B16, V30.B16, V30.B16
-	VEOR V31.B16, V31.B16, V31.B16
+	MOVW $0x42fe0000, R5 // 127
+	FMOVS R5, F30
+	MOVW $0x3f800000, R5 // 1
+	FMOVS R5, F31
 
-#define KK4_GROUP(s, i) \
-	KK_SPLIT \
-	KK_SUB(2, 3, R1, s, i, 16, 17) \
-	KK_SUB(2, 3, R9, s, i, 18, 19) \
-	KK_SUB(2, 3, R10, s, i, 20, 21) \
-	KK_SUB(2, 3, R11, s, i, 22, 23) \
-	KK_SUB(4, 5, R1, s, i+1, 16, 17) \
-	KK_SUB(4, 5, R9, s, i+1, 18, 19) \
-	KK_SUB(4, 5, R10, s, i+1, 20, 21) \
-	KK_SUB(4, 5, R11, s, i+1, 22, 23)
+qkblock:
+	CBZ R4, qkdone
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	MOVD R0, R6
+	MOVD $16, R7
 
-kk4loop:
-	CBZ R4, kk4done
-	KK_SCMIN
-	ADD $16, R0, R15
-	KK4_GROUP(6, 0)
-	KK4_GROUP(6, 2)
-	KK4_GROUP(7, 0)
-	KK4_GROUP(7, 2)
-	KK_FOLD(R2, R3, 16, 17, V16, V17, V24, V25)
-	ADD R12, R2, R6
-	KK_FOLD(R6, R19, 18, 19, V18, V19, V26, V27)
-	ADD R12, R6, R6
-	KK_FOLD(R6, R20, 20, 21, V20, V21, V28, V29)
-	ADD R12, R6, R6
-	KK_FOLD(R6, R21, 22, 23, V22, V23, V30, V31)
+qkmax:
+	VLD1.P 64(R6), [V4.S4, V5.S4, V6.S4, V7.S4]
+	FABS4S(4, 4)
+	FABS4S(5, 5)
+	FABS4S(6, 6)
+	FABS4S(7, 7)
+	FMAX4S(0, 0, 4)
+	FMAX4S(1, 1, 5)
+	FMAX4S(2, 2, 6)
+	FMAX4S(3, 3, 7)
+	SUB $1, R7
+	CBNZ R7, qkmax
+	FMAX4S(0, 0, 1)
+	FMAX4S(2, 2, 3)
+	FMAX4S(0, 0, 2)
+	FMAXV4S(0, 0)
+	FDIVS F30, F0, F0 // d
+	FMOVS F0, (R2)
 	ADD $4, R2
-	ADD $144, R0
-	SUB $1, R4
-	B kk4loop
+	FMOVS F0, R5
+	VEOR V1.B16, V1.B16, V1.B16
+	CBZW R5, qkzero
+	FDIVS F0, F31, F1 // 1/d
 
-kk4done:
-	MOVD out+40(FP), R6
-	MOVD outStride+48(FP), R7
-	KK_SUM_TO_F0(24, 25, V24)
-	FMOVS F0, (R6)
-	ADD R7, R6, R6
-	KK_SUM_TO_F0(26, 27, V26)
-	FMOVS F0, (R6)
-	ADD R7, R6, R6
-	KK_SUM_TO_F0(28, 29, V28)
-	FMOVS F0, (R6)
-	ADD R7, R6, R6
-	KK_SUM_TO_F0(30, 31, V30)
-	FMOVS F0, (R6)
+qkzero:
+	MOVD $8, R7
+
+qkgroup:
+	VLD1.P 64(R0), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VLD1.P 64(R0), [V16.S4, V17.S4, V18.S4, V19.S4]
+	FMULE4S(4, 4, 1, 0)
+	FMULE4S(5, 5, 1, 0)
+	FMULE4S(6, 6, 1, 0)
+	FMULE4S(7, 7, 1, 0)
+	FMULE4S(16, 16, 1, 0)
+	FMULE4S(17, 17, 1, 0)
+	FMULE4S(18, 18, 1, 0)
+	FMULE4S(19, 19, 1, 0)
+	FCVTNS4S(4, 4)
+	FCVTNS4S(5, 5)
+	FCVTNS4S(6, 6)
+	FCVTNS4S(7, 7)
+	FCVTNS4S(16, 16)
+	FCVTNS4S(17, 17)
+	FCVTNS4S(18, 18)
+	FCVTNS4S(19, 19)
+	VADD V5.S4, V4.S4, V20.S4
+	VADD V7.S4, V6.S4, V21.S4
+	VADD V17.S4, V16.S4, V22.S4
+	VADD V19.S4, V18.S4, V23.S4
+	VADD V21.S4, V20.S4, V20.S4
+	VADD V23.S4, V22.S4, V22.S4
+	VADD V22.S4, V20.S4, V20.S4
+	ADDV4S(20, 20)
+	FMOVS F20, R5
+	MOVH R5, (R3)
+	ADD $2, R3
+	SQXTN4H(8, 4)
+	SQXTN28H(8, 5)
+	SQXTN4H(9, 6)
+	SQXTN28H(9, 7)
+	SQXTN4H(10, 16)
+	SQXTN28H(10, 17)
+	SQXTN4H(11, 18)
+	SQXTN28H(11, 19)
+	SQXTN8B(12, 8)
+	SQXTN216B(12, 9)
+	SQXTN8B(13, 10)
+	SQXTN216B(13, 11)
+	VST1.P [V12.B16, V13.B16], 32(R1)
+	SUB $1, R7
+	CBNZ R7, qkgroup
+	SUB $1, R4
+	B qkblock
+
+qkdone:
 	RET

@@ -66,6 +66,18 @@ func q8TileFunc(asm q8TileAsm, rows, toks int) func([]byte, int, []float32, int,
 	}
 }
 
+// quantizeQ8KAsm wraps an activation quantizer (quantizeQ8K).
+func quantizeQ8KAsm(asm func(x *float32, q *int8, d *float32, s *int16, nb int)) func([]int8, []float32, []int16, []float32) {
+	return func(q []int8, d []float32, s []int16, x []float32) {
+		nb := len(x) / q4kSize
+		if nb == 0 {
+			return
+		}
+		_, _, _ = q[nb*q4kSize-1], d[nb-1], s[nb*8-1]
+		asm(&x[0], &q[0], &d[0], &s[0], nb)
+	}
+}
+
 // dotQ4KQ8KAsm wraps a one-token int8 Q4_K dot (simdOps.dotQ4KQ8K).
 func dotQ4KQ8KAsm(asm func(w *byte, xq *int8, xd *float32, bs *int16, nb int) float32) func([]byte, []int8, []float32, []int16) float32 {
 	return func(w []byte, xq []int8, xd []float32, bs []int16) float32 {

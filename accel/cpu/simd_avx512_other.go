@@ -1,9 +1,9 @@
-//go:build !amd64 || purego
+//go:build (!amd64 && !arm64) || purego
 
 package cpu
 
 // archSets returns the assembly sets this CPU runs: archOps' only one,
-// if any (AVX-512 is amd64's alone).
+// if any (amd64 and arm64 have their own).
 func archSets() []simdOps {
 	if ops, ok := archOps(); ok {
 		return []simdOps{ops}
