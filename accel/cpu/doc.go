@@ -64,29 +64,32 @@
 //
 // Q4_K matmuls (k-quant super-blocks of 256 weights: eight sub-blocks with
 // a 6-bit scale and min each, 4-bit quants) take their activations
-// quantized to int8 once per matmul in Best's AVX2 and AVX-512 sets, as
-// llama.cpp does (its Q8_K): Prepare quantizes each token in blocks of
-// 256 (one float32 scale, round to nearest even, by AVX2 where the CPU
-// has it) and sums the quants by 32 (MatMulInput.KD, KS); the dot keeps
-// the scales and mins integers (VPMADDUBSW of the nibbles with the
+// quantized to int8 once per matmul in Best's AVX2, AVX-512 and
+// NEON-with-SDOT sets, as llama.cpp does (its Q8_K): Prepare quantizes
+// each token in blocks of 256 (one float32 scale, round to nearest even,
+// by AVX2 or NEON) and sums the quants by 32 (MatMulInput.KD, KS); the dot
+// keeps the scales and mins integers (VPMADDUBSW of the nibbles with the
 // quants, VPMADDWD by the sub-block's scale, eight exact int32 lanes per
 // super-block, then one FMA of the lanes with d·xd and one of the mins'
 // products with the sums times −dmin·xd). That is about 2x the float32
 // route per token (BenchmarkDotQ4K) and 1.5-1.7x on TinyLlama's decode
 // steps; it moves the logits a little (up to about 4e-2 on the Q4_K test
-// model, enough to flip a near-tie greedy token of a random-weight
-// model). dotQ4KQ8KGo is the same arithmetic in Go, bit for bit (fma32
-// is a float32 FMA), and one weight row against four tokens gives four
-// single dots' bits, so results do not depend on the batch. BestF32Act,
-// and the NEON set (which has no int8 Q4_K dot of its own), keep Q4_K
-// on float32 activations: the nibbles widened in registers, each
-// sub-block's 32 products summed and scaled, its min multiplied by the
-// activations' sum (MatMulInput.S); those are the reference's greedy
-// tokens. Tiles that dequantize each weight once were tried and left
-// out: they made a lone token 1.4x slower. Q6_K matmuls (the output and
-// some attn_v and ffn_down matrices of published Q4_K_M files: 16
-// sub-blocks of 16 weights with an int8 scale, 6-bit quants less 32)
-// take float32 activations in every set: per sub-block the quants'
+// model, enough to flip a near-tie greedy token of a random-weight model).
+// dotQ4KQ8KGo is the same arithmetic in Go, bit for bit (fma32 is a
+// float32 FMA), and one weight row against four tokens gives four single
+// dots' bits, so results do not depend on the batch. On arm64 the same
+// lanes come from SMULL, SADDLP and ADDP, or with the dot-product
+// extension (ARMv8.2) from one SDOT per 16 bytes; only the latter is
+// Best's (by instruction count: the plain NEON int8 route wins only for a
+// lone token; neither was measured on arm64 hardware). BestF32Act, and
+// NEON without SDOT, keep Q4_K on float32 activations: the nibbles widened
+// in registers, each sub-block's 32 products summed and scaled, its min
+// multiplied by the activations' sum (MatMulInput.S); those are the
+// reference's greedy tokens. Tiles that dequantize each weight once were
+// tried and left out: they made a lone token 1.4x slower. Q6_K matmuls
+// (the output and some attn_v and ffn_down matrices of published Q4_K_M
+// files: 16 sub-blocks of 16 weights with an int8 scale, 6-bit quants less
+// 32) take float32 activations in every set: per sub-block the quants'
 // products summed, then scaled; one row against four tokens gives four
 // single dots' bits.
 //
