@@ -14,6 +14,8 @@ const (
 	q8Bytes  = gguf.Q8_0BlockBytes
 	q4kSize  = gguf.Q4_KBlockSize
 	q4kBytes = gguf.Q4_KBlockBytes
+	q6kSize  = gguf.Q6_KBlockSize
+	q6kBytes = gguf.Q6_KBlockBytes
 )
 
 // simdOps are one instruction set's primitives; fastKernels builds the
@@ -76,6 +78,16 @@ type simdOps struct {
 	// calls; nil: four calls.
 	dotQ6K   func(w []byte, x []float32) float32
 	dotQ6Kx4 func(w []byte, x []float32, cols int, out []float32, outStride int)
+	// dotQ6KQ8K is dotQ6K on activations quantized as dotQ4KQ8K's:
+	// per super-block, eight int32 lanes (lane m: bytes 4m..4m+3 of
+	// every 32) of sc_j·(q−32)·xq, converted and fused with d·xd into
+	// eight float32 chains, the lanes added at the end: dotQ6KQ8KGo's
+	// bits. dotQ6KQ8Kx4 is it for four tokens into out[t*outStride],
+	// the same bits; nil: four calls. q6kInt8: dotQ6KQ8K is this set's
+	// fastest Q6_K dot (Best's).
+	dotQ6KQ8K   func(w []byte, xq []int8, xd []float32) float32
+	dotQ6KQ8Kx4 func(w []byte, xq []int8, xd []float32, out []float32, outStride int)
+	q6kInt8     bool
 	// dotF32 is Σ a[i]·b[i] over len(a), float32.
 	dotF32 func(a, b []float32) float32
 	// dotF16 is Σ f16(w[i])·x[i] over len(x) (w little-endian halves).
@@ -118,7 +130,7 @@ type simdOps struct {
 	f16TileRows, f16TileToks int
 }
 
-var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8K: dotQ4KQ8KGo, dotQ6K: dotQ6KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
+var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8K: dotQ4KQ8KGo, dotQ6K: dotQ6KGo, dotQ6KQ8K: dotQ6KQ8KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
 
 // Best returns the fastest kernels this CPU runs: AVX2+FMA+F16C on amd64,
 // NEON on arm64, else (and in builds with the purego tag) Scalar. Where
@@ -163,9 +175,9 @@ func BestQ8Act() Kernels {
 type actMode int
 
 const (
-	actDefault actMode = iota // Q4_K where the set's q4kInt8 says so
+	actDefault actMode = iota // Q4_K and Q6_K where q4kInt8 and q6kInt8 say so
 	actF32                    // none
-	actQ8                     // Q8_0 and Q4_K
+	actQ8                     // Q8_0, Q4_K and Q6_K
 )
 
 // fastKernels are the kernels built on ops: the matmuls on float32
@@ -183,13 +195,13 @@ func fastKernels(ops simdOps, mode actMode) Kernels {
 	name := ops.name
 	switch mode {
 	case actDefault:
-		a.q4k = ops.q4kInt8
+		a.q4k, a.q6k = ops.q4kInt8, ops.q6kInt8
 	case actF32:
-		if ops.q4kInt8 {
+		if ops.q4kInt8 || ops.q6kInt8 {
 			name += "-f32act"
 		}
 	case actQ8:
-		a.q8, a.q4k = true, true
+		a.q8, a.q4k, a.q6k = true, true, true
 		name += "-q8act"
 	}
 	return Kernels{
@@ -214,7 +226,7 @@ func fastKernels(ops simdOps, mode actMode) Kernels {
 }
 
 // acts says which weight types' matmuls take int8 activations.
-type acts struct{ q8, q4k bool }
+type acts struct{ q8, q4k, q6k bool }
 
 // withRowDefaults fills the row primitives a set lacks from its dotF32
 // and axpy.
@@ -250,7 +262,7 @@ func prepareActs(a acts, in *MatMulInput, w llama.Tensor, n int) {
 		in.Q = grow(in.Q, m)
 		in.QD = grow(in.QD, m/q8Size)
 		quantizeQ8(in.Q, in.QD, in.X[:m])
-	case w.Type == gguf.Q4_K && a.q4k:
+	case w.Type == gguf.Q4_K && a.q4k, w.Type == gguf.Q6_K && a.q6k:
 		in.Q = grow(in.Q, m)
 		in.KD = grow(in.KD, m/q4kSize)
 		in.KS = grow(in.KS, m/32)
@@ -368,7 +380,24 @@ func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulIn
 				out[t*rows+r] = ops.dotQ4K(w.Data[r*rb:(r+1)*rb], xt, st)
 			}
 		})
-	case w.Type == gguf.Q6_K: // float32 activations in every mode
+	case w.Type == gguf.Q6_K && a.q6k:
+		nb := cols / q6kSize
+		var four func(b, be, t int)
+		if ops.dotQ6KQ8Kx4 != nil {
+			four = func(b, be, t int) {
+				xq, xd := in.Q[t*cols:(t+4)*cols], in.KD[t*nb:(t+4)*nb]
+				for r := b; r < be; r++ {
+					ops.dotQ6KQ8Kx4(w.Data[r*rb:(r+1)*rb], xq, xd, out[t*rows+r:], rows)
+				}
+			}
+		}
+		byFours(lo, hi, n, four, func(b, be, t int) {
+			xq, xd := in.Q[t*cols:(t+1)*cols], in.KD[t*nb:(t+1)*nb]
+			for r := b; r < be; r++ {
+				out[t*rows+r] = ops.dotQ6KQ8K(w.Data[r*rb:(r+1)*rb], xq, xd)
+			}
+		})
+	case w.Type == gguf.Q6_K:
 		var four func(b, be, t int)
 		if ops.dotQ6Kx4 != nil {
 			four = func(b, be, t int) {
@@ -763,6 +792,28 @@ func dotQ4KQ8KGo(w []byte, xq []int8, xd []float32, bs []int16) float32 {
 		}
 		for i := range acc {
 			acc[i] = fma32(-float32(mins[i]), dm, acc[i])
+		}
+	}
+	return sumLanes8(&acc)
+}
+
+func dotQ6KQ8KGo(w []byte, xq []int8, xd []float32) float32 {
+	var acc [8]float32
+	var q [16]int8
+	for b, dx := range xd {
+		blk := w[b*gguf.Q6_KBlockBytes : (b+1)*gguf.Q6_KBlockBytes]
+		var lanes [8]int32
+		for j := range gguf.Q6_KSubBlocks {
+			gguf.Q6_KQuants(blk, j, &q)
+			sc := int32(int8(blk[q6kBytes-18+j])) // the scales end 2 bytes before the block
+			for l, v := range q {
+				i := 16*j + l
+				lanes[i%32/4] += sc * int32(v) * int32(xq[b*gguf.Q6_KBlockSize+i])
+			}
+		}
+		dd := f16At(blk, q6kBytes/2-1) * dx // d: the block's last 2 bytes
+		for i := range acc {
+			acc[i] = fma32(float32(lanes[i]), dd, acc[i])
 		}
 	}
 	return sumLanes8(&acc)

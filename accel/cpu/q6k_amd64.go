@@ -8,10 +8,20 @@ func dotQ6KAVX2(w *byte, x *float32, nb int) float32
 //go:noescape
 func dotQ6Kx4AVX2(w *byte, x *float32, stride, nb int, out *float32, outStride int)
 
-// q6kAVX2 sets the AVX2 Q6_K dots in ops.
+//go:noescape
+func dotQ6KQ8KAVX2(w *byte, xq *int8, xd *float32, nb int) float32
+
+//go:noescape
+func dotQ6KQ8Kx4AVX2(w *byte, xq *int8, xd *float32, nb int, out *float32, outStride int)
+
+// q6kAVX2 sets the AVX2 Q6_K dots in ops, the float32 ones and the int8
+// ones (its fastest: Best's).
 func q6kAVX2(ops *simdOps) {
 	ops.dotQ6K = dotQ6KAsm(dotQ6KAVX2)
 	ops.dotQ6Kx4 = dotQ6Kx4Asm(dotQ6Kx4AVX2)
+	ops.dotQ6KQ8K = dotQ6KQ8KAsm(dotQ6KQ8KAVX2)
+	ops.dotQ6KQ8Kx4 = dotQ6KQ8Kx4Asm(dotQ6KQ8Kx4AVX2)
+	ops.q6kInt8 = true
 }
 
 //go:noescape

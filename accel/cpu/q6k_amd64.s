@@ -233,6 +233,178 @@ q4done:
 	VZEROUPPER
 	RET
 
+// Q6_K on activations quantized in blocks of 256 (prepareActs, the
+// Q8_K layout: dotQ6KQ8KAVX2 one token, dotQ6KQ8Kx4AVX2 four). The block
+// is decoded to the stack as above (centred quants, Q6K_HALF) and its
+// sixteen int8 scales widened to int16 at sc-64(SP). Per group of 32
+// quants (sub-blocks 2g and 2g+1), VPSIGNB moves each quant's sign onto
+// the activation and VPMADDUBSW multiplies |q−32| (≤ 32) by it (a pair
+// stays within 2·32·127), VPMADDWD by the two sub-blocks' scales (the
+// low eight int16 lanes the first's, the high eight the second's) into
+// eight int32 lanes, lane m holding bytes 4m..4m+3 of every group (at
+// most 8·4·32·127·128 < 2^24, so exact as float32). Per block the
+// lanes are converted and fused with d·xd into eight float32 chains,
+// which are added at the end as Q6K_HSUM does: dotQ6KQ8KGo's bits.
+
+// Q6K8_DECODE decodes the block at SI: centred quants to q-320(SP),
+// scales as int16 to sc-64(SP) (Y8-Y11 scratch).
+#define Q6K8_DECODE \
+	Q6K_HALF(0) \
+	Q6K_HALF(1) \
+	VPMOVSXBW 192(SI), Y8 \
+	VMOVDQU Y8, sc-64(SP)
+
+// Q6K8_GROUP sets Y8 to group g's scales (sub-block 2g in the low
+// lanes, 2g+1 in the high) and Y9 to its quants' magnitudes.
+#define Q6K8_GROUP(g) \
+	VPBROADCASTW sc-64+4*g(SP), X8 \
+	VPBROADCASTW sc-62+4*g(SP), X9 \
+	VINSERTI128 $1, X9, Y8, Y8 \
+	VPABSB q-320+32*g(SP), Y9
+
+// Q6K8_TOKEN adds group g's products with the 32 quants at m into the
+// int32 lanes of acc (Y10 scratch).
+#define Q6K8_TOKEN(g, m, acc) \
+	VMOVDQU m, Y10 \
+	VPSIGNB q-320+32*g(SP), Y10, Y10 \
+	VPMADDUBSW Y10, Y9, Y10 \
+	VPMADDWD Y8, Y10, Y10 \
+	VPADDD Y10, acc, acc
+
+// Q6K8_FOLD fuses a token's block into its chains acc: the int32 lanes
+// ia (cleared after) times d·xd, d as float32 in X11, xd at m (X12, Y12
+// scratch).
+#define Q6K8_FOLD(m, ia, acc) \
+	VCVTDQ2PS ia, ia \
+	VMULSS m, X11, X12 \
+	VBROADCASTSS X12, Y12 \
+	VFMADD231PS ia, Y12, acc \
+	VPXOR ia, ia, ia
+
+// Q6K8_D sets X11 to the block's d as float32.
+#define Q6K8_D \
+	MOVWLZX 208(SI), AX \
+	VMOVD AX, X11 \
+	VCVTPH2PS X11, X11
+
+// func dotQ6KQ8KAVX2(w *byte, xq *int8, xd *float32, nb int) float32
+TEXT ·dotQ6KQ8KAVX2(SB), NOSPLIT, $320-36
+	MOVQ w+0(FP), SI
+	MOVQ xq+8(FP), DI
+	MOVQ xd+16(FP), R8
+	MOVQ nb+24(FP), CX
+	VXORPS Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	Q6K_CONSTS
+	TESTQ CX, CX
+	JZ k8done
+
+k8loop:
+	PREFETCH_Q6K
+	Q6K8_DECODE
+
+#define K81_GROUP(g) \
+	Q6K8_GROUP(g) \
+	Q6K8_TOKEN(g, 32*g(DI), Y1)
+
+	K81_GROUP(0)
+	K81_GROUP(1)
+	K81_GROUP(2)
+	K81_GROUP(3)
+	K81_GROUP(4)
+	K81_GROUP(5)
+	K81_GROUP(6)
+	K81_GROUP(7)
+	Q6K8_D
+	Q6K8_FOLD((R8), Y1, Y0)
+	ADDQ $210, SI
+	ADDQ $256, DI
+	ADDQ $4, R8
+	DECQ CX
+	JNZ k8loop
+
+k8done:
+	Q6K_HSUM(Y0, X0, X1)
+	VZEROUPPER
+	MOVSS X0, ret+32(FP)
+	RET
+
+// func dotQ6KQ8Kx4AVX2(w *byte, xq *int8, xd *float32, nb int, out *float32, outStride int)
+//
+// dotQ6KQ8KAVX2 of one row against four tokens, whose quants and scales
+// are 256·nb and 4·nb bytes apart, into out, out+outStride, … (bytes):
+// each block decoded once for the four, and per token the operations of
+// the single one. Chains in Y0-Y3, int32 lanes in Y4-Y7.
+TEXT ·dotQ6KQ8Kx4AVX2(SB), NOSPLIT, $320-48
+	MOVQ w+0(FP), SI
+	MOVQ xq+8(FP), DI
+	MOVQ xd+16(FP), R9
+	MOVQ nb+24(FP), CX
+	MOVQ CX, BX
+	SHLQ $8, BX          // quants' stride
+	LEAQ (DI)(BX*2), R8  // token 2's quants
+	LEAQ 0(CX*4), R10    // scales' stride
+	LEAQ (R10)(R10*2), R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	Q6K_CONSTS
+	TESTQ CX, CX
+	JZ k84done
+
+k84loop:
+	PREFETCH_Q6K
+	Q6K8_DECODE
+
+#define K84_GROUP(g) \
+	Q6K8_GROUP(g) \
+	Q6K8_TOKEN(g, 32*g(DI), Y4) \
+	Q6K8_TOKEN(g, 32*g(DI)(BX*1), Y5) \
+	Q6K8_TOKEN(g, 32*g(R8), Y6) \
+	Q6K8_TOKEN(g, 32*g(R8)(BX*1), Y7)
+
+	K84_GROUP(0)
+	K84_GROUP(1)
+	K84_GROUP(2)
+	K84_GROUP(3)
+	K84_GROUP(4)
+	K84_GROUP(5)
+	K84_GROUP(6)
+	K84_GROUP(7)
+	Q6K8_D
+	Q6K8_FOLD((R9), Y4, Y0)
+	Q6K8_FOLD((R9)(R10*1), Y5, Y1)
+	Q6K8_FOLD((R9)(R10*2), Y6, Y2)
+	Q6K8_FOLD((R9)(R11*1), Y7, Y3)
+	ADDQ $210, SI
+	ADDQ $256, DI
+	ADDQ $256, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ k84loop
+
+k84done:
+	MOVQ out+32(FP), DX
+	MOVQ outStride+40(FP), BX
+	Q6K_HSUM(Y0, X0, X8)
+	MOVSS X0, (DX)
+	ADDQ BX, DX
+	Q6K_HSUM(Y1, X1, X8)
+	MOVSS X1, (DX)
+	ADDQ BX, DX
+	Q6K_HSUM(Y2, X2, X8)
+	MOVSS X2, (DX)
+	ADDQ BX, DX
+	Q6K_HSUM(Y3, X3, X8)
+	MOVSS X3, (DX)
+	VZEROUPPER
+	RET
+
 // AVX-512 (F, BW, VL; q6k_amd64.go's dotQ6KAVX512, dotQ6Kx4AVX512). A
 // sub-block is one Z register of 16 lanes. The block is decoded to the
 // stack as for AVX2 (Q6K_DECODE, VEX on Y8-Y15); then per sub-block the

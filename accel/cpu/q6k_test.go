@@ -44,12 +44,13 @@ func q6kAbs(w llama.Tensor, r int, x []float32) float64 {
 	return abs
 }
 
-// TestMatMulQ6K compares every fast Q6_K matmul (float32 activations, the
-// -q8act sets too: they leave Q6_K's activations alone) with the scalar
-// one (float64 over the dequantized weights) within sumBound of the
-// row's magnitude plus the reference's rounding of each weight, and
-// checks that token t of a batch of n has the same bits as the token
-// alone (the four-token dot and the single one agree).
+// TestMatMulQ6K compares every fast Q6_K matmul with the scalar one
+// (float64 over the dequantized weights) within sumBound of the row's
+// magnitude plus the reference's rounding of each weight, plus, for the
+// sets that quantize the activations, how far that can move the result
+// (Σ|step·(q−32)|·KD/2), and checks that token t of a batch of n has
+// the same bits as the token alone (the four-token dot and the single
+// one agree).
 func TestMatMulQ6K(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 11))
 	for _, k := range fastSets() {
@@ -61,13 +62,18 @@ func TestMatMulQ6K(t *testing.T) {
 					x := randF32(rng, n*cols, 3)
 					got := runMatMul(k, w, x, n)
 					want := runMatMul(Scalar(), w, x, n)
+					in := MatMulInput{X: x}
+					k.Prepare(&in, w, n)
 					for tok := range n {
 						xt := x[tok*cols : (tok+1)*cols]
 						alone := runMatMul(k, w, xt, 1)
 						for r := range rows {
-							abs := q6kAbs(w, r, xt)
+							abs, quant := q6kAbs(w, r, xt), 0.0
+							if quantizes(k, gguf.Q6_K) {
+								quant = q6kQuantErr(w, r, in.KD[tok*cols/256:(tok+1)*cols/256])
+							}
 							g, e := got[tok*rows+r], want[tok*rows+r]
-							if d := math.Abs(float64(g) - float64(e)); d > sumBound(cols, abs)+2*u*abs {
+							if d := math.Abs(float64(g) - float64(e)); d > sumBound(cols, abs)+2*u*abs+quant {
 								t.Fatalf("%dx%d n=%d token %d row %d: %v, reference %v (abs %g)", rows, cols, n, tok, r, g, e, abs)
 							}
 							if alone[r] != g {
@@ -78,6 +84,72 @@ func TestMatMulQ6K(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// q6kQuantErr is Σ_i |step·(q_i−32)|·kd[i/256]/2 over row r of w: how
+// far quantizing the activations (steps kd) can move a dot's value.
+func q6kQuantErr(w llama.Tensor, r int, kd []float32) float64 {
+	row := w.Data[r*w.RowBytes():]
+	var e float64
+	var q [16]int8
+	for i := 0; i < w.Cols; i += 16 {
+		blk := row[i/256*gguf.Q6_KBlockBytes:]
+		step := float64(gguf.Q6_KStep(blk, i%256/16))
+		gguf.Q6_KQuants(blk, i%256/16, &q)
+		for _, v := range q {
+			e += math.Abs(step*float64(v)) * float64(kd[i/256]) / 2
+		}
+	}
+	return e
+}
+
+// TestDotQ6KQ8KBits: every set's int8 Q6_K dots give dotQ6KQ8KGo's bits,
+// one token and four, on random blocks (scales of both signs, -128
+// included) and on the largest sums (every quant ±127).
+func TestDotQ6KQ8KBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 14))
+	for _, ops := range opsUnderTest() {
+		for _, cols := range []int{256, 512, 2048} {
+			for rep := range 6 {
+				w := randQ6K(rng, 1, cols)
+				x := randF32(rng, 4*cols, 1+float32(rep))
+				if rep == 5 {
+					for i := range x {
+						x[i] = float32(1 - 2*(i/5%2))
+					}
+					for b := 0; b < len(w.Data); b += gguf.Q6_KBlockBytes {
+						for j := range 16 { // the largest scales and quants
+							w.Data[b+192+j] = 0x80
+						}
+						for j := range 192 {
+							w.Data[b+j] = 0
+						}
+					}
+				}
+				in := MatMulInput{X: x}
+				prepareActs(acts{q6k: true}, &in, w, 4)
+				nb := cols / 256
+				var want [4]float32
+				for tok := range 4 {
+					xq, xd := in.Q[tok*cols:(tok+1)*cols], in.KD[tok*nb:(tok+1)*nb]
+					want[tok] = dotQ6KQ8KGo(w.Data, xq, xd)
+					if got := ops.dotQ6KQ8K(w.Data, xq, xd); math.Float32bits(got) != math.Float32bits(want[tok]) {
+						t.Fatalf("%s cols %d rep %d token %d: %v, Go %v", ops.name, cols, rep, tok, got, want[tok])
+					}
+				}
+				if ops.dotQ6KQ8Kx4 == nil {
+					continue
+				}
+				out := make([]float32, 4*3)
+				ops.dotQ6KQ8Kx4(w.Data, in.Q, in.KD, out, 3)
+				for tok := range 4 {
+					if math.Float32bits(out[3*tok]) != math.Float32bits(want[tok]) {
+						t.Fatalf("%s x4 cols %d rep %d token %d: %v, Go %v", ops.name, cols, rep, tok, out[3*tok], want[tok])
+					}
+				}
+			}
+		}
 	}
 }
 
