@@ -89,12 +89,20 @@
 // tried and left out: they made a lone token 1.4x slower. Q6_K matmuls
 // (the output and some attn_v and ffn_down matrices of published Q4_K_M
 // files: 16 sub-blocks of 16 weights with an int8 scale, 6-bit quants less
-// 32) take float32 activations in every set: per sub-block the quants'
-// products summed, then scaled; one row against four tokens gives four
-// single dots' bits.
+// 32) take the same int8 activations in Best's AVX2 and AVX-512 sets: the
+// block's centred quants decoded once, VPSIGNB and VPMADDUBSW of their
+// magnitudes with the signed activation quants, VPMADDWD by the two
+// sub-blocks' scales, the same eight lanes and fold (dotQ6KQ8KGo's bits).
+// BestF32Act and the NEON sets keep them on float32: per sub-block the
+// quants' products summed, then scaled. One row against four tokens gives
+// four single dots' bits either way. On a lent Xeon (before this route
+// existed) the AVX-512 float32 Q4_K and Q6_K dots were 1.04-1.60x AVX2's;
+// the AVX-512 set runs AVX2's int8 dots, about 2x AVX2's float32 ones on
+// Zen 3, without having been timed there.
 //
 // BestQ8Act also quantizes the activations of Q8_0 matmuls (blocks of
-// 32, llama.cpp's q8_0 × q8_0; portable Go on arm64). It is tested and
+// 32, llama.cpp's q8_0 × q8_0; portable Go on arm64), and those of every
+// Q4_K and Q6_K one whatever the set. It is tested and
 // benchmarked but not the default: on the 2-core Zen 3 an int8 Q8_0 tile
 // (one row by eight tokens, tried) ran no faster than the float32 2 × 4
 // tile in whole decode steps, so Q8_0 keeps the exact float32 route.

@@ -134,12 +134,13 @@ var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ
 
 // Best returns the fastest kernels this CPU runs: AVX2+FMA+F16C on amd64,
 // NEON on arm64, else (and in builds with the purego tag) Scalar. Where
-// the set's int8 Q4_K dot is its fastest (AVX2 and AVX-512: about 2x the
-// float32 one per token), Q4_K matmuls take their activations quantized
-// to int8 once per matmul, as llama.cpp does, which moves the logits
-// slightly (by up to about 4e-2 on the Q4_K test model, enough to change
-// a near-tie greedy token of a random-weight model); every other matmul,
-// and every matmul on NEON, takes float32 activations.
+// the set's int8 k-quant dots are its fastest (AVX2 and AVX-512: about
+// 2x the float32 ones per token; Q4_K's on NEON with SDOT), Q4_K and
+// Q6_K matmuls take their activations quantized to int8 once per
+// matmul, as llama.cpp does, which moves the logits slightly (by up to
+// about 4e-2 on the Q4_K test model, enough to change a near-tie greedy
+// token of a random-weight model); every other matmul takes float32
+// activations.
 func Best() Kernels {
 	if ops, ok := archOps(); ok {
 		return fastKernels(ops, actDefault)

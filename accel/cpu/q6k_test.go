@@ -265,11 +265,14 @@ func TestQ4KMGreedyMatchesReference(t *testing.T) {
 }
 
 // BenchmarkDotQ6K: one 2048-long Q6_K row (in cache) against float32
-// activations, one token and four, this CPU's primitives and Go's.
+// activations and int8 ones (-q8act), one token and four, this CPU's
+// primitives and Go's.
 func BenchmarkDotQ6K(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	w := randQ6K(rng, 1, 2048)
 	x := randF32(rng, 4*2048, 1)
+	in := MatMulInput{X: x}
+	prepareActs(acts{q6k: true}, &in, w, 4)
 	out := make([]float32, 4)
 	for _, ops := range opsUnderTest() {
 		b.Run(ops.name, func(b *testing.B) {
@@ -283,6 +286,20 @@ func BenchmarkDotQ6K(b *testing.B) {
 				b.SetBytes(4 * int64(len(w.Data)))
 				for b.Loop() {
 					ops.dotQ6Kx4(w.Data, x, 2048, out, 1)
+				}
+			})
+		}
+		b.Run(ops.name+"-q8act", func(b *testing.B) {
+			b.SetBytes(int64(len(w.Data)))
+			for b.Loop() {
+				ops.dotQ6KQ8K(w.Data, in.Q[:2048], in.KD[:8])
+			}
+		})
+		if ops.dotQ6KQ8Kx4 != nil {
+			b.Run(ops.name+"-q8act-x4", func(b *testing.B) {
+				b.SetBytes(4 * int64(len(w.Data)))
+				for b.Loop() {
+					ops.dotQ6KQ8Kx4(w.Data, in.Q, in.KD, out, 1)
 				}
 			})
 		}
