@@ -46,18 +46,18 @@ type Kernels struct {
 type MatMulInput struct {
 	X   []float32 // n rows of Cols values
 	X64 []float64 // X as float64 (scalar kernels)
-	// Q and QD are X quantized to Q8_0-style blocks of 32 values (fast
-	// kernels, Q8_0 weights only): value i ≈ QD[i/32] × Q[i], with
-	// QD = max|x|/127 per block kept in float32.
+	// Q and QD are X quantized to int8 blocks of 32 values for Q8_0
+	// weights (BestQ8Act): value i ≈ QD[i/32] × Q[i], with QD =
+	// max|x|/127 per block kept in float32. For Q4_K and Q6_K weights
+	// (Best's AVX2, AVX-512 and SDOT sets, as llama.cpp's Q8_K), Q holds
+	// blocks of 256 instead: value i ≈ KD[i/256] × Q[i], KS the sums of
+	// each 32 quants.
 	Q  []int8
 	QD []float32
-	// KD and KS are X quantized in blocks of 256 for Q4_K weights (the
-	// -q8act kernels, as llama.cpp's Q8_K): value i ≈ KD[i/256] × Q[i],
-	// KS the sums of each 32 quants.
 	KD []float32
 	KS []int16
 	// S holds the sums of each 32 consecutive values of X, in float32
-	// and index order (fast kernels, Q4_K weights only): the factor of a
+	// and index order (Q4_K weights on float32 activations): the factor of a
 	// Q4_K sub-block's min.
 	S []float32
 }

@@ -622,14 +622,6 @@ swdone:
 	PREFETCHT0 2112(SI) \
 	PREFETCHT0 2176(SI)
 
-// Q8ACT_CONSTS sets Y15 to bytes 15 and Y14 to int16 ones.
-#define Q8ACT_CONSTS \
-	VPCMPEQW Y15, Y15, Y15 \
-	VPSRLW $12, Y15, Y15 \
-	VPACKUSWB Y15, Y15, Y15 \
-	VPCMPEQW Y14, Y14, Y14 \
-	VPSRLW $15, Y14, Y14
-
 // Q4K_SCALES decodes the block at SI: the eight steps d·sc[j] to the
 // stack at steps-32(SP) (as float32) and the eight offsets dmin·m[j] to
 // Y2 (AX, R10-R13, X1, Y1 scratch). The 6-bit fields are gathered four
