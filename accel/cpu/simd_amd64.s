@@ -622,6 +622,32 @@ swdone:
 	PREFETCHT0 2112(SI) \
 	PREFETCHT0 2176(SI)
 
+// Q4K_SCMIN_GP gathers the 6-bit fields of the block at SI, four at a
+// time in 32-bit words, into sc (the eight scales, a byte each) and mn
+// (the eight mins); hi, mh and t are scratch.
+#define Q4K_SCMIN_GP(sc, mn, hi, mh, t) \
+	MOVL 4(SI), sc \
+	MOVL 8(SI), mn \
+	MOVL 12(SI), hi \
+	MOVL hi, mh \
+	ANDL $0x0f0f0f0f, hi \
+	SHRL $4, mh \
+	ANDL $0x0f0f0f0f, mh \
+	MOVL sc, t \
+	SHRL $2, t \
+	ANDL $0x30303030, t \
+	ORL t, hi \
+	MOVL mn, t \
+	SHRL $2, t \
+	ANDL $0x30303030, t \
+	ORL t, mh \
+	ANDL $0x3f3f3f3f, sc \
+	ANDL $0x3f3f3f3f, mn \
+	SHLQ $32, hi \
+	ORQ hi, sc \
+	SHLQ $32, mh \
+	ORQ mh, mn
+
 // Q4K_SCALES decodes the block at SI: the eight steps d·sc[j] to the
 // stack at steps-32(SP) (as float32) and the eight offsets dmin·m[j] to
 // Y2 (AX, R10-R13, X1, Y1 scratch). The 6-bit fields are gathered four
@@ -630,27 +656,7 @@ swdone:
 // 12-15 with the top bits of bytes 4-7 above them, mins 4-7 the high
 // nibbles of bytes 12-15 with the top bits of bytes 8-11.
 #define Q4K_SCALES \
-	MOVL 4(SI), AX \
-	MOVL 8(SI), R11 \
-	MOVL 12(SI), R12 \
-	MOVL R12, R13 \
-	ANDL $0x0f0f0f0f, R12 \
-	SHRL $4, R13 \
-	ANDL $0x0f0f0f0f, R13 \
-	MOVL AX, R10 \
-	SHRL $2, R10 \
-	ANDL $0x30303030, R10 \
-	ORL R10, R12 \
-	MOVL R11, R10 \
-	SHRL $2, R10 \
-	ANDL $0x30303030, R10 \
-	ORL R10, R13 \
-	ANDL $0x3f3f3f3f, AX \
-	ANDL $0x3f3f3f3f, R11 \
-	SHLQ $32, R12 \
-	ORQ R12, AX \
-	SHLQ $32, R13 \
-	ORQ R13, R11 \
+	Q4K_SCMIN_GP(AX, R11, R12, R13, R10) \
 	VMOVQ AX, X1 \
 	VPMOVZXBD X1, Y1 \
 	VCVTDQ2PS Y1, Y1 \
@@ -829,27 +835,7 @@ k4done:
 // int16: the scales to sc-16(SP), the mins to X13 (AX, BX, DX, R11, R13
 // scratch; the fields as Q4K_SCALES gathers them).
 #define Q4K_SCMIN \
-	MOVL 4(SI), AX \
-	MOVL 8(SI), R11 \
-	MOVL 12(SI), DX \
-	MOVL DX, R13 \
-	ANDL $0x0f0f0f0f, DX \
-	SHRL $4, R13 \
-	ANDL $0x0f0f0f0f, R13 \
-	MOVL AX, BX \
-	SHRL $2, BX \
-	ANDL $0x30303030, BX \
-	ORL BX, DX \
-	MOVL R11, BX \
-	SHRL $2, BX \
-	ANDL $0x30303030, BX \
-	ORL BX, R13 \
-	ANDL $0x3f3f3f3f, AX \
-	ANDL $0x3f3f3f3f, R11 \
-	SHLQ $32, DX \
-	ORQ DX, AX \
-	SHLQ $32, R13 \
-	ORQ R13, R11 \
+	Q4K_SCMIN_GP(AX, R11, DX, R13, BX) \
 	VMOVQ AX, X1 \
 	VPMOVZXBW X1, X1 \
 	VMOVDQU X1, sc-16(SP) \

@@ -606,27 +606,33 @@ ardone:
 // Q4_K (simd_arm64.go's dotQ4KNEON, dotQ4Kx4NEON); the block layout is
 // described in simd_amd64.s.
 
+// Q4K_SCMIN_GP gathers the 6-bit fields of the block at R0, four at a
+// time in 32-bit words, into sc (the eight scales, a byte each) and mn
+// (the eight mins); hi, mh and t are scratch.
+#define Q4K_SCMIN_GP(sc, mn, hi, mh, t) \
+	MOVWU 4(R0), sc \
+	MOVWU 8(R0), mn \
+	MOVWU 12(R0), hi \
+	LSRW $4, hi, mh \
+	ANDW $0x0f0f0f0f, mh, mh \
+	ANDW $0x0f0f0f0f, hi, hi \
+	LSRW $2, sc, t \
+	ANDW $0x30303030, t, t \
+	ORRW t, hi, hi \
+	LSRW $2, mn, t \
+	ANDW $0x30303030, t, t \
+	ORRW t, mh, mh \
+	ANDW $0x3f3f3f3f, sc, sc \
+	ANDW $0x3f3f3f3f, mn, mn \
+	ORR hi<<32, sc, sc \
+	ORR mh<<32, mn, mn
+
 // Q4K_SCALES decodes the block at R0 (R0 left at the block): the steps
 // d·sc[j] to V28 (j 0-3) and V29 (4-7), the offsets dmin·m[j] to V26
 // and V27 (R4, R6-R9, V0-V3 scratch). The fields are gathered four at a
 // time in 32-bit words as in simd_amd64.s.
 #define Q4K_SCALES \
-	MOVWU 4(R0), R6 \
-	MOVWU 8(R0), R7 \
-	MOVWU 12(R0), R8 \
-	LSRW $4, R8, R9 \
-	ANDW $0x0f0f0f0f, R9, R9 \
-	ANDW $0x0f0f0f0f, R8, R8 \
-	LSRW $2, R6, R4 \
-	ANDW $0x30303030, R4, R4 \
-	ORRW R4, R8, R8 \
-	LSRW $2, R7, R4 \
-	ANDW $0x30303030, R4, R4 \
-	ORRW R4, R9, R9 \
-	ANDW $0x3f3f3f3f, R6, R6 \
-	ANDW $0x3f3f3f3f, R7, R7 \
-	ORR R8<<32, R6, R6 \
-	ORR R9<<32, R7, R7 \
+	Q4K_SCMIN_GP(R6, R7, R8, R9, R4) \
 	MOVHU (R0), R4 \
 	FMOVS R4, F3 \
 	FCVTSH(3, 3) \
@@ -867,22 +873,7 @@ k4done:
 // and V7 (4-7) and its mins to int16 in V8 (R5-R8, R14 scratch; the
 // fields as Q4K_SCALES gathers them).
 #define KK_SCMIN \
-	MOVWU 4(R0), R6 \
-	MOVWU 8(R0), R7 \
-	MOVWU 12(R0), R8 \
-	LSRW $4, R8, R5 \
-	ANDW $0x0f0f0f0f, R5, R5 \
-	ANDW $0x0f0f0f0f, R8, R8 \
-	LSRW $2, R6, R14 \
-	ANDW $0x30303030, R14, R14 \
-	ORRW R14, R8, R8 \
-	LSRW $2, R7, R14 \
-	ANDW $0x30303030, R14, R14 \
-	ORRW R14, R5, R5 \
-	ANDW $0x3f3f3f3f, R6, R6 \
-	ANDW $0x3f3f3f3f, R7, R7 \
-	ORR R8<<32, R6, R6 \
-	ORR R5<<32, R7, R7 \
+	Q4K_SCMIN_GP(R6, R7, R8, R5, R14) \
 	FMOVD R6, F6 \
 	VUXTL V6.B8, V6.H8 \
 	VUXTL2 V6.H8, V7.S4 \
