@@ -12,13 +12,14 @@ import (
 )
 
 // kernelTests are the tests the arm64 run repeats: the primitives and
-// kernels (Q8_0, its tiles bit for bit against the single dot, Q4_K,
-// attention's row primitives, the elementwise ones and the others), and
+// kernels (Q8_0, its tiles bit for bit against the single dot, Q4_K and
+// its int8 dots and quantizer, attention's row primitives, the
+// elementwise ones and the others), and
 // greedy decoding of the tiny, Q4_K and Q4_K_M models with Best (-short:
 // a few dozen tokens), and the allocation-free decode step (the arm64
 // wrappers are arm64's own); the other runner tests are slow under
 // emulation and exercise the same kernels.
-const kernelTests = "^(TestQuantizeQ8MatchesGGUF|TestDotPrimitives|TestQ8ExtremeQuants|TestMatMulFast|TestQ8TileBits|TestMatMulQ4K|TestQ4KExtremes|TestQ4KGreedyMatchesReference|TestElementwiseFast|TestExpf|TestRowPrimitives|TestAttentionFast|TestFastGreedyMatchesReference|TestForwardAllocatesNothing|TestScaleMulBits|TestRopeBits|TestExpSub|TestSwiGLUExtremes|TestElemKernelsSet|TestF16ShapeBits|TestMatMulF16Shapes|TestMatMulF16AllocatesNothing|TestF16GreedyMatchesReference|TestMatMulQ6K|TestDotQ6K|TestQ6KExtremes|TestQ4KMGreedyMatchesReference)$"
+const kernelTests = "^(TestQuantizeQ8MatchesGGUF|TestDotPrimitives|TestQ8ExtremeQuants|TestMatMulFast|TestQ8TileBits|TestMatMulQ4K|TestQ4KExtremes|TestQ4KGreedyMatchesReference|TestElementwiseFast|TestExpf|TestRowPrimitives|TestAttentionFast|TestFastGreedyMatchesReference|TestForwardAllocatesNothing|TestScaleMulBits|TestRopeBits|TestExpSub|TestSwiGLUExtremes|TestElemKernelsSet|TestF16ShapeBits|TestMatMulF16Shapes|TestMatMulF16AllocatesNothing|TestF16GreedyMatchesReference|TestMatMulQ6K|TestDotQ6K|TestQ6KExtremes|TestQ4KMGreedyMatchesReference|TestDotQ4KQ8KBits|TestDotQ6KQ8KBits|TestQuantizeQ8K|TestBestQ8Act)$"
 
 // TestNEONKernelsUnderQemu cross-compiles this package's tests for arm64
 // and runs the kernel tests under qemu-user, so the NEON assembly is
@@ -46,9 +47,12 @@ func TestNEONKernelsUnderQemu(t *testing.T) {
 	if err != nil {
 		t.Fatalf("arm64 kernel tests under %s: %v\n%s", filepath.Base(qemu), err, out)
 	}
-	// The NEON subtests must have run, not only the portable ones.
-	for _, sub := range []string{"TestMatMulFast/neon", "TestQ8TileBits/neon", "TestFastGreedyMatchesReference/neon", "TestMatMulQ4K/neon", "TestQ4KGreedyMatchesReference/neon"} {
-		if !bytes.Contains(out, []byte("--- PASS: "+sub+" ")) {
+	// The NEON subtests must have run, not only the portable ones: the
+	// plain set's, and Best's greedy runs, whose set is "neon" or, where
+	// the emulated CPU has SDOT (qemu's default one does),
+	// "neon-dotprod" (with "-f32act" for the runs on float32 activations).
+	for _, sub := range []string{"TestMatMulFast/neon ", "TestQ8TileBits/neon ", "TestMatMulQ4K/neon ", "TestFastGreedyMatchesReference/neon", "TestQ4KGreedyMatchesReference/neon"} {
+		if !bytes.Contains(out, []byte("--- PASS: "+sub)) {
 			t.Fatalf("no %s in the arm64 run:\n%s", sub, out)
 		}
 	}
