@@ -288,7 +288,59 @@ q4done:
 	VCVTPH2PS X11, X11
 
 // func dotQ6KQ8KAVX2(w *byte, xq *int8, xd *float32, nb int) float32
-TEXT ·dotQ6KQ8KAVX2(SB), NOSPLIT, $320-36
+//
+// One token: each group's centred quants are built in a register and
+// used there (Q6K8_QUARTER), where the four-token dot stores the block
+// for its four tokens to read; the integer lanes are the same (exact
+// sums, in any order), so are the bits.
+
+// Q6K8_USE adds group g's products, its centred quants in q, with the
+// token's 32 quants at 32g(DI) into Y1 (Y2-Y6 scratch).
+#define Q6K8_USE(g, q) \
+	VPBROADCASTW sc-64+4*g(SP), X2 \
+	VPBROADCASTW sc-62+4*g(SP), X5 \
+	VINSERTI128 $1, X5, Y2, Y2 \
+	VPABSB q, Y3 \
+	VMOVDQU 32*g(DI), Y4 \
+	VPSIGNB q, Y4, Y4 \
+	VPMADDUBSW Y4, Y3, Y4 \
+	VPMADDWD Y2, Y4, Y4 \
+	VPADDD Y4, Y1, Y1
+
+// Q6K8_QUARTER makes a group's centred quants in lo: its low bits (lo,
+// masked) or its top bits (hi, shifted to bits 4-5, not yet masked),
+// less 32.
+#define Q6K8_QUARTER(lo, hi) \
+	VPAND Y14, hi, hi \
+	VPOR hi, lo, lo \
+	VPSUBB Y13, lo, lo
+
+// Q6K8_HALF adds half h's four groups (weights 128h..128h+127; the
+// quarters as Q6K_HALF builds them) into Y1 (Y7-Y11 scratch).
+#define Q6K8_HALF(h, g0, g1, g2, g3) \
+	VMOVDQU 128+32*h(SI), Y9 \
+	VMOVDQU 64*h(SI), Y8 \
+	VPSRLW $4, Y8, Y10 \
+	VPAND Y15, Y8, Y8 \
+	VPAND Y15, Y10, Y10 \
+	VPSLLW $4, Y9, Y11 \
+	Q6K8_QUARTER(Y8, Y11) \
+	Q6K8_USE(g0, Y8) \
+	VMOVDQA Y9, Y11 \
+	Q6K8_QUARTER(Y10, Y11) \
+	Q6K8_USE(g2, Y10) \
+	VMOVDQU 64*h+32(SI), Y8 \
+	VPSRLW $4, Y8, Y10 \
+	VPAND Y15, Y8, Y8 \
+	VPAND Y15, Y10, Y10 \
+	VPSLLW $2, Y9, Y11 \
+	Q6K8_QUARTER(Y8, Y11) \
+	Q6K8_USE(g1, Y8) \
+	VPSRLW $2, Y9, Y11 \
+	Q6K8_QUARTER(Y10, Y11) \
+	Q6K8_USE(g3, Y10)
+
+TEXT ·dotQ6KQ8KAVX2(SB), NOSPLIT, $64-36
 	MOVQ w+0(FP), SI
 	MOVQ xq+8(FP), DI
 	MOVQ xd+16(FP), R8
@@ -301,20 +353,10 @@ TEXT ·dotQ6KQ8KAVX2(SB), NOSPLIT, $320-36
 
 k8loop:
 	PREFETCH_Q6K
-	Q6K8_DECODE
-
-#define K81_GROUP(g) \
-	Q6K8_GROUP(g) \
-	Q6K8_TOKEN(g, 32*g(DI), Y1)
-
-	K81_GROUP(0)
-	K81_GROUP(1)
-	K81_GROUP(2)
-	K81_GROUP(3)
-	K81_GROUP(4)
-	K81_GROUP(5)
-	K81_GROUP(6)
-	K81_GROUP(7)
+	VPMOVSXBW 192(SI), Y8
+	VMOVDQU Y8, sc-64(SP)
+	Q6K8_HALF(0, 0, 1, 2, 3)
+	Q6K8_HALF(1, 4, 5, 6, 7)
 	Q6K8_D
 	Q6K8_FOLD((R8), Y1, Y0)
 	ADDQ $210, SI
