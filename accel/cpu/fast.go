@@ -67,6 +67,9 @@ type simdOps struct {
 	// into out[t*outStride], the same bits as four calls; nil: four
 	// calls.
 	dotQ4KQ8Kx4 func(w []byte, xq []int8, xd []float32, bs []int16, out []float32, outStride int)
+	// quantizeQ8K is quantizeQ8KGo, with its bits: the activations of the
+	// int8 k-quant dots.
+	quantizeQ8K func(q []int8, d []float32, s []int16, x []float32)
 	// q4kInt8: dotQ4KQ8K is this set's fastest Q4_K dot, so its default
 	// kernels (Best) run Q4_K matmuls on int8 activations.
 	q4kInt8 bool
@@ -130,7 +133,7 @@ type simdOps struct {
 	f16TileRows, f16TileToks int
 }
 
-var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8K: dotQ4KQ8KGo, dotQ6K: dotQ6KGo, dotQ6KQ8K: dotQ6KQ8KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
+var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8K: dotQ4KQ8KGo, quantizeQ8K: quantizeQ8KGo, dotQ6K: dotQ6KGo, dotQ6KQ8K: dotQ6KQ8KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
 
 // Best returns the fastest kernels this CPU runs: AVX2+FMA+F16C on amd64,
 // NEON on arm64, else (and in builds with the purego tag) Scalar. Where
@@ -208,7 +211,7 @@ func fastKernels(ops simdOps, mode actMode) Kernels {
 	return Kernels{
 		Name: name,
 		Prepare: func(in *MatMulInput, w llama.Tensor, n int) {
-			prepareActs(a, in, w, n)
+			prepareActs(&ops, a, in, w, n)
 		},
 		MatMul: func(out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int) {
 			matMulFast(ops, a, out, w, in, n, lo, hi)
@@ -253,10 +256,10 @@ func withRowDefaults(ops simdOps) simdOps {
 
 // prepareActs readies a matmul's activations once for all its rows:
 // quantized for the weight types in a (Q8_0 in blocks of 32, quantizeQ8;
-// Q4_K in blocks of 256 with sums by 32, quantizeQ8K), summed by 32 for
-// a float32 Q4_K matmul (the factor of each sub-block's min), else read
-// in in.X as they are.
-func prepareActs(a acts, in *MatMulInput, w llama.Tensor, n int) {
+// Q4_K and Q6_K in blocks of 256 with sums by 32, ops.quantizeQ8K), summed
+// by 32 for a float32 Q4_K matmul (the factor of each sub-block's min),
+// else read in in.X as they are.
+func prepareActs(ops *simdOps, a acts, in *MatMulInput, w llama.Tensor, n int) {
 	m := n * w.Cols
 	switch {
 	case w.Type == gguf.Q8_0 && a.q8:
@@ -267,7 +270,7 @@ func prepareActs(a acts, in *MatMulInput, w llama.Tensor, n int) {
 		in.Q = grow(in.Q, m)
 		in.KD = grow(in.KD, m/q4kSize)
 		in.KS = grow(in.KS, m/32)
-		quantizeQ8K(in.Q, in.KD, in.KS, in.X[:m])
+		ops.quantizeQ8K(in.Q, in.KD, in.KS, in.X[:m])
 	case w.Type == gguf.Q4_K:
 		in.S = grow(in.S, m/32)
 		for i := range in.S[:m/32] {
@@ -290,10 +293,6 @@ func quantizeQ8(q []int8, d []float32, x []float32) {
 		d[b] = quantizeBlock(q[b*q8Size:(b+1)*q8Size], x[b*q8Size:(b+1)*q8Size])
 	}
 }
-
-// quantizeQ8K is quantizeQ8KGo, by the CPU's vector instructions where
-// the set has them (the same bits).
-var quantizeQ8K = quantizeQ8KGo
 
 // quantizeQ8KGo is quantizeQ8 in blocks of 256 (the Q4_K super-block, as
 // llama.cpp's Q8_K), with the sums of each 32 quants in s (|s| ≤
@@ -349,70 +348,46 @@ func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulIn
 		}
 	case w.Type == gguf.Q4_K && a.q4k:
 		nb := cols / q4kSize
-		var four func(b, be, t int)
+		var four func(r, t int)
 		if ops.dotQ4KQ8Kx4 != nil {
-			four = func(b, be, t int) {
-				xq, xd, bs := in.Q[t*cols:(t+4)*cols], in.KD[t*nb:(t+4)*nb], in.KS[t*8*nb:(t+4)*8*nb]
-				for r := b; r < be; r++ {
-					ops.dotQ4KQ8Kx4(w.Data[r*rb:(r+1)*rb], xq, xd, bs, out[t*rows+r:], rows)
-				}
+			four = func(r, t int) {
+				ops.dotQ4KQ8Kx4(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+4)*cols], in.KD[t*nb:(t+4)*nb], in.KS[t*8*nb:(t+4)*8*nb], out[t*rows+r:], rows)
 			}
 		}
-		byFours(lo, hi, n, four, func(b, be, t int) {
-			xq, xd, bs := in.Q[t*cols:(t+1)*cols], in.KD[t*nb:(t+1)*nb], in.KS[t*8*nb:(t+1)*8*nb]
-			for r := b; r < be; r++ {
-				out[t*rows+r] = ops.dotQ4KQ8K(w.Data[r*rb:(r+1)*rb], xq, xd, bs)
-			}
+		byFours(lo, hi, n, four, func(r, t int) {
+			out[t*rows+r] = ops.dotQ4KQ8K(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+1)*cols], in.KD[t*nb:(t+1)*nb], in.KS[t*8*nb:(t+1)*8*nb])
 		})
 	case w.Type == gguf.Q4_K:
 		sc := cols / 32
-		var four func(b, be, t int)
+		var four func(r, t int)
 		if ops.dotQ4Kx4 != nil {
-			four = func(b, be, t int) {
-				xs, ss := in.X[t*cols:(t+4)*cols], in.S[t*sc:(t+4)*sc]
-				for r := b; r < be; r++ {
-					ops.dotQ4Kx4(w.Data[r*rb:(r+1)*rb], xs, ss, cols, out[t*rows+r:], rows)
-				}
+			four = func(r, t int) {
+				ops.dotQ4Kx4(w.Data[r*rb:(r+1)*rb], in.X[t*cols:(t+4)*cols], in.S[t*sc:(t+4)*sc], cols, out[t*rows+r:], rows)
 			}
 		}
-		byFours(lo, hi, n, four, func(b, be, t int) {
-			xt, st := in.X[t*cols:(t+1)*cols], in.S[t*sc:(t+1)*sc]
-			for r := b; r < be; r++ {
-				out[t*rows+r] = ops.dotQ4K(w.Data[r*rb:(r+1)*rb], xt, st)
-			}
+		byFours(lo, hi, n, four, func(r, t int) {
+			out[t*rows+r] = ops.dotQ4K(w.Data[r*rb:(r+1)*rb], in.X[t*cols:(t+1)*cols], in.S[t*sc:(t+1)*sc])
 		})
 	case w.Type == gguf.Q6_K && a.q6k:
 		nb := cols / q6kSize
-		var four func(b, be, t int)
+		var four func(r, t int)
 		if ops.dotQ6KQ8Kx4 != nil {
-			four = func(b, be, t int) {
-				xq, xd := in.Q[t*cols:(t+4)*cols], in.KD[t*nb:(t+4)*nb]
-				for r := b; r < be; r++ {
-					ops.dotQ6KQ8Kx4(w.Data[r*rb:(r+1)*rb], xq, xd, out[t*rows+r:], rows)
-				}
+			four = func(r, t int) {
+				ops.dotQ6KQ8Kx4(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+4)*cols], in.KD[t*nb:(t+4)*nb], out[t*rows+r:], rows)
 			}
 		}
-		byFours(lo, hi, n, four, func(b, be, t int) {
-			xq, xd := in.Q[t*cols:(t+1)*cols], in.KD[t*nb:(t+1)*nb]
-			for r := b; r < be; r++ {
-				out[t*rows+r] = ops.dotQ6KQ8K(w.Data[r*rb:(r+1)*rb], xq, xd)
-			}
+		byFours(lo, hi, n, four, func(r, t int) {
+			out[t*rows+r] = ops.dotQ6KQ8K(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+1)*cols], in.KD[t*nb:(t+1)*nb])
 		})
 	case w.Type == gguf.Q6_K:
-		var four func(b, be, t int)
+		var four func(r, t int)
 		if ops.dotQ6Kx4 != nil {
-			four = func(b, be, t int) {
-				xs := in.X[t*cols : (t+4)*cols]
-				for r := b; r < be; r++ {
-					ops.dotQ6Kx4(w.Data[r*rb:(r+1)*rb], xs, cols, out[t*rows+r:], rows)
-				}
+			four = func(r, t int) {
+				ops.dotQ6Kx4(w.Data[r*rb:(r+1)*rb], in.X[t*cols:(t+4)*cols], cols, out[t*rows+r:], rows)
 			}
 		}
-		byFours(lo, hi, n, four, func(b, be, t int) {
-			xt := in.X[t*cols : (t+1)*cols]
-			for r := b; r < be; r++ {
-				out[t*rows+r] = ops.dotQ6K(w.Data[r*rb:(r+1)*rb], xt)
-			}
+		byFours(lo, hi, n, four, func(r, t int) {
+			out[t*rows+r] = ops.dotQ6K(w.Data[r*rb:(r+1)*rb], in.X[t*cols:(t+1)*cols])
 		})
 	case w.Type == gguf.F16:
 		d := dotShapes{one: ops.dotF16, r4: ops.dotF16R4, tile: ops.f16Tile, R: ops.f16TileRows, T: ops.f16TileToks}
@@ -514,23 +489,32 @@ func byRowBlocks(lo, hi, n, T int, group, rest func(b, be, t int)) {
 }
 
 // byFours is byRowBlocks for a weight type whose four-token dot (four)
-// gives its one-token dot's (one) bits, the Q4_K and Q6_K pairs: groups
-// of four tokens, then three tokens left over as one more group of the
-// batch's last four (the token already computed gets the same bits
-// again; one four-token dot costs about two one-token dots), one or two
-// one at a time. With four nil, every token one at a time.
-func byFours(lo, hi, n int, four, one func(b, be, t int)) {
+// gives its one-token dot's (one) bits, the Q4_K and Q6_K pairs, called
+// per row r and first token t: groups of four tokens, then three tokens
+// left over as one more group of the batch's last four (the token
+// already computed gets the same bits again; one four-token dot costs
+// about two one-token dots), one or two one at a time. With four nil,
+// every token one at a time.
+func byFours(lo, hi, n int, four, one func(r, t int)) {
 	T := 0
+	var group func(b, be, t int)
 	if four != nil {
 		T = 4
+		group = func(b, be, t int) {
+			for r := b; r < be; r++ {
+				four(r, t)
+			}
+		}
 	}
-	byRowBlocks(lo, hi, n, T, four, func(b, be, t0 int) {
+	byRowBlocks(lo, hi, n, T, group, func(b, be, t0 int) {
 		if T > 0 && n > 4 && n-t0 == 3 {
-			four(b, be, n-4)
+			group(b, be, n-4)
 			return
 		}
 		for t := t0; t < n; t++ {
-			one(b, be, t)
+			for r := b; r < be; r++ {
+				one(r, t)
+			}
 		}
 	})
 }

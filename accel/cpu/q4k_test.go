@@ -237,9 +237,9 @@ func BenchmarkDotQ4K(b *testing.B) {
 	w := randQ4K(rng, 1, 2048)
 	x := randF32(rng, 2048, 1)
 	in := MatMulInput{X: x}
-	prepareActs(acts{}, &in, w, 1)
+	prepareActs(&ops, acts{}, &in, w, 1)
 	xs := in.S
-	prepareActs(acts{q4k: true}, &in, w, 1)
+	prepareActs(&ops, acts{q4k: true}, &in, w, 1)
 	b.Run("f32act", func(b *testing.B) {
 		for b.Loop() {
 			ops.dotQ4K(w.Data, x, xs)
@@ -305,7 +305,7 @@ func TestDotQ4KQ8KBits(t *testing.T) {
 					}
 				}
 				in := MatMulInput{X: x}
-				prepareActs(acts{q4k: true}, &in, w, 4)
+				prepareActs(&ops, acts{q4k: true}, &in, w, 4)
 				nb := cols / 256
 				var want [4]float32
 				for tok := range 4 {
@@ -364,8 +364,8 @@ func TestFMA32(t *testing.T) {
 	}
 }
 
-// TestQuantizeQ8K: the quantizer the kernels use (vector instructions
-// where the CPU has them) gives quantizeQ8KGo's bits, on random
+// TestQuantizeQ8K: every set's activation quantizer (vector
+// instructions where the CPU has them) gives quantizeQ8KGo's bits, on random
 // activations of several magnitudes, ties (x/d exactly halfway), zeros
 // and blocks with one large value.
 func TestQuantizeQ8K(t *testing.T) {
@@ -384,16 +384,18 @@ func TestQuantizeQ8K(t *testing.T) {
 		case 3:
 			x[rng.IntN(len(x))] = 1e6
 		}
-		q, d, s := make([]int8, len(x)), make([]float32, nb), make([]int16, len(x)/32)
 		wq, wd, ws := make([]int8, len(x)), make([]float32, nb), make([]int16, len(x)/32)
-		quantizeQ8K(q, d, s, x)
 		quantizeQ8KGo(wq, wd, ws, x)
-		if !slices.Equal(q, wq) || !slices.Equal(s, ws) {
-			t.Fatalf("rep %d: quants or sums differ from quantizeQ8KGo", rep)
-		}
-		for i := range d {
-			if math.Float32bits(d[i]) != math.Float32bits(wd[i]) {
-				t.Fatalf("rep %d block %d: d %v, Go %v", rep, i, d[i], wd[i])
+		for _, ops := range opsUnderTest() {
+			q, d, s := make([]int8, len(x)), make([]float32, nb), make([]int16, len(x)/32)
+			ops.quantizeQ8K(q, d, s, x)
+			if !slices.Equal(q, wq) || !slices.Equal(s, ws) {
+				t.Fatalf("%s rep %d: quants or sums differ from quantizeQ8KGo", ops.name, rep)
+			}
+			for i := range d {
+				if math.Float32bits(d[i]) != math.Float32bits(wd[i]) {
+					t.Fatalf("%s rep %d block %d: d %v, Go %v", ops.name, rep, i, d[i], wd[i])
+				}
 			}
 		}
 	}

@@ -119,6 +119,13 @@
 	VPERMILPS $0xB1, x, t \
 	VADDSS t, x, x
 
+// Q6K_STORE stores y's lane sum (Q6K_HSUM; x is y's low half, X8
+// scratch) at DX and moves DX on by BX.
+#define Q6K_STORE(y, x) \
+	Q6K_HSUM(y, x, X8) \
+	MOVSS x, (DX) \
+	ADDQ BX, DX
+
 // Q6K_PAIRS runs the macro pair(j, k) on the block's sub-blocks two at a
 // time, even j and odd k = j+1. (Macro arguments are pasted as text, so
 // k is spelled out: j+1 would bind as 16*j+1 in an offset.)
@@ -219,17 +226,10 @@ q4done:
 	VADDPS Y3, Y2, Y2
 	VADDPS Y5, Y4, Y4
 	VADDPS Y7, Y6, Y6
-	Q6K_HSUM(Y0, X0, X1)
-	MOVSS X0, (DX)
-	ADDQ BX, DX
-	Q6K_HSUM(Y2, X2, X1)
-	MOVSS X2, (DX)
-	ADDQ BX, DX
-	Q6K_HSUM(Y4, X4, X1)
-	MOVSS X4, (DX)
-	ADDQ BX, DX
-	Q6K_HSUM(Y6, X6, X1)
-	MOVSS X6, (DX)
+	Q6K_STORE(Y0, X0)
+	Q6K_STORE(Y2, X2)
+	Q6K_STORE(Y4, X4)
+	Q6K_STORE(Y6, X6)
 	VZEROUPPER
 	RET
 
@@ -433,17 +433,10 @@ k84loop:
 k84done:
 	MOVQ out+32(FP), DX
 	MOVQ outStride+40(FP), BX
-	Q6K_HSUM(Y0, X0, X8)
-	MOVSS X0, (DX)
-	ADDQ BX, DX
-	Q6K_HSUM(Y1, X1, X8)
-	MOVSS X1, (DX)
-	ADDQ BX, DX
-	Q6K_HSUM(Y2, X2, X8)
-	MOVSS X2, (DX)
-	ADDQ BX, DX
-	Q6K_HSUM(Y3, X3, X8)
-	MOVSS X3, (DX)
+	Q6K_STORE(Y0, X0)
+	Q6K_STORE(Y1, X1)
+	Q6K_STORE(Y2, X2)
+	Q6K_STORE(Y3, X3)
 	VZEROUPPER
 	RET
 

@@ -128,7 +128,7 @@ func TestDotQ6KQ8KBits(t *testing.T) {
 					}
 				}
 				in := MatMulInput{X: x}
-				prepareActs(acts{q6k: true}, &in, w, 4)
+				prepareActs(&ops, acts{q6k: true}, &in, w, 4)
 				nb := cols / 256
 				var want [4]float32
 				for tok := range 4 {
@@ -272,7 +272,7 @@ func BenchmarkDotQ6K(b *testing.B) {
 	w := randQ6K(rng, 1, 2048)
 	x := randF32(rng, 4*2048, 1)
 	in := MatMulInput{X: x}
-	prepareActs(acts{q6k: true}, &in, w, 4)
+	prepareActs(&portableOps, acts{q6k: true}, &in, w, 4)
 	out := make([]float32, 4)
 	for _, ops := range opsUnderTest() {
 		b.Run(ops.name, func(b *testing.B) {

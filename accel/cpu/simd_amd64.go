@@ -52,12 +52,6 @@ func swiGLUAVX2(gate, up *float32, n int, c *[12]float32)
 //go:noescape
 func axpyAVX2(y *float32, a float32, x *float32, n int)
 
-func init() {
-	if _, ok := avx2Ops(); ok {
-		quantizeQ8K = quantizeQ8KAsm(quantizeQ8KAVX2)
-	}
-}
-
 // archOps returns the AVX-512 set on a CPU that has it (avx512Ops),
 // else the AVX2 one (avx2Ops), else none.
 func archOps() (simdOps, bool) {
@@ -90,6 +84,7 @@ func avx2Ops() (simdOps, bool) {
 		dotQ4Kx4:    dotQ4Kx4Asm(dotQ4Kx4AVX2),
 		dotQ4KQ8K:   dotQ4KQ8KAsm(dotQ4KQ8KAVX2),
 		dotQ4KQ8Kx4: dotQ4KQ8Kx4Asm(dotQ4KQ8Kx4AVX2),
+		quantizeQ8K: quantizeQ8KAsm(quantizeQ8KAVX2),
 		dotF32:      dotF32Asm(dotF32AVX2, 8),
 		axpy:        axpyAsm(axpyAVX2, 8),
 		dotRows:     dotRowsAsm(dotRowsAVX2, 8),

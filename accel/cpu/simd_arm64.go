@@ -88,8 +88,6 @@ func archSets() []simdOps {
 	return []simdOps{ops, dp}
 }
 
-func init() { quantizeQ8K = quantizeQ8KAsm(quantizeQ8KNEON) }
-
 // neonOps is the NEON set without the dot-product extension.
 func neonOps() simdOps {
 	ops := portableOps
@@ -101,6 +99,7 @@ func neonOps() simdOps {
 	ops.setQ8TileLeft(q8Tile4x2NEON, 2)
 	ops.dotQ4K = dotQ4KAsm(dotQ4KNEON)
 	ops.dotQ4Kx4 = dotQ4Kx4Asm(dotQ4Kx4NEON)
+	ops.quantizeQ8K = quantizeQ8KAsm(quantizeQ8KNEON)
 	ops.dotQ4KQ8K = dotQ4KQ8KAsm(dotQ4KQ8KNEON)
 	ops.dotQ4KQ8Kx4 = dotQ4KQ8Kx4Asm(dotQ4KQ8Kx4NEON)
 	ops.dotF32 = dotF32Asm(dotF32NEON, 16)

@@ -66,7 +66,7 @@ func q8TileFunc(asm q8TileAsm, rows, toks int) func([]byte, int, []float32, int,
 	}
 }
 
-// quantizeQ8KAsm wraps an activation quantizer (quantizeQ8K).
+// quantizeQ8KAsm wraps an activation quantizer (simdOps.quantizeQ8K).
 func quantizeQ8KAsm(asm func(x *float32, q *int8, d *float32, s *int16, nb int)) func([]int8, []float32, []int16, []float32) {
 	return func(q []int8, d []float32, s []int16, x []float32) {
 		nb := len(x) / q4kSize
