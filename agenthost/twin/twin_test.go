@@ -636,10 +636,12 @@ func TestSilenceAfterRestart(t *testing.T) {
 }
 
 // countSamples counts a twin's stored samples, reading its database file
-// beside the host (WAL mode lets both read).
+// beside the host (WAL mode lets both read; the busy timeout waits out
+// the host's recovery of the log when it has just opened the file, which
+// otherwise fails the read with SQLITE_BUSY_RECOVERY).
 func countSamples(t *testing.T, dir, device string) int {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "agents", ClassName, device+".db")+"?mode=ro")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "agents", ClassName, device+".db")+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}
