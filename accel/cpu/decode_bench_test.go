@@ -60,8 +60,8 @@ func BenchmarkDecode(b *testing.B) {
 // returns it with the kernel sets a model benchmark compares: Best, AVX2
 // too where Best is AVX-512 (so that one run gives the ratio), and Best's
 // primitives on float32 activations only (-f32act, where Best quantizes
-// Q4_K's) and on int8 ones for Q8_0 too (-q8act). It skips b without a
-// file.
+// some) and on int8 ones wherever it has an int8 dot (-q8act, where Best
+// does not quantize all). It skips b without a file.
 func benchModel(b *testing.B) (*llama.Model, []Kernels) {
 	if *decodeModel == "" {
 		b.Skip("no -decode.model")
@@ -81,10 +81,12 @@ func benchModel(b *testing.B) (*llama.Model, []Kernels) {
 			sets = append(sets, fastKernels(ops, actDefault))
 		}
 		best := arch[len(arch)-1]
-		if best.q4kInt8 {
+		if best.q8Int8 || best.q4kInt8 || best.q6kInt8 {
 			sets = append(sets, fastKernels(best, actF32))
 		}
-		sets = append(sets, fastKernels(best, actQ8))
+		if !best.allInt8() {
+			sets = append(sets, fastKernels(best, actQ8))
+		}
 	}
 	return m, sets
 }

@@ -23,9 +23,6 @@ const (
 // reference the assembly is tested against.
 type simdOps struct {
 	name string
-	// dotQ8 is Σ_b f16(w_b.d)·xd[b] · Σ_j w_b.q[j]·xq[32b+j] over the
-	// len(xd) Q8_0 blocks of w, the int8 sums exact, the rest float32.
-	dotQ8 func(w []byte, xq []int8, xd []float32) float32
 	// dotQ8F32 is Σ_b f16(w_b.d) · Σ_j w_b.q[j]·x[32b+j] over the
 	// len(x)/32 Q8_0 blocks of w, float32.
 	dotQ8F32 func(w []byte, x []float32) float32
@@ -46,6 +43,21 @@ type simdOps struct {
 	// tokens: the tokens a batch leaves over after its whole tiles, which
 	// would otherwise take dotQ8F32R4 one at a time.
 	q8TileLeft [4]func(w []byte, rb int, x []float32, cols int, out []float32, outStride int)
+	// dotQ8Q8K is dotQ8F32 on activations quantized in blocks of 256
+	// (value ≈ xd[i/256]·xq[i], quantizeQ8K): per group of eight Q8_0
+	// blocks the scales become integers over one power of two
+	// (q8GroupScales), the int8 products times them are summed exactly in
+	// eight int32 lanes (lane m: bytes 4m..4m+3 of every block), then
+	// converted and fused with xd·power into eight float32 chains, the
+	// lanes added at the end: dotQ8Q8KGo's bits. dotQ8Q8Kx4 and
+	// dotQ8Q8Kx8 are it for four and eight tokens (len(xd)/4 and /8
+	// groups each) into out[t*outStride], the same bits; nil: calls of
+	// the narrower ones. q8Int8: dotQ8Q8K is this set's fastest Q8_0 dot
+	// (Best's) for rows whose length is a multiple of 256.
+	dotQ8Q8K   func(w []byte, xq []int8, xd []float32) float32
+	dotQ8Q8Kx4 func(w []byte, xq []int8, xd []float32, out []float32, outStride int)
+	dotQ8Q8Kx8 func(w []byte, xq []int8, xd []float32, out []float32, outStride int)
+	q8Int8     bool
 	// dotQ4K is Σ_b Σ_j [step_bj · Σ_l q_bjl·x[256b+32j+l] − offset_bj ·
 	// xs[8b+j]] over the len(x)/256 Q4_K super-blocks b of w and their
 	// sub-blocks j (gguf.Q4_KSubBlock's step and offset, xs the sums of
@@ -133,13 +145,13 @@ type simdOps struct {
 	f16TileRows, f16TileToks int
 }
 
-var portableOps = simdOps{name: "go", dotQ8: dotQ8Go, dotQ8F32: dotQ8F32Go, dotQ4K: dotQ4KGo, dotQ4KQ8K: dotQ4KQ8KGo, quantizeQ8K: quantizeQ8KGo, dotQ6K: dotQ6KGo, dotQ6KQ8K: dotQ6KQ8KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
+var portableOps = simdOps{name: "go", dotQ8F32: dotQ8F32Go, dotQ8Q8K: dotQ8Q8KGo, dotQ4K: dotQ4KGo, dotQ4KQ8K: dotQ4KQ8KGo, quantizeQ8K: quantizeQ8KGo, dotQ6K: dotQ6KGo, dotQ6KQ8K: dotQ6KQ8KGo, dotF32: dotF32Go, dotF16: dotF16Go, axpy: axpyGo}
 
 // Best returns the fastest kernels this CPU runs: AVX2+FMA+F16C on amd64,
 // NEON on arm64, else (and in builds with the purego tag) Scalar. Where
-// the set's int8 k-quant dots are its fastest (AVX2 and AVX-512: about
-// 2x the float32 ones per token; Q4_K's on NEON with SDOT), Q4_K and
-// Q6_K matmuls take their activations quantized to int8 once per
+// the set's int8 dots are its fastest (AVX2 and AVX-512: Q8_0 rows of a
+// multiple of 256 values, Q4_K and Q6_K; Q4_K's on NEON with SDOT),
+// those matmuls take their activations quantized to int8 once per
 // matmul, as llama.cpp does, which moves the logits slightly (by up to
 // about 4e-2 on the Q4_K test model, enough to change a near-tie greedy
 // token of a random-weight model); every other matmul takes float32
@@ -154,22 +166,10 @@ func Best() Kernels {
 // BestF32Act returns Best's primitives with every matmul on float32
 // activations (name suffix "-f32act" where that differs from Best;
 // Scalar where Best is): the accel/llama reference's greedy tokens, for
-// an engine that wants them rather than the speed of int8 Q4_K dots.
+// an engine that wants them rather than the speed of the int8 dots.
 func BestF32Act() Kernels {
 	if ops, ok := archOps(); ok {
 		return fastKernels(ops, actF32)
-	}
-	return Scalar()
-}
-
-// BestQ8Act returns Best's primitives with the activations of Q8_0
-// matmuls quantized too (blocks of 32), as llama.cpp's q8_0 × q8_0 dot
-// (name suffix "-q8act"; Scalar where Best is). On the 2-core Zen 3 it is
-// no faster than Best's float32 Q8_0 tiles (docs/benchmarks.md), so it is
-// not the default.
-func BestQ8Act() Kernels {
-	if ops, ok := archOps(); ok {
-		return fastKernels(ops, actQ8)
 	}
 	return Scalar()
 }
@@ -179,16 +179,19 @@ func BestQ8Act() Kernels {
 type actMode int
 
 const (
-	actDefault actMode = iota // Q4_K and Q6_K where q4kInt8 and q6kInt8 say so
+	actDefault actMode = iota // where q8Int8, q4kInt8 and q6kInt8 say so
 	actF32                    // none
-	actQ8                     // Q8_0, Q4_K and Q6_K
+	actQ8                     // Q8_0 (rows of a multiple of 256), Q4_K and Q6_K
 )
+
+// allInt8 reports whether ops' default runs every int8 dot it has.
+func (ops *simdOps) allInt8() bool { return ops.q8Int8 && ops.q4kInt8 && ops.q6kInt8 }
 
 // fastKernels are the kernels built on ops: the matmuls on float32
 // activations (quants widened in registers) or on activations quantized
-// once per matmul as mode says (int8 blocks of 32 for Q8_0 weights,
-// named "-q8act"; of 256 for Q4_K, quantizeQ8K), and the other
-// operations.
+// once per matmul in blocks of 256 (quantizeQ8K) as mode says (named
+// "-f32act" and "-q8act" where that differs from the default), and the
+// other operations.
 func fastKernels(ops simdOps, mode actMode) Kernels {
 	ops = withRowDefaults(ops)
 	swiGLU := ops.swiGLU
@@ -199,14 +202,16 @@ func fastKernels(ops simdOps, mode actMode) Kernels {
 	name := ops.name
 	switch mode {
 	case actDefault:
-		a.q4k, a.q6k = ops.q4kInt8, ops.q6kInt8
+		a.q8, a.q4k, a.q6k = ops.q8Int8, ops.q4kInt8, ops.q6kInt8
 	case actF32:
-		if ops.q4kInt8 || ops.q6kInt8 {
+		if ops.q8Int8 || ops.q4kInt8 || ops.q6kInt8 {
 			name += "-f32act"
 		}
 	case actQ8:
 		a.q8, a.q4k, a.q6k = true, true, true
-		name += "-q8act"
+		if !ops.allInt8() {
+			name += "-q8act"
+		}
 	}
 	return Kernels{
 		Name: name,
@@ -232,6 +237,19 @@ func fastKernels(ops simdOps, mode actMode) Kernels {
 // acts says which weight types' matmuls take int8 activations.
 type acts struct{ q8, q4k, q6k bool }
 
+// int8 reports whether a runs w's matmuls on int8 activations.
+func (a acts) int8(w llama.Tensor) bool {
+	switch w.Type {
+	case gguf.Q8_0:
+		return a.q8 && w.Cols%q4kSize == 0
+	case gguf.Q4_K:
+		return a.q4k
+	case gguf.Q6_K:
+		return a.q6k
+	}
+	return false
+}
+
 // withRowDefaults fills the row primitives a set lacks from its dotF32
 // and axpy.
 func withRowDefaults(ops simdOps) simdOps {
@@ -255,18 +273,14 @@ func withRowDefaults(ops simdOps) simdOps {
 }
 
 // prepareActs readies a matmul's activations once for all its rows:
-// quantized for the weight types in a (Q8_0 in blocks of 32, quantizeQ8;
-// Q4_K and Q6_K in blocks of 256 with sums by 32, ops.quantizeQ8K), summed
-// by 32 for a float32 Q4_K matmul (the factor of each sub-block's min),
-// else read in in.X as they are.
+// quantized for the weight types in a (in blocks of 256 with sums by 32,
+// ops.quantizeQ8K; Q8_0 only where rows are a multiple of 256 long),
+// summed by 32 for a float32 Q4_K matmul (the factor of each sub-block's
+// min), else read in in.X as they are.
 func prepareActs(ops *simdOps, a acts, in *MatMulInput, w llama.Tensor, n int) {
 	m := n * w.Cols
 	switch {
-	case w.Type == gguf.Q8_0 && a.q8:
-		in.Q = grow(in.Q, m)
-		in.QD = grow(in.QD, m/q8Size)
-		quantizeQ8(in.Q, in.QD, in.X[:m])
-	case w.Type == gguf.Q4_K && a.q4k, w.Type == gguf.Q6_K && a.q6k:
+	case a.int8(w):
 		in.Q = grow(in.Q, m)
 		in.KD = grow(in.KD, m/q4kSize)
 		in.KS = grow(in.KS, m/32)
@@ -280,17 +294,6 @@ func prepareActs(ops *simdOps, a acts, in *MatMulInput, w llama.Tensor, n int) {
 			}
 			in.S[i] = s
 		}
-	}
-}
-
-// quantizeQ8 is gguf.QuantizeQ8_0 with the scale kept in float32 (the
-// activations are not stored, so there is no reason to round it to f16)
-// and halves rounded to even (as llama.cpp rounds activations, and as
-// the vector conversions do): per block of 32, d = max|x|/127 and q =
-// round(x/d), so |q| ≤ 127. len(x) must be a multiple of 32.
-func quantizeQ8(q []int8, d []float32, x []float32) {
-	for b := range len(x) / q8Size {
-		d[b] = quantizeBlock(q[b*q8Size:(b+1)*q8Size], x[b*q8Size:(b+1)*q8Size])
 	}
 }
 
@@ -335,17 +338,25 @@ func quantizeBlock(q []int8, x []float32) float32 {
 func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int) {
 	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
 	switch {
-	case w.Type == gguf.Q8_0 && !a.q8:
-		d := dotShapes{one: ops.dotQ8F32, r4: ops.dotQ8F32R4, tile: ops.q8Tile, left: ops.q8TileLeft, R: ops.q8TileRows, T: ops.q8TileToks}
-		matMulTiled(&d, out, w, in.X, n, lo, hi)
-	case w.Type == gguf.Q8_0:
-		nb := cols / q8Size
-		for r := lo; r < hi; r++ {
-			row := w.Data[r*rb : (r+1)*rb]
-			for t := range n {
-				out[t*rows+r] = ops.dotQ8(row, in.Q[t*cols:(t+1)*cols], in.QD[t*nb:(t+1)*nb])
+	case w.Type == gguf.Q8_0 && a.int8(w):
+		ng := cols / q4kSize
+		var eight, four func(r, t int)
+		if ops.dotQ8Q8Kx8 != nil {
+			eight = func(r, t int) {
+				ops.dotQ8Q8Kx8(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+8)*cols], in.KD[t*ng:(t+8)*ng], out[t*rows+r:], rows)
 			}
 		}
+		if ops.dotQ8Q8Kx4 != nil {
+			four = func(r, t int) {
+				ops.dotQ8Q8Kx4(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+4)*cols], in.KD[t*ng:(t+4)*ng], out[t*rows+r:], rows)
+			}
+		}
+		byGroups(lo, hi, n, eight, four, func(r, t int) {
+			out[t*rows+r] = ops.dotQ8Q8K(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+1)*cols], in.KD[t*ng:(t+1)*ng])
+		})
+	case w.Type == gguf.Q8_0:
+		d := dotShapes{one: ops.dotQ8F32, r4: ops.dotQ8F32R4, tile: ops.q8Tile, left: ops.q8TileLeft, R: ops.q8TileRows, T: ops.q8TileToks}
+		matMulTiled(&d, out, w, in.X, n, lo, hi)
 	case w.Type == gguf.Q4_K && a.q4k:
 		nb := cols / q4kSize
 		var four func(r, t int)
@@ -354,7 +365,7 @@ func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulIn
 				ops.dotQ4KQ8Kx4(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+4)*cols], in.KD[t*nb:(t+4)*nb], in.KS[t*8*nb:(t+4)*8*nb], out[t*rows+r:], rows)
 			}
 		}
-		byFours(lo, hi, n, four, func(r, t int) {
+		byGroups(lo, hi, n, nil, four, func(r, t int) {
 			out[t*rows+r] = ops.dotQ4KQ8K(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+1)*cols], in.KD[t*nb:(t+1)*nb], in.KS[t*8*nb:(t+1)*8*nb])
 		})
 	case w.Type == gguf.Q4_K:
@@ -365,7 +376,7 @@ func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulIn
 				ops.dotQ4Kx4(w.Data[r*rb:(r+1)*rb], in.X[t*cols:(t+4)*cols], in.S[t*sc:(t+4)*sc], cols, out[t*rows+r:], rows)
 			}
 		}
-		byFours(lo, hi, n, four, func(r, t int) {
+		byGroups(lo, hi, n, nil, four, func(r, t int) {
 			out[t*rows+r] = ops.dotQ4K(w.Data[r*rb:(r+1)*rb], in.X[t*cols:(t+1)*cols], in.S[t*sc:(t+1)*sc])
 		})
 	case w.Type == gguf.Q6_K && a.q6k:
@@ -376,7 +387,7 @@ func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulIn
 				ops.dotQ6KQ8Kx4(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+4)*cols], in.KD[t*nb:(t+4)*nb], out[t*rows+r:], rows)
 			}
 		}
-		byFours(lo, hi, n, four, func(r, t int) {
+		byGroups(lo, hi, n, nil, four, func(r, t int) {
 			out[t*rows+r] = ops.dotQ6KQ8K(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+1)*cols], in.KD[t*nb:(t+1)*nb])
 		})
 	case w.Type == gguf.Q6_K:
@@ -386,7 +397,7 @@ func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulIn
 				ops.dotQ6Kx4(w.Data[r*rb:(r+1)*rb], in.X[t*cols:(t+4)*cols], cols, out[t*rows+r:], rows)
 			}
 		}
-		byFours(lo, hi, n, four, func(r, t int) {
+		byGroups(lo, hi, n, nil, four, func(r, t int) {
 			out[t*rows+r] = ops.dotQ6K(w.Data[r*rb:(r+1)*rb], in.X[t*cols:(t+1)*cols])
 		})
 	case w.Type == gguf.F16:
@@ -488,30 +499,44 @@ func byRowBlocks(lo, hi, n, T int, group, rest func(b, be, t int)) {
 	}
 }
 
-// byFours is byRowBlocks for a weight type whose four-token dot (four)
-// gives its one-token dot's (one) bits, the Q4_K and Q6_K pairs, called
-// per row r and first token t: groups of four tokens, then three tokens
-// left over as one more group of the batch's last four (the token
-// already computed gets the same bits again; one four-token dot costs
-// about two one-token dots), one or two one at a time. With four nil,
-// every token one at a time.
-func byFours(lo, hi, n int, four, one func(r, t int)) {
-	T := 0
+// byGroups is byRowBlocks for a weight type whose eight-token dot
+// (eight), four-token dot (four) and one-token dot (one) give the same
+// bits, called per row r and first token t: groups of eight tokens (of
+// four where eight is nil), then a group of four of those left, then
+// three tokens left over as one more group of the batch's last four
+// (the tokens already computed get the same bits again; one four-token
+// dot costs about two one-token dots), one or two one at a time. With
+// eight and four nil, every token one at a time.
+func byGroups(lo, hi, n int, eight, four, one func(r, t int)) {
+	T, wide := 0, eight
+	switch {
+	case eight != nil:
+		T = 8
+	case four != nil:
+		T, wide = 4, four
+	}
 	var group func(b, be, t int)
-	if four != nil {
-		T = 4
+	if wide != nil {
 		group = func(b, be, t int) {
 			for r := b; r < be; r++ {
-				four(r, t)
+				wide(r, t)
 			}
 		}
 	}
-	byRowBlocks(lo, hi, n, T, group, func(b, be, t0 int) {
-		if T > 0 && n > 4 && n-t0 == 3 {
-			group(b, be, n-4)
+	byRowBlocks(lo, hi, n, T, group, func(b, be, t int) {
+		if four != nil && n-t >= 4 {
+			for r := b; r < be; r++ {
+				four(r, t)
+			}
+			t += 4
+		}
+		if four != nil && n > 4 && n-t == 3 {
+			for r := b; r < be; r++ {
+				four(r, n-4)
+			}
 			return
 		}
-		for t := t0; t < n; t++ {
+		for ; t < n; t++ {
 			for r := b; r < be; r++ {
 				one(r, t)
 			}
@@ -712,20 +737,6 @@ func attentionFast(ops simdOps, a *AttnArgs) {
 
 func f16At(w []byte, i int) float32 {
 	return gguf.F16ToFloat32(binary.LittleEndian.Uint16(w[2*i:]))
-}
-
-func dotQ8Go(w []byte, xq []int8, xd []float32) float32 {
-	var s float32
-	for b, dx := range xd {
-		blk := w[b*q8Bytes : (b+1)*q8Bytes]
-		qs := xq[b*q8Size : (b+1)*q8Size]
-		var is int32
-		for j, v := range qs {
-			is += int32(int8(blk[2+j])) * int32(v)
-		}
-		s += float32(is) * (f16At(blk, 0) * dx)
-	}
-	return s
 }
 
 func dotQ8F32Go(w []byte, x []float32) float32 {

@@ -252,39 +252,45 @@ func BenchmarkDotQ4K(b *testing.B) {
 	})
 }
 
-// TestBestQ8Act: BestQ8Act and BestF32Act are Best's primitives (named
-// so), and the sets that quantize activations (Best's Q4_K ones
-// included) give results that do not depend on the batch.
-func TestBestQ8Act(t *testing.T) {
+// TestBestSets: BestF32Act is Best's primitives (named so), and the
+// sets that quantize activations (Best's included) give greedy tokens
+// that do not depend on the batch, on the Q4_K test model (Q4_K
+// matrices, a Q8_0 ffn_down of 352-long rows, which stay on float32)
+// and on the same shape in Q8_0, whose 256-long rows take the int8 Q8_0
+// dots.
+func TestBestSets(t *testing.T) {
 	best := Best()
 	if b := best.Name; b != "scalar" {
-		if k := BestQ8Act().Name; k != b+"-q8act" {
-			t.Fatalf("BestQ8Act is %q, Best %q", k, b)
-		}
 		if f := BestF32Act().Name; f != b && f != b+"-f32act" {
 			t.Fatalf("BestF32Act is %q, Best %q", f, b)
 		}
 	}
-	m, err := llama.Load(testmodel.Q4K(t, gguf.Q4_K))
-	if err != nil {
-		t.Fatal(err)
+	sets := []Kernels{best}
+	if ops, ok := archOps(); ok && !ops.allInt8() {
+		sets = append(sets, fastKernels(ops, actQ8))
 	}
-	for _, k := range []Kernels{best, BestQ8Act()} {
-		t.Run(k.Name, func(t *testing.T) {
-			r, err := New(m, Config{NumBlocks: 16, Kernels: k})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			prompts := [][]int32{{1, 5, 9}, {1, 300, 301, 302, 303, 304, 305}, {1, 77}}
-			one := greedy(t, r, prompts, 8, false)
-			all := greedy(t, r, prompts, 8, true)
-			for i := range prompts {
-				if !slices.Equal(one[i], all[i]) {
-					t.Errorf("prompt %d: unbatched %v, batched %v", i, one[i], all[i])
+	for _, q := range []gguf.Type{gguf.Q4_K, gguf.Q8_0} {
+		m, err := llama.Load(testmodel.Q4K(t, q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range sets {
+			t.Run(q.String()+"/"+k.Name, func(t *testing.T) {
+				r, err := New(m, Config{NumBlocks: 16, Kernels: k})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				defer r.Close()
+				prompts := [][]int32{{1, 5, 9}, {1, 300, 301, 302, 303, 304, 305}, {1, 77}, {1, 2}, {1, 9, 9}, {1, 40}, {1, 41}, {1, 42}, {1, 43}}
+				one := greedy(t, r, prompts, 8, false)
+				all := greedy(t, r, prompts, 8, true)
+				for i := range prompts {
+					if !slices.Equal(one[i], all[i]) {
+						t.Errorf("prompt %d: unbatched %v, batched %v", i, one[i], all[i])
+					}
+				}
+			})
+		}
 	}
 }
 

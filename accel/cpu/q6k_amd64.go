@@ -19,8 +19,8 @@ func dotQ6KQ8Kx4AVX2(w *byte, xq *int8, xd *float32, nb int, out *float32, outSt
 func q6kAVX2(ops *simdOps) {
 	ops.dotQ6K = dotQ6KAsm(dotQ6KAVX2)
 	ops.dotQ6Kx4 = dotQ6Kx4Asm(dotQ6Kx4AVX2)
-	ops.dotQ6KQ8K = dotQ6KQ8KAsm(dotQ6KQ8KAVX2)
-	ops.dotQ6KQ8Kx4 = dotQ6KQ8Kx4Asm(dotQ6KQ8Kx4AVX2)
+	ops.dotQ6KQ8K = q8kDotAsm(dotQ6KQ8KAVX2, q6kBytes)
+	ops.dotQ6KQ8Kx4 = q8kDotxAsm(dotQ6KQ8Kx4AVX2, q6kBytes, 4)
 	ops.q6kInt8 = true
 }
 

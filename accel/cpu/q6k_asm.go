@@ -31,29 +31,34 @@ func dotQ6Kx4Asm(asm func(w *byte, x *float32, stride, nb int, out *float32, out
 	}
 }
 
-// dotQ6KQ8KAsm wraps a one-token int8 Q6_K dot (simdOps.dotQ6KQ8K).
-func dotQ6KQ8KAsm(asm func(w *byte, xq *int8, xd *float32, nb int) float32) func([]byte, []int8, []float32) float32 {
+// q8kDotAsm wraps a one-token dot on int8 activations in blocks of 256
+// without sums (simdOps.dotQ6KQ8K, dotQ8Q8K) for a weight type of bb
+// bytes per 256 values.
+func q8kDotAsm(asm func(w *byte, xq *int8, xd *float32, nb int) float32, bb int) func([]byte, []int8, []float32) float32 {
 	return func(w []byte, xq []int8, xd []float32) float32 {
 		nb := len(xd)
 		if nb == 0 {
 			return 0
 		}
-		_, _ = w[nb*q6kBytes-1], xq[nb*q6kSize-1]
+		_, _ = w[nb*bb-1], xq[nb*q4kSize-1]
 		return asm(&w[0], &xq[0], &xd[0], nb)
 	}
 }
 
-// dotQ6KQ8Kx4Asm wraps a four-token int8 Q6_K dot (simdOps.dotQ6KQ8Kx4),
-// whose strides follow from nb and whose output stride is in bytes.
-func dotQ6KQ8Kx4Asm(asm func(w *byte, xq *int8, xd *float32, nb int, out *float32, outStride int)) func([]byte, []int8, []float32, []float32, int) {
+// q8kDotxAsm wraps a k-token q8kDotAsm (simdOps.dotQ6KQ8Kx4,
+// dotQ8Q8Kx4, dotQ8Q8Kx8), whose strides follow from nb and whose
+// output stride is in bytes.
+func q8kDotxAsm(asm func(w *byte, xq *int8, xd *float32, nb int, out *float32, outStride int), bb, k int) func([]byte, []int8, []float32, []float32, int) {
 	return func(w []byte, xq []int8, xd []float32, out []float32, outStride int) {
-		nb := len(xd) / 4
-		_ = out[3*outStride]
+		nb := len(xd) / k
+		_ = out[(k-1)*outStride]
 		if nb == 0 {
-			out[0], out[outStride], out[2*outStride], out[3*outStride] = 0, 0, 0, 0
+			for t := range k {
+				out[t*outStride] = 0
+			}
 			return
 		}
-		_, _ = w[nb*q6kBytes-1], xq[4*nb*q6kSize-1]
+		_, _ = w[nb*bb-1], xq[k*nb*q4kSize-1]
 		asm(&w[0], &xq[0], &xd[0], nb, &out[0], 4*outStride)
 	}
 }

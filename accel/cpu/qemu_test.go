@@ -19,7 +19,7 @@ import (
 // a few dozen tokens), and the allocation-free decode step (the arm64
 // wrappers are arm64's own); the other runner tests are slow under
 // emulation and exercise the same kernels.
-const kernelTests = "^(TestQuantizeQ8MatchesGGUF|TestDotPrimitives|TestQ8ExtremeQuants|TestMatMulFast|TestQ8TileBits|TestMatMulQ4K|TestQ4KExtremes|TestQ4KGreedyMatchesReference|TestElementwiseFast|TestExpf|TestRowPrimitives|TestAttentionFast|TestFastGreedyMatchesReference|TestForwardAllocatesNothing|TestScaleMulBits|TestRopeBits|TestExpSub|TestSwiGLUExtremes|TestElemKernelsSet|TestF16ShapeBits|TestMatMulF16Shapes|TestMatMulF16AllocatesNothing|TestF16GreedyMatchesReference|TestMatMulQ6K|TestDotQ6K|TestQ6KExtremes|TestQ4KMGreedyMatchesReference|TestDotQ4KQ8KBits|TestDotQ6KQ8KBits|TestQuantizeQ8K|TestBestQ8Act)$"
+const kernelTests = "^(TestQuantizeQ8MatchesGGUF|TestDotPrimitives|TestMatMulFast|TestQ8TileBits|TestMatMulQ4K|TestQ4KExtremes|TestQ4KGreedyMatchesReference|TestElementwiseFast|TestExpf|TestRowPrimitives|TestAttentionFast|TestFastGreedyMatchesReference|TestForwardAllocatesNothing|TestScaleMulBits|TestRopeBits|TestExpSub|TestSwiGLUExtremes|TestElemKernelsSet|TestF16ShapeBits|TestMatMulF16Shapes|TestMatMulF16AllocatesNothing|TestF16GreedyMatchesReference|TestMatMulQ6K|TestDotQ6K|TestQ6KExtremes|TestQ4KMGreedyMatchesReference|TestDotQ4KQ8KBits|TestDotQ6KQ8KBits|TestQuantizeQ8K|TestBestSets|TestDotQ8Q8KBits|TestQ8GroupScales|TestDotQ8Q8K)$"
 
 // TestNEONKernelsUnderQemu cross-compiles this package's tests for arm64
 // and runs the kernel tests under qemu-user, so the NEON assembly is

@@ -5,9 +5,6 @@ package cpu
 import "golang.org/x/sys/cpu"
 
 //go:noescape
-func dotQ8AVX2(w *byte, x *int8, xd *float32, nb int) float32
-
-//go:noescape
 func dotQ8F32AVX2(w *byte, x *float32, nb int) float32
 
 //go:noescape
@@ -33,6 +30,15 @@ func dotQ4KQ8KAVX2(w *byte, xq *int8, xd *float32, bs *int16, nb int) float32
 
 //go:noescape
 func dotQ4KQ8Kx4AVX2(w *byte, xq *int8, xd *float32, bs *int16, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ8Q8KAVX2(w *byte, xq *int8, xd *float32, ng int) float32
+
+//go:noescape
+func dotQ8Q8Kx4AVX2(w *byte, xq *int8, xd *float32, ng int, out *float32, outStride int)
+
+//go:noescape
+func dotQ8Q8Kx8AVX2(w *byte, xq *int8, xd *float32, ng int, out *float32, outStride int)
 
 //go:noescape
 func quantizeQ8KAVX2(x *float32, q *int8, d *float32, s *int16, nb int)
@@ -69,19 +75,14 @@ func avx2Ops() (simdOps, bool) {
 		return simdOps{}, false
 	}
 	ops := simdOps{
-		name: "avx2",
-		dotQ8: func(w []byte, xq []int8, xd []float32) float32 {
-			nb := len(xd)
-			if nb == 0 {
-				return 0
-			}
-			_, _ = w[nb*q8Bytes-1], xq[nb*q8Size-1]
-			return dotQ8AVX2(&w[0], &xq[0], &xd[0], nb)
-		},
+		name:        "avx2",
 		dotQ8F32:    dotQ8F32Asm(dotQ8F32AVX2),
 		dotQ8F32R4:  dotQ8F32R4Asm(dotQ8F32R4AVX2),
 		dotQ4K:      dotQ4KAsm(dotQ4KAVX2),
 		dotQ4Kx4:    dotQ4Kx4Asm(dotQ4Kx4AVX2),
+		dotQ8Q8K:    q8kDotAsm(dotQ8Q8KAVX2, q8Group*q8Bytes),
+		dotQ8Q8Kx4:  q8kDotxAsm(dotQ8Q8Kx4AVX2, q8Group*q8Bytes, 4),
+		dotQ8Q8Kx8:  q8kDotxAsm(dotQ8Q8Kx8AVX2, q8Group*q8Bytes, 8),
 		dotQ4KQ8K:   dotQ4KQ8KAsm(dotQ4KQ8KAVX2),
 		dotQ4KQ8Kx4: dotQ4KQ8Kx4Asm(dotQ4KQ8Kx4AVX2),
 		quantizeQ8K: quantizeQ8KAsm(quantizeQ8KAVX2),
@@ -94,6 +95,7 @@ func avx2Ops() (simdOps, bool) {
 	// two rows by four tokens: 8 accumulators, 2 scales, 2 widened
 	// weights and 1 activation register of the 16
 	ops.q4kInt8 = true // about 2x dotQ4K per token (BenchmarkDotQ4K)
+	ops.q8Int8 = true  // BenchmarkMatMulQ8Int8
 	ops.setQ8Tile(q8Tile2x4AVX2, 2, 4)
 	ops.setQ8TileLeft(q8Tile2x3AVX2, 3)
 	ops.setQ8TileLeft(q8Tile2x2AVX2, 2)

@@ -28,83 +28,6 @@
 	HSUM_Y0_KEEP \
 	VZEROUPPER
 
-// func dotQ8AVX2(w *byte, x *int8, xd *float32, nb int) float32
-//
-// Sum over nb blocks of f16(w scale) × xd[b] × Σ w.q[j]·x[j]. The int8
-// products use VPMADDUBSW with |w| as the unsigned operand and x·sign(w)
-// as the signed one: |w| ≤ 128 and |x| ≤ 127 (activation quants), so a
-// pair of products never saturates int16 (2·128·127 < 32767).
-TEXT ·dotQ8AVX2(SB), NOSPLIT, $0-36
-	MOVQ w+0(FP), SI
-	MOVQ x+8(FP), DI
-	MOVQ xd+16(FP), DX
-	MOVQ nb+24(FP), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y10, Y10, Y10
-	VPCMPEQW Y15, Y15, Y15
-	VPSRLW $15, Y15, Y15 // int16 ones
-
-q8pair:
-	CMPQ CX, $2
-	JLT q8single
-	PREFETCHT0 2048(SI)
-	MOVWLZX (SI), AX
-	VMOVD AX, X1
-	VCVTPH2PS X1, X1
-	VMULSS (DX), X1, X1
-	VBROADCASTSS X1, Y1
-	VMOVDQU 2(SI), Y2
-	VMOVDQU (DI), Y3
-	VPSIGNB Y2, Y2, Y4
-	VPSIGNB Y2, Y3, Y5
-	VPMADDUBSW Y5, Y4, Y6
-	VPMADDWD Y15, Y6, Y6
-	VCVTDQ2PS Y6, Y6
-	VFMADD231PS Y6, Y1, Y0
-
-	MOVWLZX 34(SI), AX
-	VMOVD AX, X11
-	VCVTPH2PS X11, X11
-	VMULSS 4(DX), X11, X11
-	VBROADCASTSS X11, Y11
-	VMOVDQU 36(SI), Y12
-	VMOVDQU 32(DI), Y13
-	VPSIGNB Y12, Y12, Y14
-	VPSIGNB Y12, Y13, Y9
-	VPMADDUBSW Y9, Y14, Y8
-	VPMADDWD Y15, Y8, Y8
-	VCVTDQ2PS Y8, Y8
-	VFMADD231PS Y8, Y11, Y10
-
-	ADDQ $68, SI
-	ADDQ $64, DI
-	ADDQ $8, DX
-	SUBQ $2, CX
-	JMP q8pair
-
-q8single:
-	TESTQ CX, CX
-	JZ q8done
-	MOVWLZX (SI), AX
-	VMOVD AX, X1
-	VCVTPH2PS X1, X1
-	VMULSS (DX), X1, X1
-	VBROADCASTSS X1, Y1
-	VMOVDQU 2(SI), Y2
-	VMOVDQU (DI), Y3
-	VPSIGNB Y2, Y2, Y4
-	VPSIGNB Y2, Y3, Y5
-	VPMADDUBSW Y5, Y4, Y6
-	VPMADDWD Y15, Y6, Y6
-	VCVTDQ2PS Y6, Y6
-	VFMADD231PS Y6, Y1, Y0
-
-q8done:
-	VADDPS Y10, Y0, Y0
-	HSUM_Y0
-	MOVSS X0, ret+32(FP)
-	RET
-
 // Q8_0 on float32 activations: dotQ8F32AVX2 (one row, one token),
 // dotQ8F32R4AVX2 (four rows, one token) and q8Tile2x4AVX2 (two rows by
 // four tokens). Each (row, token) is one chain of eight float32 lanes in
@@ -1106,3 +1029,321 @@ qkgroup:
 qkdone:
 	VZEROUPPER
 	RET
+
+// Q8_0 on activations quantized in blocks of 256 (quantizeQ8K, as the
+// int8 Q4_K and Q6_K dots take them) for AVX2: dotQ8Q8KAVX2 (one token)
+// and dotQ8Q8Kx4AVX2 (four), dotQ8Q8KGo's arithmetic. A group of eight
+// Q8_0 blocks (272 bytes) meets one activation block. The eight f16
+// scales become integers over one power of two (Q8K_SCALES), so that
+// per group the products stay in eight exact int32 lanes and a token
+// takes one conversion and one FMA per group, not per block of 32.
+// Per block, VPMADDUBSW multiplies |w| (unsigned, ≤ 128) by x·sign(w)
+// (|x| ≤ 127: a pair of products reaches 2·128·127 < 2^15), VPMADDWD
+// the pairs by the block's integer scale (≤ 2047) into lane m (bytes
+// 4m..4m+3): per group a lane reaches 8·2047·4·128·127 < 2^31.
+
+// Q8K_SCALES sets the integer scales of the group at SI: for the f16
+// bits h of each block's scale, e = max(1, exponent field), m = the
+// significand with its implicit bit (h's low 15 bits − e·2^10 + 2^10
+// gives it for normal and subnormal halves alike), E = the largest e,
+// s = round(m / 2^(E−e)) (halves up) with h's sign. The eight s go to
+// sc-32(SP), each in both halves of a dword (VPMADDWD's int16 pairs),
+// and 2^(E−25), the value of s = 1, to every lane of Y13 (Y8–Y12
+// scratch).
+#define Q8K_SCALES \
+	MOVWLZX (SI), AX \
+	VMOVD AX, X8 \
+	VPINSRW $1, 34(SI), X8, X8 \
+	VPINSRW $2, 68(SI), X8, X8 \
+	VPINSRW $3, 102(SI), X8, X8 \
+	VPINSRW $4, 136(SI), X8, X8 \
+	VPINSRW $5, 170(SI), X8, X8 \
+	VPINSRW $6, 204(SI), X8, X8 \
+	VPINSRW $7, 238(SI), X8, X8 \
+	VCVTPH2PS X8, Y8 \
+	VBROADCASTSS q8kC<>+0(SB), Y9 \
+	VANDPS Y9, Y8, Y9 \
+	VPERM2F128 $1, Y9, Y9, Y10 \
+	VMAXPS Y10, Y9, Y9 \
+	VPERMILPS $0x4E, Y9, Y10 \
+	VMAXPS Y10, Y9, Y9 \
+	VPERMILPS $0xB1, Y9, Y10 \
+	VMAXPS Y10, Y9, Y9 \
+	VPSRLD $23, Y9, Y9 \
+	VPBROADCASTD q8kC<>+12(SB), Y10 \
+	VPMAXSD Y10, Y9, Y9 \
+	VPBROADCASTD q8kC<>+4(SB), Y10 \
+	VPSUBD Y9, Y10, Y10 \
+	VPSLLD $23, Y10, Y10 \
+	VMULPS Y10, Y8, Y8 \
+	VCVTPS2DQ Y8, Y8 \
+	VPBROADCASTD q8kC<>+8(SB), Y10 \
+	VPSUBD Y10, Y9, Y9 \
+	VPSLLD $23, Y9, Y13 \
+	VPSHUFB q8kDup<>(SB), Y8, Y8 \
+	VPERM2I128 $0x00, Y8, Y8, Y14 \
+	VPERM2I128 $0x11, Y8, Y8, Y15
+
+// Q8K_PREFETCH prefetches the group 2 KiB ahead of SI (272 bytes: five
+// lines, the last shared with the next group).
+#define Q8K_PREFETCH \
+	PREFETCHT0 2048(SI) \
+	PREFETCHT0 2112(SI) \
+	PREFETCHT0 2176(SI) \
+	PREFETCHT0 2240(SI) \
+	PREFETCHT0 2304(SI)
+
+// Q8K_WEIGHTS loads block b's quants: |w| to Y9, w to Y8 (the sign
+// source), and its integer scale to Y10.
+#define Q8K_WEIGHTS(b, i, y) \
+	VMOVDQU 2+34*b(SI), Y8 \
+	VPSIGNB Y8, Y8, Y9 \
+	VPSHUFD $i, y, Y10
+
+// Q8K_TOKEN adds one token's products with the block in Y8–Y10 (its 32
+// quants at m) into the int32 lanes of acc (t scratch).
+#define Q8K_TOKEN(m, t, acc) \
+	VMOVDQU m, t \
+	VPSIGNB Y8, t, t \
+	VPMADDUBSW t, Y9, t \
+	VPMADDWD Y10, t, t \
+	VPADDD t, acc, acc
+
+// Q8K_FOLD fuses a token's group into its chains acc: the int32 lanes
+// ia converted, times xd·2^(E−25) (Y11 scratch); ia is cleared.
+#define Q8K_FOLD(xd, ia, acc) \
+	VCVTDQ2PS ia, ia \
+	VBROADCASTSS xd, Y11 \
+	VMULPS Y13, Y11, Y11 \
+	VFMADD231PS ia, Y11, acc \
+	VPXOR ia, ia, ia
+
+#define Q8K1_BLOCK(b, i, y) \
+	Q8K_WEIGHTS(b, i, y) \
+	Q8K_TOKEN(32*b(DI), Y11, Y0)
+
+// func dotQ8Q8KAVX2(w *byte, xq *int8, xd *float32, ng int) float32
+TEXT ·dotQ8Q8KAVX2(SB), NOSPLIT, $32-36
+	MOVQ w+0(FP), SI
+	MOVQ xq+8(FP), DI
+	MOVQ xd+16(FP), R8
+	MOVQ ng+24(FP), CX
+	VXORPS Y4, Y4, Y4
+	VPXOR Y0, Y0, Y0
+	TESTQ CX, CX
+	JZ q81done
+
+q81loop:
+	Q8K_PREFETCH
+	Q8K_SCALES
+	Q8K1_BLOCK(0, 0x00, Y14)
+	Q8K1_BLOCK(1, 0x55, Y14)
+	Q8K1_BLOCK(2, 0xAA, Y14)
+	Q8K1_BLOCK(3, 0xFF, Y14)
+	Q8K1_BLOCK(4, 0x00, Y15)
+	Q8K1_BLOCK(5, 0x55, Y15)
+	Q8K1_BLOCK(6, 0xAA, Y15)
+	Q8K1_BLOCK(7, 0xFF, Y15)
+	Q8K_FOLD((R8), Y0, Y4)
+	ADDQ $272, SI
+	ADDQ $256, DI
+	ADDQ $4, R8
+	DECQ CX
+	JNZ q81loop
+
+q81done:
+	VMOVAPS Y4, Y0
+	HSUM_Y0
+	MOVSS X0, ret+32(FP)
+	RET
+
+#define Q8K4_BLOCK(b, i, y) \
+	Q8K_WEIGHTS(b, i, y) \
+	Q8K_TOKEN(32*b(DI), Y11, Y0) \
+	Q8K_TOKEN(32*b(DI)(BX*1), Y12, Y1) \
+	Q8K_TOKEN(32*b(R10), Y11, Y2) \
+	Q8K_TOKEN(32*b(R10)(BX*1), Y12, Y3)
+
+// func dotQ8Q8Kx4AVX2(w *byte, xq *int8, xd *float32, ng int, out *float32, outStride int)
+//
+// dotQ8Q8KAVX2 of one row against four tokens, whose quants and scales
+// are 256·ng and 4·ng bytes apart, into out, out+outStride, … (bytes):
+// each block's scales and |w| are made once for the four, and per token
+// the operations are dotQ8Q8KAVX2's.
+TEXT ·dotQ8Q8Kx4AVX2(SB), NOSPLIT, $32-48
+	MOVQ w+0(FP), SI
+	MOVQ xq+8(FP), DI
+	MOVQ xd+16(FP), R8
+	MOVQ ng+24(FP), CX
+	MOVQ CX, BX
+	SHLQ $8, BX // quants' stride
+	LEAQ (DI)(BX*2), R10 // token 2's quants
+	MOVQ CX, DX
+	SHLQ $2, DX // scales' stride
+	LEAQ (R8)(DX*2), R9 // token 2's scales
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ CX, CX
+	JZ q84done
+
+q84loop:
+	Q8K_PREFETCH
+	Q8K_SCALES
+	Q8K4_BLOCK(0, 0x00, Y14)
+	Q8K4_BLOCK(1, 0x55, Y14)
+	Q8K4_BLOCK(2, 0xAA, Y14)
+	Q8K4_BLOCK(3, 0xFF, Y14)
+	Q8K4_BLOCK(4, 0x00, Y15)
+	Q8K4_BLOCK(5, 0x55, Y15)
+	Q8K4_BLOCK(6, 0xAA, Y15)
+	Q8K4_BLOCK(7, 0xFF, Y15)
+	Q8K_FOLD((R8), Y0, Y4)
+	Q8K_FOLD((R8)(DX*1), Y1, Y5)
+	Q8K_FOLD((R9), Y2, Y6)
+	Q8K_FOLD((R9)(DX*1), Y3, Y7)
+	ADDQ $272, SI
+	ADDQ $256, DI
+	ADDQ $256, R10
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ q84loop
+
+q84done:
+	MOVQ out+32(FP), DX
+	MOVQ outStride+40(FP), BX
+	STORE_SUMS4(Y4, Y5, Y6, Y7)
+	VZEROUPPER
+	RET
+
+// Q8K_FOLDM is Q8K_FOLD with the chains in the frame at m (Y10, Y11
+// scratch).
+#define Q8K_FOLDM(xd, ia, m) \
+	VCVTDQ2PS ia, ia \
+	VBROADCASTSS xd, Y11 \
+	VMULPS Y13, Y11, Y11 \
+	VMOVUPS m, Y10 \
+	VFMADD231PS ia, Y11, Y10 \
+	VMOVUPS Y10, m \
+	VPXOR ia, ia, ia
+
+#define Q8K8_BLOCK(b, i, y) \
+	Q8K_WEIGHTS(b, i, y) \
+	Q8K_TOKEN(32*b(DI), Y11, Y0) \
+	Q8K_TOKEN(32*b(DI)(BX*1), Y12, Y1) \
+	Q8K_TOKEN(32*b(DI)(BX*2), Y11, Y2) \
+	Q8K_TOKEN(32*b(R10), Y12, Y3) \
+	Q8K_TOKEN(32*b(R10)(BX*1), Y11, Y4) \
+	Q8K_TOKEN(32*b(R10)(BX*2), Y12, Y5) \
+	Q8K_TOKEN(32*b(R11), Y11, Y6) \
+	Q8K_TOKEN(32*b(R11)(BX*1), Y12, Y7)
+
+#define Q8K8_STORE(m) \
+	VMOVUPS m, Y0 \
+	HSUM_Y0_KEEP \
+	MOVSS X0, (DX) \
+	ADDQ BX, DX
+
+// func dotQ8Q8Kx8AVX2(w *byte, xq *int8, xd *float32, ng int, out *float32, outStride int)
+//
+// dotQ8Q8Kx4AVX2 for eight tokens: the int32 lanes of the eight in
+// Y0–Y7, their float32 chains in the frame.
+TEXT ·dotQ8Q8Kx8AVX2(SB), NOSPLIT, $256-48
+	MOVQ w+0(FP), SI
+	MOVQ xq+8(FP), DI
+	MOVQ xd+16(FP), R8
+	MOVQ ng+24(FP), CX
+	MOVQ CX, BX
+	SHLQ $8, BX // quants' stride
+	LEAQ (DI)(BX*2), R10
+	ADDQ BX, R10 // token 3's quants
+	LEAQ (R10)(BX*2), R11
+	ADDQ BX, R11 // token 6's
+	MOVQ CX, DX
+	SHLQ $2, DX // scales' stride
+	LEAQ (R8)(DX*2), R9
+	ADDQ DX, R9 // token 3's scales
+	LEAQ (R9)(DX*2), R12
+	ADDQ DX, R12 // token 6's
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VMOVUPS Y8, 0(SP)
+	VMOVUPS Y8, 32(SP)
+	VMOVUPS Y8, 64(SP)
+	VMOVUPS Y8, 96(SP)
+	VMOVUPS Y8, 128(SP)
+	VMOVUPS Y8, 160(SP)
+	VMOVUPS Y8, 192(SP)
+	VMOVUPS Y8, 224(SP)
+	TESTQ CX, CX
+	JZ q88done
+
+q88loop:
+	Q8K_PREFETCH
+	Q8K_SCALES
+	Q8K8_BLOCK(0, 0x00, Y14)
+	Q8K8_BLOCK(1, 0x55, Y14)
+	Q8K8_BLOCK(2, 0xAA, Y14)
+	Q8K8_BLOCK(3, 0xFF, Y14)
+	Q8K8_BLOCK(4, 0x00, Y15)
+	Q8K8_BLOCK(5, 0x55, Y15)
+	Q8K8_BLOCK(6, 0xAA, Y15)
+	Q8K8_BLOCK(7, 0xFF, Y15)
+	Q8K_FOLDM((R8), Y0, 0(SP))
+	Q8K_FOLDM((R8)(DX*1), Y1, 32(SP))
+	Q8K_FOLDM((R8)(DX*2), Y2, 64(SP))
+	Q8K_FOLDM((R9), Y3, 96(SP))
+	Q8K_FOLDM((R9)(DX*1), Y4, 128(SP))
+	Q8K_FOLDM((R9)(DX*2), Y5, 160(SP))
+	Q8K_FOLDM((R12), Y6, 192(SP))
+	Q8K_FOLDM((R12)(DX*1), Y7, 224(SP))
+	ADDQ $272, SI
+	ADDQ $256, DI
+	ADDQ $256, R10
+	ADDQ $256, R11
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $4, R12
+	DECQ CX
+	JNZ q88loop
+
+q88done:
+	MOVQ out+32(FP), DX
+	MOVQ outStride+40(FP), BX
+	Q8K8_STORE(0(SP))
+	Q8K8_STORE(32(SP))
+	Q8K8_STORE(64(SP))
+	Q8K8_STORE(96(SP))
+	Q8K8_STORE(128(SP))
+	Q8K8_STORE(160(SP))
+	Q8K8_STORE(192(SP))
+	Q8K8_STORE(224(SP))
+	VZEROUPPER
+	RET
+
+// q8kIdx: the byte offsets of a group's eight scales; q8kC: dwords
+// 0xffff, 31, 1, 0x7fff, 102 (2^(E−25)'s biased exponent is E+102);
+// q8kDup: VPSHUFB's pattern copying each dword's low half to its top.
+DATA q8kC<>+0(SB)/4, $0x7fffffff
+DATA q8kC<>+4(SB)/4, $264
+DATA q8kC<>+8(SB)/4, $10
+DATA q8kC<>+12(SB)/4, $11
+GLOBL q8kC<>(SB), RODATA|NOPTR, $16
+DATA q8kDup<>+0(SB)/8, $0x0504050401000100
+DATA q8kDup<>+8(SB)/8, $0x0d0c0d0c09080908
+DATA q8kDup<>+16(SB)/8, $0x0504050401000100
+DATA q8kDup<>+24(SB)/8, $0x0d0c0d0c09080908
+GLOBL q8kDup<>(SB), RODATA|NOPTR, $32

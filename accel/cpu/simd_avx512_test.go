@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// TestBestChoosesAVX512: Best and BestQ8Act are the AVX-512 set exactly
+// TestBestChoosesAVX512: Best and BestF32Act are the AVX-512 set exactly
 // when the CPU has AVX-512 F, BW and VL (and the AVX2 base), unless
 // GODEBUG turned AVX-512 off.
 func TestBestChoosesAVX512(t *testing.T) {
@@ -25,8 +25,8 @@ func TestBestChoosesAVX512(t *testing.T) {
 	if want == "scalar" {
 		return
 	}
-	if got := BestQ8Act().Name; got != want+"-q8act" {
-		t.Fatalf("BestQ8Act is %q, want %q", got, want+"-q8act")
+	if got := BestF32Act().Name; got != want+"-f32act" {
+		t.Fatalf("BestF32Act is %q, want %q", got, want+"-f32act")
 	}
 }
 

@@ -29,8 +29,8 @@ func opsUnderTest() []simdOps {
 }
 
 // fastSets are the fast kernel sets under test: activations in float32,
-// quantized for Q4_K where that is the set's default, and quantized for
-// Q8_0 and Q4_K.
+// quantized where that is the set's default, and quantized for every
+// weight type with an int8 dot.
 func fastSets() []Kernels {
 	var ks []Kernels
 	for _, ops := range opsUnderTest() {
@@ -42,10 +42,13 @@ func fastSets() []Kernels {
 // setsOf are fastSets' kernel sets of one set of primitives.
 func setsOf(ops simdOps) []Kernels {
 	ks := []Kernels{fastKernels(ops, actF32)}
-	if ops.q4kInt8 {
+	if ops.q8Int8 || ops.q4kInt8 || ops.q6kInt8 {
 		ks = append(ks, fastKernels(ops, actDefault))
 	}
-	return append(ks, fastKernels(ops, actQ8))
+	if !ops.allInt8() {
+		ks = append(ks, fastKernels(ops, actQ8))
+	}
+	return ks
 }
 
 // quantizes reports whether k's matmuls of weight type typ take int8
@@ -101,8 +104,9 @@ func randF32Tensor(rng *rand.Rand, rows, cols int) llama.Tensor {
 	return t
 }
 
-// TestQuantizeQ8MatchesGGUF: the activation quantizer gives gguf's
-// reference quants, and its float32 scale rounds to gguf's f16 one.
+// TestQuantizeQ8MatchesGGUF: the activation quantizer's blocks
+// (quantizeBlock, of 32 here) give gguf's reference quants, and their
+// float32 scale rounds to gguf's f16 one.
 func TestQuantizeQ8MatchesGGUF(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	x := randF32(rng, 32*9, 3)
@@ -112,7 +116,9 @@ func TestQuantizeQ8MatchesGGUF(t *testing.T) {
 	}
 	q := make([]int8, len(x))
 	d := make([]float32, len(x)/32)
-	quantizeQ8(q, d, x)
+	for b := range d {
+		d[b] = quantizeBlock(q[32*b:32*b+32], x[32*b:32*b+32])
+	}
 	ref := make([]byte, len(x)/32*q8Bytes)
 	if err := gguf.QuantizeQ8_0(ref, x); err != nil {
 		t.Fatal(err)
@@ -168,21 +174,7 @@ func TestDotPrimitives(t *testing.T) {
 			}
 			for _, nb := range []int{0, 1, 2, 3, 5, 64, 67} {
 				w := randQ8(rng, 1, nb*32)
-				xq := make([]int8, nb*32)
-				xd := make([]float32, nb)
-				quantizeQ8(xq, xd, randF32(rng, nb*32, 4))
 				var want, abs float64
-				for b := range nb {
-					d := float64(f16At(w.Data[b*q8Bytes:], 0) * xd[b])
-					for j := range 32 {
-						p := d * float64(int8(w.Data[b*q8Bytes+2+j])) * float64(xq[b*32+j])
-						want += p
-						abs += math.Abs(p)
-					}
-				}
-				if got := ops.dotQ8(w.Data, xq, xd); math.Abs(float64(got)-want) > sumBound(nb, abs) {
-					t.Errorf("dotQ8 %d blocks: %v, want %v", nb, got, want)
-				}
 				x := randF32(rng, nb*32, 4)
 				want, abs = 0, 0
 				for i, v := range x {
@@ -247,30 +239,6 @@ func TestRowPrimitives(t *testing.T) {
 	}
 }
 
-// TestQ8ExtremeQuants: weights of -128 and ±127 against activations of
-// ±127 (VPMADDUBSW saturates int16 if a pair of products reaches 32768).
-func TestQ8ExtremeQuants(t *testing.T) {
-	for _, ops := range opsUnderTest() {
-		for _, wq := range []int8{-128, -127, 127} {
-			for _, xq := range []int8{-127, 127} {
-				w := make([]byte, 2*q8Bytes)
-				xs := make([]int8, 64)
-				for b := range 2 {
-					w[b*q8Bytes+1] = 0x3c // f16 1.0
-					for j := range 32 {
-						w[b*q8Bytes+2+j] = byte(wq)
-						xs[b*32+j] = xq
-					}
-				}
-				want := float32(64 * int(wq) * int(xq))
-				if got := ops.dotQ8(w, xs, []float32{1, 1}); got != want {
-					t.Errorf("%s: w %d x %d: %v, want %v", ops.name, wq, xq, got, want)
-				}
-			}
-		}
-	}
-}
-
 // matMulCase runs k's matmul over w for n tokens in row ranges split at
 // odd places and returns the output.
 func runMatMul(k Kernels, w llama.Tensor, x []float32, n int) []float32 {
@@ -285,18 +253,20 @@ func runMatMul(k Kernels, w llama.Tensor, x []float32, n int) []float32 {
 }
 
 // TestMatMulFast compares each fast matmul with the scalar one. For Q8_0
-// the reference is the scalar kernel on the same quantized activations
-// (dequantized: Q×QD exactly, in float64), so only the float32 summation
-// differs and sumBound applies; the quantization itself is bounded
-// separately: each activation moves by at most half a step, QD/2, so a
-// row's result moves by at most Σ|w|·QD/2 from the unquantized one.
+// rows that a set runs on int8 activations (a multiple of 256 long), the
+// reference is the scalar kernel on the same quantized activations
+// (dequantized: Q×KD exactly, in float64), so only the float32 summation
+// and the integer scales (half a step of the group's power per weight)
+// differ; the quantization itself is bounded separately: each
+// activation moves by at most half a step, KD/2, so a row's result
+// moves by at most Σ|w|·KD/2 from the unquantized one.
 // Results must not depend on the batch: token t of n is bit-identical to
 // the same token alone.
 func TestMatMulFast(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	for _, k := range fastSets() {
 		t.Run(k.Name, func(t *testing.T) {
-			quantized := quantizes(k, gguf.Q8_0)
+			int8Q8 := quantizes(k, gguf.Q8_0)
 			for _, shape := range [][2]int{{1, 32}, {13, 96}, {67, 160}, {5, 2048}} {
 				rows, cols := shape[0], shape[1]
 				for _, typ := range []gguf.Type{gguf.Q8_0, gguf.F16, gguf.F32} {
@@ -312,17 +282,18 @@ func TestMatMulFast(t *testing.T) {
 					default:
 						w = randF32Tensor(rng, rows, cols)
 					}
-					for _, n := range []int{1, 2, 3, 4, 6, 7, 9, 13} {
+					for _, n := range []int{1, 2, 3, 4, 6, 7, 9, 11, 13} {
 						x := randF32(rng, n*cols, 3)
 						got := runMatMul(k, w, x, n)
 						refX := x
 						var in MatMulInput
-						if typ == gguf.Q8_0 && quantized {
+						quantized := typ == gguf.Q8_0 && int8Q8 && cols%256 == 0
+						if quantized {
 							in.X = x
 							k.Prepare(&in, w, n)
 							refX = make([]float32, len(x))
-							for i, q := range in.Q {
-								refX[i] = float32(q) * in.QD[i/32] // exact: |q| ≤ 127
+							for i, q := range in.Q[:len(x)] {
+								refX[i] = float32(q) * in.KD[i/256] // exact: |q| ≤ 127
 							}
 						}
 						want := runMatMul(Scalar(), w, refX, n)
@@ -332,20 +303,24 @@ func TestMatMulFast(t *testing.T) {
 							alone := runMatMul(k, w, x[tok*cols:(tok+1)*cols], 1)
 							for r := range rows {
 								w.Row(row, r)
-								var abs, wabs, quant float64
+								var abs, wabs, quant, scales float64
+								var s [q8Group]int32
 								for i, v := range row {
 									xv := float64(refX[tok*cols+i])
 									abs += math.Abs(float64(v) * xv)
-									if typ == gguf.Q8_0 && quantized {
-										quant += math.Abs(float64(v)) * float64(in.QD[(tok*cols+i)/32]) / 2
+									if quantized {
+										quant += math.Abs(float64(v)) * float64(in.KD[(tok*cols+i)/256]) / 2
+										rb := w.RowBytes()
+										p := q8GroupScales(w.Data[r*rb+i/256*q8Group*q8Bytes:], &s)
+										scales += float64(p) / 2 * math.Abs(float64(int8(w.Data[r*rb+i/32*q8Bytes+2+i%32]))*xv)
 									}
 									wabs += math.Abs(float64(v))
 								}
 								g := got[tok*rows+r]
-								if d := math.Abs(float64(g) - float64(want[tok*rows+r])); d > sumBound(cols, abs)+u*math.Abs(float64(want[tok*rows+r])) {
+								if d := math.Abs(float64(g) - float64(want[tok*rows+r])); d > sumBound(cols, abs)+u*math.Abs(float64(want[tok*rows+r]))+scales {
 									t.Fatalf("%v %dx%d n=%d token %d row %d: %v, reference %v", typ, rows, cols, n, tok, r, g, want[tok*rows+r])
 								}
-								if d := math.Abs(float64(g) - float64(exact[tok*rows+r])); d > quant+sumBound(cols, abs)+1e-6*wabs {
+								if d := math.Abs(float64(g) - float64(exact[tok*rows+r])); d > quant+scales+sumBound(cols, abs)+1e-6*wabs {
 									t.Fatalf("%v %dx%d n=%d token %d row %d: %v, unquantized %v, bound %g", typ, rows, cols, n, tok, r, g, exact[tok*rows+r], quant)
 								}
 								if alone[r] != g {
