@@ -44,8 +44,9 @@
 // tag, Best is Scalar; GODEBUG=cpu.avx512f=off makes an
 // AVX-512 CPU use the AVX2 set.
 //
-// Q8_0 matmuls keep the activations in float32 (Q8_0 × F32). Each block's
-// quants are widened and multiplied by its f16 scale (exact: an int8 times
+// Q8_0 matmuls on float32 activations (Q8_0 × F32: BestF32Act, NEON, and
+// rows whose length is not a multiple of 256) widen each block's
+// quants and multiply them by its f16 scale (exact: an int8 times
 // an f16 fits a float32's mantissa), and every (row, token) is one chain
 // of float32 lanes (16 with AVX-512, 8 with AVX2, 4 with NEON) in column
 // order, one FMA per lane-width of columns, summed across the lanes by the
@@ -100,13 +101,29 @@
 // the AVX-512 set runs AVX2's int8 dots, about 2x AVX2's float32 ones on
 // Zen 3, without having been timed there.
 //
-// BestQ8Act also quantizes the activations of Q8_0 matmuls (blocks of
-// 32, llama.cpp's q8_0 × q8_0; portable Go on arm64), and those of every
-// Q4_K and Q6_K one whatever the set. It is tested and
-// benchmarked but not the default: on the 2-core Zen 3 an int8 Q8_0 tile
-// (one row by eight tokens, tried) ran no faster than the float32 2 × 4
-// tile in whole decode steps, so Q8_0 keeps the exact float32 route.
-//
+// Best's AVX2 set runs Q8_0 matmuls whose rows are a multiple of 256
+// long (every matrix of most published models) on the same int8
+// activations as Q4_K's (the AVX-512 set has the same dots but keeps its
+// float32 Q8_0 tiles, which were the ones timed on AVX-512 hardware). llama.cpp's q8_0 × q8_0 dot pays a
+// conversion and an FMA per block of 32 for each (row, token), because
+// every block has its own f16 scale; that made an int8 route no faster
+// than the float32 tiles here. Instead the eight scales of a group of
+// 256 weights become integers over one power of two (q8GroupScales:
+// the largest exact in 11 bits, the others rounded to its step, at
+// most 2^-12 of the largest off), so that VPSIGNB, VPMADDUBSW of |w|
+// with x·sign(w) and VPMADDWD by the integer scale sum the group into
+// eight exact int32 lanes, and a token takes one conversion and one
+// FMA with xd·power per 256 weights. One row against eight tokens
+// (its int32 lanes in eight registers, the float32 chains in memory)
+// shares each block's |w| and scale; on TinyLlama's Q8_0 decode steps
+// of eight sequences it is about 1.4-1.6x the float32 tiles.
+// dotQ8Q8KGo is the same arithmetic in Go, bit for bit, and one, four
+// and eight tokens give the same bits. It moves the logits as Q4_K's
+// int8 route does; BestF32Act keeps the exact float32 route. NEON keeps
+// Q8_0 on float32 (no int8 Q8_0 dot there yet). The internal "-q8act"
+// sets that tests and benchmarks build quantize every matmul that has
+// an int8 dot, in portable Go where a set has no assembly one.
+
 // Every fast primitive and kernel is tested against the Go or scalar
 // reference with a bound on float32 rounding (simd_test.go), or bit for
 // bit where the set promises the Go primitive's arithmetic; the AVX-512

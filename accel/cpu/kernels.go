@@ -46,14 +46,12 @@ type Kernels struct {
 type MatMulInput struct {
 	X   []float32 // n rows of Cols values
 	X64 []float64 // X as float64 (scalar kernels)
-	// Q and QD are X quantized to int8 blocks of 32 values for Q8_0
-	// weights (BestQ8Act): value i ≈ QD[i/32] × Q[i], with QD =
-	// max|x|/127 per block kept in float32. For Q4_K and Q6_K weights
-	// (Best's AVX2, AVX-512 and SDOT sets, as llama.cpp's Q8_K), Q holds
-	// blocks of 256 instead: value i ≈ KD[i/256] × Q[i], KS the sums of
-	// each 32 quants.
+	// Q holds X quantized to int8 in blocks of 256 (as llama.cpp's Q8_K)
+	// for the matmuls a set runs on int8 activations (Best's Q8_0, Q4_K
+	// and Q6_K ones on AVX2 and AVX-512, Q4_K's with SDOT): value i ≈
+	// KD[i/256] × Q[i], KD = max|x|/127 per block in float32, KS the
+	// sums of each 32 quants.
 	Q  []int8
-	QD []float32
 	KD []float32
 	KS []int16
 	// S holds the sums of each 32 consecutive values of X, in float32

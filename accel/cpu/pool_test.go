@@ -51,9 +51,11 @@ func TestPoolCoversRanges(t *testing.T) {
 	}
 }
 
-// TestForwardAllocatesNothing: a decode step of the Q8_0, F32, Q4_K and Q4_K_M
-// test models with the fast kernels and two threads allocates nothing
-// once the runner's buffers have grown.
+// TestForwardAllocatesNothing: a decode step of one and of nine
+// sequences (a group of eight and one left) of the Q8_0 (rows of 128,
+// and of 256: int8 Q8_0 dots), F32, Q4_K and Q4_K_M test models with the
+// fast kernels and two threads allocates nothing once the runner's
+// buffers have grown.
 func TestForwardAllocatesNothing(t *testing.T) {
 	q4k, err := llama.Load(testmodel.Q4K(t, gguf.Q4_K))
 	if err != nil {
@@ -63,23 +65,36 @@ func TestForwardAllocatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []*llama.Model{tinyModel(t, gguf.Q8_0), tinyModel(t, gguf.F32), q4k, q4km} {
-		r, err := New(m, Config{NumBlocks: 4, Threads: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		blocks := []int{0, 1}
-		r.Forward([]Seq{{Blocks: blocks, Tokens: []int32{1, 2, 3}, Logits: true}})
-		pos := 3
-		batch := []Seq{{Blocks: blocks, Tokens: []int32{4}, Logits: true}}
-		allocs := testing.AllocsPerRun(10, func() {
-			batch[0].Pos = pos
-			pos++
+	q8, err := llama.Load(testmodel.Q4K(t, gguf.Q8_0)) // rows of 256: int8 Q8_0 dots
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*llama.Model{tinyModel(t, gguf.Q8_0), tinyModel(t, gguf.F32), q4k, q4km, q8} {
+		for _, nseq := range []int{1, 9} { // one token; eight and one
+			r, err := New(m, Config{NumBlocks: 2 * nseq, Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			batch := make([]Seq, nseq)
+			for i := range batch {
+				batch[i] = Seq{Blocks: []int{2 * i, 2*i + 1}, Tokens: []int32{1, 2, 3}, Logits: true}
+			}
 			r.Forward(batch)
-		})
-		r.Close()
-		if allocs != 0 {
-			t.Fatalf("%v: %v allocations per decode step", m.Layers[0].Q.Type, allocs)
+			pos := 3
+			for i := range batch {
+				batch[i].Tokens = []int32{4}
+			}
+			allocs := testing.AllocsPerRun(10, func() {
+				for i := range batch {
+					batch[i].Pos = pos
+				}
+				pos++
+				r.Forward(batch)
+			})
+			r.Close()
+			if allocs != 0 {
+				t.Fatalf("%v, %d sequences: %v allocations per decode step", m.Layers[0].Q.Type, nseq, allocs)
+			}
 		}
 	}
 }

@@ -1031,25 +1031,29 @@ qkdone:
 	RET
 
 // Q8_0 on activations quantized in blocks of 256 (quantizeQ8K, as the
-// int8 Q4_K and Q6_K dots take them) for AVX2: dotQ8Q8KAVX2 (one token)
-// and dotQ8Q8Kx4AVX2 (four), dotQ8Q8KGo's arithmetic. A group of eight
-// Q8_0 blocks (272 bytes) meets one activation block. The eight f16
-// scales become integers over one power of two (Q8K_SCALES), so that
-// per group the products stay in eight exact int32 lanes and a token
-// takes one conversion and one FMA per group, not per block of 32.
+// int8 Q4_K and Q6_K dots take them): dotQ8Q8KAVX2 (one token),
+// dotQ8Q8Kx4AVX2 (four) and dotQ8Q8Kx8AVX2 (eight), dotQ8Q8KGo's
+// arithmetic. A group of eight Q8_0 blocks (272 bytes) meets one
+// activation block. Its eight f16 scales become integers over one
+// power of two (Q8K_SCALES), so that the group's products stay in
+// eight exact int32 lanes and a token takes one conversion and one FMA
+// per group rather than per block of 32 (llama.cpp's q8_0 × q8_0 dot).
 // Per block, VPMADDUBSW multiplies |w| (unsigned, ≤ 128) by x·sign(w)
-// (|x| ≤ 127: a pair of products reaches 2·128·127 < 2^15), VPMADDWD
-// the pairs by the block's integer scale (≤ 2047) into lane m (bytes
-// 4m..4m+3): per group a lane reaches 8·2047·4·128·127 < 2^31.
+// (|x| ≤ 127: a pair of products reaches 2·128·127 < 2^15) and VPMADDWD
+// the pairs by the block's integer scale (|s| ≤ 2047) into lane m
+// (bytes 4m..4m+3): per group a lane reaches 8·4·128·127·2047 < 2^31.
+// The one-token and four-token dots keep the eight scales in Y14 and
+// Y15 (VPSHUFD picks a block's); all keep |w| and the scale of a block
+// for all their tokens.
 
-// Q8K_SCALES sets the integer scales of the group at SI: for the f16
-// bits h of each block's scale, e = max(1, exponent field), m = the
-// significand with its implicit bit (h's low 15 bits − e·2^10 + 2^10
-// gives it for normal and subnormal halves alike), E = the largest e,
-// s = round(m / 2^(E−e)) (halves up) with h's sign. The eight s go to
-// sc-32(SP), each in both halves of a dword (VPMADDWD's int16 pairs),
-// and 2^(E−25), the value of s = 1, to every lane of Y13 (Y8–Y12
-// scratch).
+// Q8K_SCALES makes the integer scales of the group at SI as
+// q8GroupScales does: the eight f16 scales (gathered by VPINSRW)
+// widened exactly (VCVTPH2PS), the biased exponent eb of the largest
+// magnitude (at least 11), s = scale·2^(137−eb) rounded to nearest even
+// (VCVTPS2DQ in Go's MXCSR mode), each in both halves of a dword
+// (VPMADDWD's int16 pairs): scales 0–3 in every 128-bit lane of Y14,
+// 4–7 of Y15; and the power 2^(eb−137), the value of s = 1, in every
+// lane of Y13 (AX, Y8–Y10 scratch).
 #define Q8K_SCALES \
 	MOVWLZX (SI), AX \
 	VMOVD AX, X8 \
@@ -1094,7 +1098,8 @@ qkdone:
 	PREFETCHT0 2304(SI)
 
 // Q8K_WEIGHTS loads block b's quants: |w| to Y9, w to Y8 (the sign
-// source), and its integer scale to Y10.
+// source), and its integer scale, picked from y by VPSHUFD's pattern i,
+// to every dword of Y10.
 #define Q8K_WEIGHTS(b, i, y) \
 	VMOVDQU 2+34*b(SI), Y8 \
 	VPSIGNB Y8, Y8, Y9 \
@@ -1110,7 +1115,7 @@ qkdone:
 	VPADDD t, acc, acc
 
 // Q8K_FOLD fuses a token's group into its chains acc: the int32 lanes
-// ia converted, times xd·2^(E−25) (Y11 scratch); ia is cleared.
+// ia converted, times xd·power (Y13; Y11 scratch); ia is cleared.
 #define Q8K_FOLD(xd, ia, acc) \
 	VCVTDQ2PS ia, ia \
 	VBROADCASTSS xd, Y11 \
@@ -1123,7 +1128,7 @@ qkdone:
 	Q8K_TOKEN(32*b(DI), Y11, Y0)
 
 // func dotQ8Q8KAVX2(w *byte, xq *int8, xd *float32, ng int) float32
-TEXT ·dotQ8Q8KAVX2(SB), NOSPLIT, $32-36
+TEXT ·dotQ8Q8KAVX2(SB), NOSPLIT, $0-36
 	MOVQ w+0(FP), SI
 	MOVQ xq+8(FP), DI
 	MOVQ xd+16(FP), R8
@@ -1170,7 +1175,7 @@ q81done:
 // are 256·ng and 4·ng bytes apart, into out, out+outStride, … (bytes):
 // each block's scales and |w| are made once for the four, and per token
 // the operations are dotQ8Q8KAVX2's.
-TEXT ·dotQ8Q8Kx4AVX2(SB), NOSPLIT, $32-48
+TEXT ·dotQ8Q8Kx4AVX2(SB), NOSPLIT, $0-48
 	MOVQ w+0(FP), SI
 	MOVQ xq+8(FP), DI
 	MOVQ xd+16(FP), R8
@@ -1334,9 +1339,10 @@ q88done:
 	VZEROUPPER
 	RET
 
-// q8kIdx: the byte offsets of a group's eight scales; q8kC: dwords
-// 0xffff, 31, 1, 0x7fff, 102 (2^(E−25)'s biased exponent is E+102);
-// q8kDup: VPSHUFB's pattern copying each dword's low half to its top.
+// q8kC: dwords 0x7fffffff (float32 magnitude), 264 and 10 (the biased
+// exponents of 2^(137−eb) and 2^(eb−137) are 264−eb and eb−10) and 11
+// (eb's floor); q8kDup: VPSHUFB's pattern copying each dword's low half
+// to its top.
 DATA q8kC<>+0(SB)/4, $0x7fffffff
 DATA q8kC<>+4(SB)/4, $264
 DATA q8kC<>+8(SB)/4, $10

@@ -54,12 +54,11 @@ func axpyRowsNEON(y, p, v *float32, stride, m, n int)
 
 // archOps returns the NEON primitives (every arm64 CPU has Advanced
 // SIMD), with SDOT's int8 Q4_K dots where the CPU has the dot-product
-// extension (archSets' last). The int8 Q8_0 dot (quantized activations,
-// BestQ8Act's) is the portable Go one: the kernels Best chooses do not
-// use it. The Q8_0 float32 dots
-// are one arithmetic in three shapes (simd_arm64.s): one row, four rows
-// and tiles of four rows by four tokens (by three and two for the
-// tokens a batch leaves over).
+// extension (archSets' last). Q8_0 matmuls stay on float32 activations
+// (the int8 Q8_0 dot of the -q8act test sets is the portable Go one).
+// The Q8_0 float32 dots are one arithmetic in three shapes
+// (simd_arm64.s): one row, four rows and tiles of four rows by four
+// tokens (by three and two for the tokens a batch leaves over).
 // Attention's dotRows and axpyRows take a KV block in one call: eight
 // keys' chains side by side, or up to 32 outputs kept in registers
 // across the block's rows, where dotF32 and axpy per row pay a call, a

@@ -62,10 +62,16 @@ const (
 // kernels and SwiGLU, the F16 shapes and the Q6_K pair. Every shape of
 // a family is replaced together: AVX2's would give other bits than this
 // set's single dot, and a (row, token) result must not depend on the
-// batch. The int8 dots (BestQ8Act's) stay AVX2's.
+// batch. The int8 dots (Q8_0, Q4_K and Q6_K) stay AVX2's; of those, the
+// default runs Q4_K's and Q6_K's (about 2x AVX2's float32 dots on Zen 3,
+// more than the AVX-512 float32 ones gained on the Xeon) but not Q8_0's:
+// this set's float32 Q8_0 tiles were timed at 1.39x AVX2's at eight
+// sequences on the Xeon, AVX2's int8 Q8_0 route (1.4-1.6x AVX2's float32
+// tiles on Zen 3) was not timed on AVX-512 hardware.
 func avx512Ops(avx2 simdOps) simdOps {
 	ops := avx2
 	ops.name = "avx512"
+	ops.q8Int8 = false
 	ops.dotQ8F32 = dotQ8F32Asm(dotQ8F32AVX512)
 	ops.dotQ8F32R4 = dotQ8F32R4Asm(dotQ8F32R4AVX512)
 	ops.setQ8Tile(q8TileAVX512, q8TileRowsAVX512, q8TileToksAVX512)
