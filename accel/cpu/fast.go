@@ -49,14 +49,15 @@ type simdOps struct {
 	// (q8GroupScales), the int8 products times them are summed exactly in
 	// eight int32 lanes (lane m: bytes 4m..4m+3 of every block), then
 	// converted and fused with xd·power into eight float32 chains, the
-	// lanes added at the end: dotQ8Q8KGo's bits. dotQ8Q8Kx4 and
-	// dotQ8Q8Kx8 are it for four and eight tokens (len(xd)/4 and /8
-	// groups each) into out[t*outStride], the same bits; nil: calls of
-	// the narrower ones. q8Int8: dotQ8Q8K is this set's fastest Q8_0 dot
-	// (Best's) for rows whose length is a multiple of 256.
+	// lanes added at the end: dotQ8Q8KGo's bits. dotQ8Q8Kx4 is it for
+	// four tokens (len(xd)/4 groups each) into out[t*outStride], and
+	// dotQ8Q8Kx8 for eight, of which it stores the first k; the same
+	// bits; nil: calls of the narrower ones. q8Int8: dotQ8Q8K is this
+	// set's fastest Q8_0 dot (Best's) for rows whose length is a multiple
+	// of 256.
 	dotQ8Q8K   func(w []byte, xq []int8, xd []float32) float32
 	dotQ8Q8Kx4 func(w []byte, xq []int8, xd []float32, out []float32, outStride int)
-	dotQ8Q8Kx8 func(w []byte, xq []int8, xd []float32, out []float32, outStride int)
+	dotQ8Q8Kx8 func(w []byte, xq []int8, xd []float32, out []float32, outStride, k int)
 	q8Int8     bool
 	// dotQ4K is Σ_b Σ_j [step_bj · Σ_l q_bjl·x[256b+32j+l] − offset_bj ·
 	// xs[8b+j]] over the len(x)/256 Q4_K super-blocks b of w and their
@@ -281,10 +282,16 @@ func prepareActs(ops *simdOps, a acts, in *MatMulInput, w llama.Tensor, n int) {
 	m := n * w.Cols
 	switch {
 	case a.int8(w):
-		in.Q = grow(in.Q, m)
-		in.KD = grow(in.KD, m/q4kSize)
+		p := m
+		if w.Type == gguf.Q8_0 { // room for a last group of eight (byGroups), zero
+			p = (n + 7) / 8 * 8 * w.Cols
+		}
+		in.Q = grow(in.Q, p)
+		in.KD = grow(in.KD, p/q4kSize)
 		in.KS = grow(in.KS, m/32)
 		ops.quantizeQ8K(in.Q, in.KD, in.KS, in.X[:m])
+		clear(in.Q[m:p])
+		clear(in.KD[m/q4kSize : p/q4kSize])
 	case w.Type == gguf.Q4_K:
 		in.S = grow(in.S, m/32)
 		for i := range in.S[:m/32] {
@@ -340,10 +347,13 @@ func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulIn
 	switch {
 	case w.Type == gguf.Q8_0 && a.int8(w):
 		ng := cols / q4kSize
-		var eight, four func(r, t int)
+		var eight func(r, t, k int)
+		var four func(r, t int)
 		if ops.dotQ8Q8Kx8 != nil {
-			eight = func(r, t int) {
-				ops.dotQ8Q8Kx8(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+8)*cols], in.KD[t*ng:(t+8)*ng], out[t*rows+r:], rows)
+			// in.Q and in.KD have room for eight tokens from every t
+			// (prepareActs pads them)
+			eight = func(r, t, k int) {
+				ops.dotQ8Q8Kx8(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+8)*cols], in.KD[t*ng:(t+8)*ng], out[t*rows+r:], rows, k)
 			}
 		}
 		if ops.dotQ8Q8Kx4 != nil {
@@ -500,30 +510,41 @@ func byRowBlocks(lo, hi, n, T int, group, rest func(b, be, t int)) {
 }
 
 // byGroups is byRowBlocks for a weight type whose eight-token dot
-// (eight), four-token dot (four) and one-token dot (one) give the same
-// bits, called per row r and first token t: groups of eight tokens (of
-// four where eight is nil), then a group of four of those left, then
-// three tokens left over as one more group of the batch's last four
-// (the tokens already computed get the same bits again; one four-token
-// dot costs about two one-token dots), one or two one at a time. With
-// eight and four nil, every token one at a time.
-func byGroups(lo, hi, n int, eight, four, one func(r, t int)) {
-	T, wide := 0, eight
+// (eight, storing its first k results), four-token dot (four) and
+// one-token dot (one) give the same bits, called per row r and first
+// token t: groups of eight tokens (of four where eight is nil); then,
+// of the tokens left, six or seven as one more eight-token call (whose
+// padding tokens eight must be able to read), or four; then three left
+// over as one more group of the batch's last four (the tokens already
+// computed get the same bits again; one four-token dot costs about two
+// one-token dots), one or two one at a time. With eight and four nil,
+// every token one at a time.
+func byGroups(lo, hi, n int, eight func(r, t, k int), four, one func(r, t int)) {
+	T := 0
+	var group func(b, be, t int)
 	switch {
 	case eight != nil:
 		T = 8
-	case four != nil:
-		T, wide = 4, four
-	}
-	var group func(b, be, t int)
-	if wide != nil {
 		group = func(b, be, t int) {
 			for r := b; r < be; r++ {
-				wide(r, t)
+				eight(r, t, 8)
+			}
+		}
+	case four != nil:
+		T = 4
+		group = func(b, be, t int) {
+			for r := b; r < be; r++ {
+				four(r, t)
 			}
 		}
 	}
 	byRowBlocks(lo, hi, n, T, group, func(b, be, t int) {
+		if eight != nil && n-t >= 6 {
+			for r := b; r < be; r++ {
+				eight(r, t, n-t)
+			}
+			return
+		}
 		if four != nil && n-t >= 4 {
 			for r := b; r < be; r++ {
 				four(r, t)

@@ -46,8 +46,8 @@ func q8kDotAsm(asm func(w *byte, xq *int8, xd *float32, nb int) float32, bb int)
 }
 
 // q8kDotxAsm wraps a k-token q8kDotAsm (simdOps.dotQ6KQ8Kx4,
-// dotQ8Q8Kx4, dotQ8Q8Kx8), whose strides follow from nb and whose
-// output stride is in bytes.
+// dotQ8Q8Kx4), whose strides follow from nb and whose output stride is
+// in bytes.
 func q8kDotxAsm(asm func(w *byte, xq *int8, xd *float32, nb int, out *float32, outStride int), bb, k int) func([]byte, []int8, []float32, []float32, int) {
 	return func(w []byte, xq []int8, xd []float32, out []float32, outStride int) {
 		nb := len(xd) / k
@@ -60,5 +60,25 @@ func q8kDotxAsm(asm func(w *byte, xq *int8, xd *float32, nb int, out *float32, o
 		}
 		_, _ = w[nb*bb-1], xq[k*nb*q4kSize-1]
 		asm(&w[0], &xq[0], &xd[0], nb, &out[0], 4*outStride)
+	}
+}
+
+// q8kDot8Asm wraps an eight-token q8kDotAsm that stores the first k
+// results (simdOps.dotQ8Q8Kx8).
+func q8kDot8Asm(asm func(w *byte, xq *int8, xd *float32, nb int, out *float32, outStride, k int), bb int) func([]byte, []int8, []float32, []float32, int, int) {
+	return func(w []byte, xq []int8, xd []float32, out []float32, outStride, k int) {
+		nb := len(xd) / 8
+		if k < 1 || k > 8 {
+			panic("cpu: q8kDot8Asm stores 1 to 8 results")
+		}
+		_ = out[(k-1)*outStride]
+		if nb == 0 {
+			for t := range k {
+				out[t*outStride] = 0
+			}
+			return
+		}
+		_, _ = w[nb*bb-1], xq[8*nb*q4kSize-1]
+		asm(&w[0], &xq[0], &xd[0], nb, &out[0], 4*outStride, k)
 	}
 }

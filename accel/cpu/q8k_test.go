@@ -94,7 +94,7 @@ func TestDotQ8Q8K(t *testing.T) {
 				}
 			}
 		}
-		got := float64(dotQ8Q8KGo(w.Data, in.Q, in.KD))
+		got := float64(dotQ8Q8KGo(w.Data, in.Q[:cols], in.KD[:ng]))
 		if math.Abs(got-exact) > sumBound(8*ng+8, abs) {
 			t.Errorf("%d groups: %v, want %v", ng, got, exact)
 		}
@@ -105,7 +105,8 @@ func TestDotQ8Q8K(t *testing.T) {
 }
 
 // TestDotQ8Q8KBits: every set's int8 Q8_0 dots give dotQ8Q8KGo's bits,
-// one token, four and eight, on random blocks with scales of every
+// one token, four and eight (storing one to eight of them), on random
+// blocks with scales of every
 // kind, and on extreme quants: weights of -128 and ±127 against
 // activations of ±127 with the largest integer scales, the int32 lanes'
 // largest sums (VPMADDUBSW saturates if a pair of products reaches
@@ -140,15 +141,27 @@ func TestDotQ8Q8KBits(t *testing.T) {
 						t.Fatalf("%s cols %d rep %d token %d: %v, Go %v", ops.name, cols, rep, tok, got, want[tok])
 					}
 				}
-				for k, dot := range map[int]func([]byte, []int8, []float32, []float32, int){4: ops.dotQ8Q8Kx4, 8: ops.dotQ8Q8Kx8} {
-					if dot == nil {
-						continue
-					}
-					out := make([]float32, k*3)
-					dot(w.Data, in.Q[:k*cols], in.KD[:k*ng], out, 3)
-					for tok := range k {
+				if ops.dotQ8Q8Kx4 != nil {
+					out := make([]float32, 4*3)
+					ops.dotQ8Q8Kx4(w.Data, in.Q[:4*cols], in.KD[:4*ng], out, 3)
+					for tok := range 4 {
 						if math.Float32bits(out[3*tok]) != math.Float32bits(want[tok]) {
-							t.Fatalf("%s x%d cols %d rep %d token %d: %v, Go %v", ops.name, k, cols, rep, tok, out[3*tok], want[tok])
+							t.Fatalf("%s x4 cols %d rep %d token %d: %v, Go %v", ops.name, cols, rep, tok, out[3*tok], want[tok])
+						}
+					}
+				}
+				if ops.dotQ8Q8Kx8 == nil {
+					continue
+				}
+				for k := 1; k <= 8; k++ { // the first k stored, the rest left alone
+					out := make([]float32, 8*3)
+					for i := range out {
+						out[i] = -1
+					}
+					ops.dotQ8Q8Kx8(w.Data, in.Q[:8*cols], in.KD[:8*ng], out[:(k-1)*3+1], 3, k)
+					for tok := range 8 {
+						if g := out[3*tok]; tok < k && math.Float32bits(g) != math.Float32bits(want[tok]) || tok >= k && g != -1 {
+							t.Fatalf("%s x8 k=%d cols %d rep %d token %d: %v, Go %v", ops.name, k, cols, rep, tok, g, want[tok])
 						}
 					}
 				}

@@ -38,7 +38,7 @@ func dotQ8Q8KAVX2(w *byte, xq *int8, xd *float32, ng int) float32
 func dotQ8Q8Kx4AVX2(w *byte, xq *int8, xd *float32, ng int, out *float32, outStride int)
 
 //go:noescape
-func dotQ8Q8Kx8AVX2(w *byte, xq *int8, xd *float32, ng int, out *float32, outStride int)
+func dotQ8Q8Kx8AVX2(w *byte, xq *int8, xd *float32, ng int, out *float32, outStride, k int)
 
 //go:noescape
 func quantizeQ8KAVX2(x *float32, q *int8, d *float32, s *int16, nb int)
@@ -82,7 +82,7 @@ func avx2Ops() (simdOps, bool) {
 		dotQ4Kx4:    dotQ4Kx4Asm(dotQ4Kx4AVX2),
 		dotQ8Q8K:    q8kDotAsm(dotQ8Q8KAVX2, q8Group*q8Bytes),
 		dotQ8Q8Kx4:  q8kDotxAsm(dotQ8Q8Kx4AVX2, q8Group*q8Bytes, 4),
-		dotQ8Q8Kx8:  q8kDotxAsm(dotQ8Q8Kx8AVX2, q8Group*q8Bytes, 8),
+		dotQ8Q8Kx8:  q8kDot8Asm(dotQ8Q8Kx8AVX2, q8Group*q8Bytes),
 		dotQ4KQ8K:   dotQ4KQ8KAsm(dotQ4KQ8KAVX2),
 		dotQ4KQ8Kx4: dotQ4KQ8Kx4Asm(dotQ4KQ8Kx4AVX2),
 		quantizeQ8K: quantizeQ8KAsm(quantizeQ8KAVX2),

@@ -1253,13 +1253,16 @@ q84done:
 	VMOVUPS m, Y0 \
 	HSUM_Y0_KEEP \
 	MOVSS X0, (DX) \
-	ADDQ BX, DX
+	ADDQ BX, DX \
+	DECQ R13 \
+	JZ q88end
 
-// func dotQ8Q8Kx8AVX2(w *byte, xq *int8, xd *float32, ng int, out *float32, outStride int)
+// func dotQ8Q8Kx8AVX2(w *byte, xq *int8, xd *float32, ng int, out *float32, outStride, k int)
 //
-// dotQ8Q8Kx4AVX2 for eight tokens: the int32 lanes of the eight in
-// Y0–Y7, their float32 chains in the frame.
-TEXT ·dotQ8Q8Kx8AVX2(SB), NOSPLIT, $256-48
+// dotQ8Q8Kx4AVX2 for eight tokens, of which the first k (1 to 8) are
+// stored: the int32 lanes of the eight in Y0–Y7, their float32 chains
+// in the frame.
+TEXT ·dotQ8Q8Kx8AVX2(SB), NOSPLIT, $256-56
 	MOVQ w+0(FP), SI
 	MOVQ xq+8(FP), DI
 	MOVQ xd+16(FP), R8
@@ -1328,6 +1331,7 @@ q88loop:
 q88done:
 	MOVQ out+32(FP), DX
 	MOVQ outStride+40(FP), BX
+	MOVQ k+48(FP), R13
 	Q8K8_STORE(0(SP))
 	Q8K8_STORE(32(SP))
 	Q8K8_STORE(64(SP))
@@ -1336,6 +1340,8 @@ q88done:
 	Q8K8_STORE(160(SP))
 	Q8K8_STORE(192(SP))
 	Q8K8_STORE(224(SP))
+
+q88end:
 	VZEROUPPER
 	RET
 

@@ -282,7 +282,7 @@ func TestMatMulFast(t *testing.T) {
 					default:
 						w = randF32Tensor(rng, rows, cols)
 					}
-					for _, n := range []int{1, 2, 3, 4, 6, 7, 9, 11, 13} {
+					for _, n := range []int{1, 2, 3, 4, 6, 7, 9, 11, 13, 14} {
 						x := randF32(rng, n*cols, 3)
 						got := runMatMul(k, w, x, n)
 						refX := x
