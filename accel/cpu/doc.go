@@ -104,10 +104,10 @@
 // Best's AVX2 set runs Q8_0 matmuls whose rows are a multiple of 256
 // long (every matrix of most published models) on the same int8
 // activations as Q4_K's (the AVX-512 set has the same dots but keeps its
-// float32 Q8_0 tiles, which were the ones timed on AVX-512 hardware). llama.cpp's q8_0 × q8_0 dot pays a
-// conversion and an FMA per block of 32 for each (row, token), because
-// every block has its own f16 scale; that made an int8 route no faster
-// than the float32 tiles here. Instead the eight scales of a group of
+// float32 Q8_0 tiles, which were the ones timed on AVX-512 hardware).
+// llama.cpp's q8_0 × q8_0 dot pays a conversion and an FMA per block of
+// 32 for each (row, token), because every block has its own f16 scale;
+// that made an int8 route no faster than the float32 tiles here. Instead the eight scales of a group of
 // 256 weights become integers over one power of two (q8GroupScales:
 // the largest exact in 11 bits, the others rounded to its step, at
 // most 2^-12 of the largest off), so that VPSIGNB, VPMADDUBSW of |w|
@@ -115,8 +115,9 @@
 // eight exact int32 lanes, and a token takes one conversion and one
 // FMA with xd·power per 256 weights. One row against eight tokens
 // (its int32 lanes in eight registers, the float32 chains in memory)
-// shares each block's |w| and scale; on TinyLlama's Q8_0 decode steps
-// of eight sequences it is about 1.4-1.6x the float32 tiles.
+// shares each block's |w| and scale: 1.4x the float32 tiles per product
+// on this 2-core Zen 3, 1.2-1.4x on TinyLlama's decode steps of seven
+// and eight sequences, and the same speed for one (docs/benchmarks.md).
 // dotQ8Q8KGo is the same arithmetic in Go, bit for bit, and one, four
 // and eight tokens give the same bits. It moves the logits as Q4_K's
 // int8 route does; BestF32Act keeps the exact float32 route. NEON keeps

@@ -346,24 +346,9 @@ func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulIn
 	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
 	switch {
 	case w.Type == gguf.Q8_0 && a.int8(w):
-		ng := cols / q4kSize
-		var eight func(r, t, k int)
-		var four func(r, t int)
-		if ops.dotQ8Q8Kx8 != nil {
-			// in.Q and in.KD have room for eight tokens from every t
-			// (prepareActs pads them)
-			eight = func(r, t, k int) {
-				ops.dotQ8Q8Kx8(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+8)*cols], in.KD[t*ng:(t+8)*ng], out[t*rows+r:], rows, k)
-			}
-		}
-		if ops.dotQ8Q8Kx4 != nil {
-			four = func(r, t int) {
-				ops.dotQ8Q8Kx4(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+4)*cols], in.KD[t*ng:(t+4)*ng], out[t*rows+r:], rows)
-			}
-		}
-		byGroups(lo, hi, n, eight, four, func(r, t int) {
-			out[t*rows+r] = ops.dotQ8Q8K(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+1)*cols], in.KD[t*ng:(t+1)*ng])
-		})
+		// in.Q and in.KD have room for eight tokens from every t
+		// (prepareActs pads them)
+		matMulQ8K(ops.dotQ8Q8K, ops.dotQ8Q8Kx4, ops.dotQ8Q8Kx8, out, w, in, n, lo, hi)
 	case w.Type == gguf.Q8_0:
 		d := dotShapes{one: ops.dotQ8F32, r4: ops.dotQ8F32R4, tile: ops.q8Tile, left: ops.q8TileLeft, R: ops.q8TileRows, T: ops.q8TileToks}
 		matMulTiled(&d, out, w, in.X, n, lo, hi)
@@ -390,16 +375,7 @@ func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulIn
 			out[t*rows+r] = ops.dotQ4K(w.Data[r*rb:(r+1)*rb], in.X[t*cols:(t+1)*cols], in.S[t*sc:(t+1)*sc])
 		})
 	case w.Type == gguf.Q6_K && a.q6k:
-		nb := cols / q6kSize
-		var four func(r, t int)
-		if ops.dotQ6KQ8Kx4 != nil {
-			four = func(r, t int) {
-				ops.dotQ6KQ8Kx4(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+4)*cols], in.KD[t*nb:(t+4)*nb], out[t*rows+r:], rows)
-			}
-		}
-		byGroups(lo, hi, n, nil, four, func(r, t int) {
-			out[t*rows+r] = ops.dotQ6KQ8K(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+1)*cols], in.KD[t*nb:(t+1)*nb])
-		})
+		matMulQ8K(ops.dotQ6KQ8K, ops.dotQ6KQ8Kx4, nil, out, w, in, n, lo, hi)
 	case w.Type == gguf.Q6_K:
 		var four func(r, t int)
 		if ops.dotQ6Kx4 != nil {
@@ -416,6 +392,29 @@ func matMulFast(ops simdOps, a acts, out []float32, w llama.Tensor, in *MatMulIn
 	default: // F32
 		matMulF32(ops, out, w, in.X, n, lo, hi)
 	}
+}
+
+// matMulQ8K is matMulFast for a weight type whose dots take int8
+// activations in blocks of 256 without sums (Q8_0 and Q6_K): one for a
+// token, four and eight (nil: none) for more, by byGroups.
+func matMulQ8K(one func(w []byte, xq []int8, xd []float32) float32, four func(w []byte, xq []int8, xd []float32, out []float32, outStride int), eight func(w []byte, xq []int8, xd []float32, out []float32, outStride, k int), out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int) {
+	cols, rows, rb := w.Cols, w.Rows, w.RowBytes()
+	nb := cols / q4kSize
+	var e func(r, t, k int)
+	var f func(r, t int)
+	if eight != nil {
+		e = func(r, t, k int) {
+			eight(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+8)*cols], in.KD[t*nb:(t+8)*nb], out[t*rows+r:], rows, k)
+		}
+	}
+	if four != nil {
+		f = func(r, t int) {
+			four(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+4)*cols], in.KD[t*nb:(t+4)*nb], out[t*rows+r:], rows)
+		}
+	}
+	byGroups(lo, hi, n, e, f, func(r, t int) {
+		out[t*rows+r] = one(w.Data[r*rb:(r+1)*rb], in.Q[t*cols:(t+1)*cols], in.KD[t*nb:(t+1)*nb])
+	})
 }
 
 // f32Chunk is how many columns of an F32 row matMulF32 sums per dotF32

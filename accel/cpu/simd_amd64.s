@@ -1105,6 +1105,20 @@ qkdone:
 	VPSIGNB Y8, Y8, Y9 \
 	VPSHUFD $i, y, Y10
 
+// Q8K_GROUP prefetches, makes the group's scales and runs the macro
+// blk(b, i, y) on its eight blocks (Q8K_WEIGHTS' arguments).
+#define Q8K_GROUP(blk) \
+	Q8K_PREFETCH \
+	Q8K_SCALES \
+	blk(0, 0x00, Y14) \
+	blk(1, 0x55, Y14) \
+	blk(2, 0xAA, Y14) \
+	blk(3, 0xFF, Y14) \
+	blk(4, 0x00, Y15) \
+	blk(5, 0x55, Y15) \
+	blk(6, 0xAA, Y15) \
+	blk(7, 0xFF, Y15)
+
 // Q8K_TOKEN adds one token's products with the block in Y8–Y10 (its 32
 // quants at m) into the int32 lanes of acc (t scratch).
 #define Q8K_TOKEN(m, t, acc) \
@@ -1139,16 +1153,7 @@ TEXT ·dotQ8Q8KAVX2(SB), NOSPLIT, $0-36
 	JZ q81done
 
 q81loop:
-	Q8K_PREFETCH
-	Q8K_SCALES
-	Q8K1_BLOCK(0, 0x00, Y14)
-	Q8K1_BLOCK(1, 0x55, Y14)
-	Q8K1_BLOCK(2, 0xAA, Y14)
-	Q8K1_BLOCK(3, 0xFF, Y14)
-	Q8K1_BLOCK(4, 0x00, Y15)
-	Q8K1_BLOCK(5, 0x55, Y15)
-	Q8K1_BLOCK(6, 0xAA, Y15)
-	Q8K1_BLOCK(7, 0xFF, Y15)
+	Q8K_GROUP(Q8K1_BLOCK)
 	Q8K_FOLD((R8), Y0, Y4)
 	ADDQ $272, SI
 	ADDQ $256, DI
@@ -1198,16 +1203,7 @@ TEXT ·dotQ8Q8Kx4AVX2(SB), NOSPLIT, $0-48
 	JZ q84done
 
 q84loop:
-	Q8K_PREFETCH
-	Q8K_SCALES
-	Q8K4_BLOCK(0, 0x00, Y14)
-	Q8K4_BLOCK(1, 0x55, Y14)
-	Q8K4_BLOCK(2, 0xAA, Y14)
-	Q8K4_BLOCK(3, 0xFF, Y14)
-	Q8K4_BLOCK(4, 0x00, Y15)
-	Q8K4_BLOCK(5, 0x55, Y15)
-	Q8K4_BLOCK(6, 0xAA, Y15)
-	Q8K4_BLOCK(7, 0xFF, Y15)
+	Q8K_GROUP(Q8K4_BLOCK)
 	Q8K_FOLD((R8), Y0, Y4)
 	Q8K_FOLD((R8)(DX*1), Y1, Y5)
 	Q8K_FOLD((R9), Y2, Y6)
@@ -1300,16 +1296,7 @@ TEXT ·dotQ8Q8Kx8AVX2(SB), NOSPLIT, $256-56
 	JZ q88done
 
 q88loop:
-	Q8K_PREFETCH
-	Q8K_SCALES
-	Q8K8_BLOCK(0, 0x00, Y14)
-	Q8K8_BLOCK(1, 0x55, Y14)
-	Q8K8_BLOCK(2, 0xAA, Y14)
-	Q8K8_BLOCK(3, 0xFF, Y14)
-	Q8K8_BLOCK(4, 0x00, Y15)
-	Q8K8_BLOCK(5, 0x55, Y15)
-	Q8K8_BLOCK(6, 0xAA, Y15)
-	Q8K8_BLOCK(7, 0xFF, Y15)
+	Q8K_GROUP(Q8K8_BLOCK)
 	Q8K_FOLDM((R8), Y0, 0(SP))
 	Q8K_FOLDM((R8)(DX*1), Y1, 32(SP))
 	Q8K_FOLDM((R8)(DX*2), Y2, 64(SP))

@@ -66,8 +66,8 @@ const (
 // default runs Q4_K's and Q6_K's (about 2x AVX2's float32 dots on Zen 3,
 // more than the AVX-512 float32 ones gained on the Xeon) but not Q8_0's:
 // this set's float32 Q8_0 tiles were timed at 1.39x AVX2's at eight
-// sequences on the Xeon, AVX2's int8 Q8_0 route (1.4-1.6x AVX2's float32
-// tiles on Zen 3) was not timed on AVX-512 hardware.
+// sequences on the Xeon, AVX2's int8 Q8_0 route (1.2-1.4x AVX2's
+// float32 tiles there on Zen 3) was not timed on AVX-512 hardware.
 func avx512Ops(avx2 simdOps) simdOps {
 	ops := avx2
 	ops.name = "avx512"
