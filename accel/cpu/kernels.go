@@ -141,6 +141,10 @@ func attentionScalar(a *AttnArgs) {
 	}
 }
 
+// scalarChunk is how many columns of an F32, F16 or Q6_K row
+// matMulScalar decodes at a time (Q6_K's super-block).
+const scalarChunk = 256
+
 // matMulScalar follows accel/llama's dot product exactly: float64
 // accumulation, per Q8_0 block then scaled, in index order. To use the
 // CPU's pipelines without changing any sum's order it computes a tile of
@@ -159,19 +163,35 @@ func matMulScalar(out []float32, w llama.Tensor, in *MatMulInput, n, lo, hi int)
 		return
 	}
 	if w.Type != gguf.Q8_0 {
-		// F32, F16 and Q6_K: each row decoded once to float32 (Q6_K
-		// block by block, as accel/llama's dotRow), then a float64
-		// sum in index order per token.
-		row := make([]float32, cols)
+		// F32, F16 and Q6_K: each row decoded to float32 (Q6_K block
+		// by block, as accel/llama's dotRow) 256 values at a time into
+		// a buffer on the stack, for up to 16 tokens at once, each a
+		// float64 sum in index order: no allocation.
+		rb := w.RowBytes()
+		cb := llama.Tensor{Type: w.Type, Cols: scalarChunk}.RowBytes()
+		var buf [scalarChunk]float32
+		var sums [16]float64
 		for r := lo; r < hi; r++ {
-			w.Row(row, r)
-			for t := 0; t < n; t++ {
-				xs := x64[t*cols : (t+1)*cols]
-				var s float64
-				for i, v := range row {
-					s += float64(v) * xs[i]
+			for t0 := 0; t0 < n; t0 += len(sums) {
+				tn := min(n-t0, len(sums))
+				clear(sums[:tn])
+				for c := 0; c < cols; c += scalarChunk {
+					k := min(scalarChunk, cols-c)
+					chunk := llama.Tensor{Type: w.Type, Cols: k, Rows: 1}
+					chunk.Data = w.Data[r*rb+c/scalarChunk*cb:][:chunk.RowBytes()]
+					chunk.Row(buf[:k], 0)
+					for t := range tn {
+						xs := x64[(t0+t)*cols+c:][:k]
+						s := sums[t]
+						for i, v := range buf[:k] {
+							s += float64(v) * xs[i]
+						}
+						sums[t] = s
+					}
 				}
-				out[t*rows+r] = float32(s)
+				for t := range tn {
+					out[(t0+t)*rows+r] = float32(sums[t])
+				}
 			}
 		}
 		return
