@@ -107,10 +107,11 @@
 // float32 Q8_0 tiles, which were the ones timed on AVX-512 hardware).
 // llama.cpp's q8_0 × q8_0 dot pays a conversion and an FMA per block of
 // 32 for each (row, token), because every block has its own f16 scale;
-// that made an int8 route no faster than the float32 tiles here. Instead the eight scales of a group of
-// 256 weights become integers over one power of two (q8GroupScales:
-// the largest exact in 11 bits, the others rounded to its step, at
-// most 2^-12 of the largest off), so that VPSIGNB, VPMADDUBSW of |w|
+// that made an int8 route no faster than the float32 tiles here.
+// Instead the eight scales of a group of 256 weights become integers
+// over one power of two (q8GroupScales: the largest exact in 11 bits,
+// the others rounded to its step, at most 2^-11 of the largest off), so
+// that VPSIGNB, VPMADDUBSW of |w|
 // with x·sign(w) and VPMADDWD by the integer scale sum the group into
 // eight exact int32 lanes, and a token takes one conversion and one
 // FMA with xd·power per 256 weights. One row against eight tokens

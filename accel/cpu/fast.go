@@ -304,9 +304,10 @@ func prepareActs(ops *simdOps, a acts, in *MatMulInput, w llama.Tensor, n int) {
 	}
 }
 
-// quantizeQ8KGo is quantizeQ8 in blocks of 256 (the Q4_K super-block, as
-// llama.cpp's Q8_K), with the sums of each 32 quants in s (|s| ≤
-// 32·127). len(x) must be a multiple of 256. Activations that are not
+// quantizeQ8KGo quantizes x to int8 in blocks of 256 (the Q4_K
+// super-block, as llama.cpp's Q8_K; quantizeBlock: d = max|x|/127 kept
+// in float32, q = round(x/d) to nearest even, |q| ≤ 127), with the sums
+// of each 32 quants in s (|s| ≤ 32·127). len(x) must be a multiple of 256. Activations that are not
 // finite give unspecified quants.
 func quantizeQ8KGo(q []int8, d []float32, s []int16, x []float32) {
 	for b := range len(x) / q4kSize {

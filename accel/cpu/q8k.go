@@ -11,10 +11,11 @@ const q8Group = q4kSize / q8Size
 // exponent of the largest |scale| (2^e ≤ it < 2^(e+1)), s[b] is block
 // b's scale times 2^(10−e) rounded to nearest even, and the power is
 // 2^(e−10). So |s[b]| ≤ 2047, the largest scale (11 significant bits in
-// f16) is exact, and a smaller one loses at most 2^-12 of the largest.
-// The powers are made from the float32 bits as the assembly makes them;
-// a group of zero scales gets 2^-126, so that its (zero) lanes times
-// the power stay zero. Non-finite scales give unspecified results.
+// f16) is exact, and a smaller one is off by at most half a step, 2^-11
+// of the largest. The powers are made from the float32 bits as the
+// assembly makes them; a group of zero scales gets 2^-126, so that its
+// (zero) lanes times the power stay zero. Non-finite scales give
+// unspecified results.
 func q8GroupScales(w []byte, s *[q8Group]int32) float32 {
 	var d [q8Group]float32
 	var amax float32
@@ -35,7 +36,7 @@ func q8GroupScales(w []byte, s *[q8Group]int32) float32 {
 // dots: per group g of q8Group weight blocks the integer scales
 // (q8GroupScales) times the int8 products, summed exactly in eight
 // int32 lanes (lane m: bytes 4m..4m+3 of every block), converted and
-// fused with xd[g]·2^(E−25) into eight float32 chains, the lanes added
+// fused with xd[g] times the power into eight float32 chains, the lanes added
 // at the end (sumLanes8). len(xd) groups; len(xq) is 256·len(xd).
 func dotQ8Q8KGo(w []byte, xq []int8, xd []float32) float32 {
 	var acc [8]float32
