@@ -121,8 +121,11 @@
 // and eight sequences, and the same speed for one (docs/benchmarks.md).
 // dotQ8Q8KGo is the same arithmetic in Go, bit for bit, and one, four
 // and eight tokens give the same bits. It moves the logits as Q4_K's
-// int8 route does; BestF32Act keeps the exact float32 route. NEON keeps
-// Q8_0 on float32 (no int8 Q8_0 dot there yet). The internal "-q8act"
+// int8 route does; BestF32Act keeps the exact float32 route. On arm64
+// the SDOT set has the same arithmetic (two SDOTs, which multiply signed
+// by signed, and two MLAs by the scale per block and token; one token
+// and four, the same bits under qemu; not timed on arm64 hardware) and
+// Best runs it; plain NEON keeps Q8_0 on float32. The internal "-q8act"
 // sets that tests and benchmarks build quantize every matmul that has
 // an int8 dot, in portable Go where a set has no assembly one.
 

@@ -152,7 +152,7 @@ var portableOps = simdOps{name: "go", dotQ8F32: dotQ8F32Go, dotQ8Q8K: dotQ8Q8KGo
 // NEON on arm64, else (and in builds with the purego tag) Scalar. Where
 // the set's int8 dots are its fastest (AVX2: Q8_0 rows of a multiple of
 // 256 values, Q4_K and Q6_K; AVX-512: Q4_K and Q6_K; NEON with SDOT:
-// Q4_K), those matmuls take their activations quantized to int8 once
+// those Q8_0 rows and Q4_K), those matmuls take their activations quantized to int8 once
 // per matmul, as llama.cpp does, which moves the logits slightly (by up
 // to about 4e-2 on the Q4_K test model, enough to change a near-tie
 // greedy token of a random-weight model); every other matmul takes

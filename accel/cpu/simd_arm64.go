@@ -38,6 +38,12 @@ func dotQ4KQ8KDotNEON(w *byte, xq *int8, xd *float32, bs *int16, nb int) float32
 func dotQ4KQ8Kx4DotNEON(w *byte, xq *int8, xd *float32, bs *int16, nb int, out *float32, outStride int)
 
 //go:noescape
+func dotQ8Q8KDotNEON(w *byte, xq *int8, xd *float32, ng int) float32
+
+//go:noescape
+func dotQ8Q8Kx4DotNEON(w *byte, xq *int8, xd *float32, ng int, out *float32, outStride int)
+
+//go:noescape
 func quantizeQ8KNEON(x *float32, q *int8, d *float32, s *int16, nb int)
 
 //go:noescape
@@ -53,12 +59,13 @@ func dotRowsNEON(out, q, k *float32, stride, m, n int)
 func axpyRowsNEON(y, p, v *float32, stride, m, n int)
 
 // archOps returns the NEON primitives (every arm64 CPU has Advanced
-// SIMD), with SDOT's int8 Q4_K dots where the CPU has the dot-product
-// extension (archSets' last). Q8_0 matmuls stay on float32 activations
-// (the int8 Q8_0 dot of the -q8act test sets is the portable Go one).
-// The Q8_0 float32 dots are one arithmetic in three shapes
-// (simd_arm64.s): one row, four rows and tiles of four rows by four
-// tokens (by three and two for the tokens a batch leaves over).
+// SIMD), with SDOT's int8 Q4_K and Q8_0 dots where the CPU has the
+// dot-product extension (archSets' last). Without it Q8_0 matmuls stay
+// on float32 activations (the int8 Q8_0 dot of its -q8act test set is
+// the portable Go one). The Q8_0 float32 dots are one arithmetic in
+// three shapes (simd_arm64.s): one row, four rows and tiles of four
+// rows by four tokens (by three and two for the tokens a batch leaves
+// over).
 // Attention's dotRows and axpyRows take a KV block in one call: eight
 // keys' chains side by side, or up to 32 outputs kept in registers
 // across the block's rows, where dotF32 and axpy per row pay a call, a
@@ -70,10 +77,12 @@ func archOps() (simdOps, bool) {
 
 // archSets returns the NEON set, and where the CPU has the dot-product
 // extension (ARMv8.2: Cortex-A55, A76 and later, Neoverse) the same with
-// SDOT's int8 Q4_K dots ("neon-dotprod"), which Best then runs Q4_K
-// matmuls on: per sub-block and token two SDOTs and two MLAs, where the
-// float32 route takes about fifteen instructions and the plain NEON int8
-// one twelve (not measured on arm64 hardware: none was at hand).
+// SDOT's int8 Q4_K and Q8_0 dots ("neon-dotprod"), which Best then runs
+// Q4_K matmuls, and Q8_0 ones of rows of a multiple of 256, on: per
+// 32 weights and token two SDOTs and two MLAs (Q8_0's also zero two
+// registers), where the float32 routes take eight FMLAs and their share
+// of the widening, and the plain NEON int8 Q4_K one twelve
+// instructions (not measured on arm64 hardware: none was at hand).
 func archSets() []simdOps {
 	ops := neonOps()
 	if !cpu.ARM64.HasASIMDDP {
@@ -84,6 +93,9 @@ func archSets() []simdOps {
 	dp.dotQ4KQ8K = dotQ4KQ8KAsm(dotQ4KQ8KDotNEON)
 	dp.dotQ4KQ8Kx4 = dotQ4KQ8Kx4Asm(dotQ4KQ8Kx4DotNEON)
 	dp.q4kInt8 = true
+	dp.dotQ8Q8K = q8kDotAsm(dotQ8Q8KDotNEON, q8Group*q8Bytes)
+	dp.dotQ8Q8Kx4 = q8kDotxAsm(dotQ8Q8Kx4DotNEON, q8Group*q8Bytes, 4)
+	dp.q8Int8 = true
 	return []simdOps{ops, dp}
 }
 

@@ -976,16 +976,217 @@ k4done:
 #define KK4_NAME ·dotQ4KQ8Kx4DotNEON
 #include "q4k8_arm64.h"
 
+// Q8_0 on int8 activations in blocks of 256 with SDOT (dotQ8Q8KGo's
+// arithmetic, as the AVX2 dots): dotQ8Q8KDotNEON (one token) and
+// dotQ8Q8Kx4DotNEON (four). Per group of eight blocks QK_SCALES makes
+// the integer scales (q8GroupScales: FCVTL, the largest magnitude by
+// FMAX and FMAXV, its exponent, FCVTNS of the scales times
+// 2^(137−eb)); per block and token two SDOTs give the 32 products in
+// eight int32 lanes (lane m: bytes 4m..4m+3; SDOT is signed by signed,
+// so no sign trick), and MLA by element adds them times the block's
+// scale; per group SCVTF and one FMLA with xd·2^(eb−137) per four lanes.
+// The lanes are added at the end by KK_SUM_TO_F0, sumLanes8's tree.
+#define FABS4S(d, n) WORD $(0x4ea0f800 | ((n)<<5) | (d)) /* fabs vd.4s, vn.4s */
+#define FMAX4S(d, n, m) WORD $(0x4e20f400 | ((m)<<16) | ((n)<<5) | (d)) /* fmax vd.4s, vn.4s, vm.4s */
+#define FMAXV4S(d, n) WORD $(0x6e30f800 | ((n)<<5) | (d)) /* fmaxv sd, vn.4s */
+#define FCVTNS4S(d, n) WORD $(0x4e21a800 | ((n)<<5) | (d)) /* fcvtns vd.4s, vn.4s */
+
+// QK_SCALES sets V6 (blocks 0-3) and V7 (4-7) to the integer scales of
+// the group at R0 and F8 to its power (R5-R9, V10-V13 scratch).
+#define QK_SCALES \
+	MOVHU 0(R0), R5 \
+	VMOV R5, V10.H[0] \
+	MOVHU 34(R0), R5 \
+	VMOV R5, V10.H[1] \
+	MOVHU 68(R0), R5 \
+	VMOV R5, V10.H[2] \
+	MOVHU 102(R0), R5 \
+	VMOV R5, V10.H[3] \
+	MOVHU 136(R0), R5 \
+	VMOV R5, V11.H[0] \
+	MOVHU 170(R0), R5 \
+	VMOV R5, V11.H[1] \
+	MOVHU 204(R0), R5 \
+	VMOV R5, V11.H[2] \
+	MOVHU 238(R0), R5 \
+	VMOV R5, V11.H[3] \
+	FCVTL4S(10, 10) \
+	FCVTL4S(11, 11) \
+	FABS4S(12, 10) \
+	FABS4S(13, 11) \
+	FMAX4S(12, 12, 13) \
+	FMAXV4S(12, 12) \
+	FMOVS F12, R8 \
+	LSR $23, R8, R8 \
+	MOVD $11, R9 \
+	CMP R9, R8 \
+	CSEL LT, R9, R8, R8 \
+	MOVD $264, R9 \
+	SUB R8, R9, R9 \
+	LSL $23, R9, R9 \
+	FMOVS R9, F13 \
+	FMULE4S(10, 10, 13, 0) \
+	FMULE4S(11, 11, 13, 0) \
+	FCVTNS4S(6, 10) \
+	FCVTNS4S(7, 11) \
+	SUB $10, R8, R8 \
+	LSL $23, R8, R8 \
+	FMOVS R8, F8
+
+// QK_WEIGHTS loads block b's 32 quants to V0, V1 (R11 scratch).
+#define QK_WEIGHTS(b) \
+	ADD $(2+34*b), R0, R11 \
+	VLD1 (R11), [V0.B16, V1.B16]
+
+// QK_TOKEN adds one token's products with the block in V0, V1 (its 32
+// quants at Rt, advanced) times scale lane i of Vs into the int32 lanes
+// of registers lo and hi (V2-V5 scratch).
+#define QK_TOKEN(Rt, s, i, lo, hi) \
+	VLD1.P 32(Rt), [V2.B16, V3.B16] \
+	VEOR V4.B16, V4.B16, V4.B16 \
+	VEOR V5.B16, V5.B16, V5.B16 \
+	SDOT4S(4, 0, 2) \
+	SDOT4S(5, 1, 3) \
+	MLAE4S(lo, 4, s, i) \
+	MLAE4S(hi, 5, s, i)
+
+// QK_FOLD fuses a token's group into its float32 chains Vflo, Vfhi: the
+// int32 lanes of registers lo and hi (then cleared; Vlo and Vhi name
+// them) converted, times xd (at Rx) times the power in F8 (V9 scratch).
+#define QK_FOLD(Rx, lo, hi, Vlo, Vhi, Vflo, Vfhi) \
+	SCVTF4S(lo, lo) \
+	SCVTF4S(hi, hi) \
+	FMOVS (Rx), F9 \
+	FMULS F8, F9, F9 \
+	VDUP V9.S[0], V9.S4 \
+	VFMLA Vlo.S4, V9.S4, Vflo.S4 \
+	VFMLA Vhi.S4, V9.S4, Vfhi.S4 \
+	VEOR Vlo.B16, Vlo.B16, Vlo.B16 \
+	VEOR Vhi.B16, Vhi.B16, Vhi.B16
+
+// QK_GROUP runs the macro blk(b, s, i) on a group's eight blocks, the
+// scale of block b in lane i of register s.
+#define QK_GROUP(blk) \
+	blk(0, 6, 0) \
+	blk(1, 6, 1) \
+	blk(2, 6, 2) \
+	blk(3, 6, 3) \
+	blk(4, 7, 0) \
+	blk(5, 7, 1) \
+	blk(6, 7, 2) \
+	blk(7, 7, 3)
+
+#define QK1_BLOCK(b, s, i) \
+	QK_WEIGHTS(b) \
+	QK_TOKEN(R1, s, i, 16, 17)
+
+// func dotQ8Q8KDotNEON(w *byte, xq *int8, xd *float32, ng int) float32
+TEXT ·dotQ8Q8KDotNEON(SB), NOSPLIT, $0-36
+	MOVD w+0(FP), R0
+	MOVD xq+8(FP), R1
+	MOVD xd+16(FP), R2
+	MOVD ng+24(FP), R3
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+
+qk1loop:
+	CBZ R3, qk1done
+	QK_SCALES
+	QK_GROUP(QK1_BLOCK)
+	QK_FOLD(R2, 16, 17, V16, V17, V24, V25)
+	ADD $4, R2
+	ADD $272, R0
+	SUB $1, R3
+	B qk1loop
+
+qk1done:
+	KK_SUM_TO_F0(24, 25, V24)
+	FMOVS F0, ret+32(FP)
+	RET
+
+#define QK4_BLOCK(b, s, i) \
+	QK_WEIGHTS(b) \
+	QK_TOKEN(R1, s, i, 16, 17) \
+	QK_TOKEN(R19, s, i, 18, 19) \
+	QK_TOKEN(R20, s, i, 20, 21) \
+	QK_TOKEN(R21, s, i, 22, 23)
+
+// func dotQ8Q8Kx4DotNEON(w *byte, xq *int8, xd *float32, ng int, out *float32, outStride int)
+//
+// dotQ8Q8KDotNEON of one row against four tokens, whose quants and
+// scales are 256·ng and 4·ng bytes apart, into out, out+outStride, …
+// (bytes): each group's scales and each block's quants are loaded once
+// for the four.
+TEXT ·dotQ8Q8Kx4DotNEON(SB), NOSPLIT, $0-48
+	MOVD w+0(FP), R0
+	MOVD xq+8(FP), R1
+	MOVD xd+16(FP), R2
+	MOVD ng+24(FP), R3
+	LSL $8, R3, R12
+	ADD R12, R1, R19 // token 1's quants
+	ADD R12, R19, R20
+	ADD R12, R20, R21
+	LSL $2, R3, R12 // scales' stride
+	ADD R12, R2, R13 // token 1's scales
+	ADD R12, R13, R14
+	ADD R12, R14, R15
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+	VEOR V30.B16, V30.B16, V30.B16
+	VEOR V31.B16, V31.B16, V31.B16
+
+qk4loop:
+	CBZ R3, qk4done
+	QK_SCALES
+	QK_GROUP(QK4_BLOCK)
+	QK_FOLD(R2, 16, 17, V16, V17, V24, V25)
+	QK_FOLD(R13, 18, 19, V18, V19, V26, V27)
+	QK_FOLD(R14, 20, 21, V20, V21, V28, V29)
+	QK_FOLD(R15, 22, 23, V22, V23, V30, V31)
+	ADD $4, R2
+	ADD $4, R13
+	ADD $4, R14
+	ADD $4, R15
+	ADD $272, R0
+	SUB $1, R3
+	B qk4loop
+
+qk4done:
+	MOVD out+32(FP), R6
+	MOVD outStride+40(FP), R7
+	KK_SUM_TO_F0(24, 25, V24)
+	FMOVS F0, (R6)
+	ADD R7, R6, R6
+	KK_SUM_TO_F0(26, 27, V26)
+	FMOVS F0, (R6)
+	ADD R7, R6, R6
+	KK_SUM_TO_F0(28, 29, V28)
+	FMOVS F0, (R6)
+	ADD R7, R6, R6
+	KK_SUM_TO_F0(30, 31, V30)
+	FMOVS F0, (R6)
+	RET
+
 // func quantizeQ8KNEON(x *float32, q *int8, d *float32, s *int16, nb int)
 //
 // quantizeQ8KGo over nb blocks of 256 (the same bits): max|x| by FMAX,
 // d = max/127 and 1/d by FDIVS, x·(1/d) rounded to nearest even by
 // FCVTNS, narrowed to bytes in order by SQXTN/SQXTN2, each 32 quants
 // summed as int32 (ADDV) before narrowing.
-#define FABS4S(d, n) WORD $(0x4ea0f800 | ((n)<<5) | (d)) /* fabs vd.4s, vn.4s */
-#define FMAX4S(d, n, m) WORD $(0x4e20f400 | ((m)<<16) | ((n)<<5) | (d)) /* fmax vd.4s, vn.4s, vm.4s */
-#define FMAXV4S(d, n) WORD $(0x6e30f800 | ((n)<<5) | (d)) /* fmaxv sd, vn.4s */
-#define FCVTNS4S(d, n) WORD $(0x4e21a800 | ((n)<<5) | (d)) /* fcvtns vd.4s, vn.4s */
 #define SQXTN4H(d, n) WORD $(0x0e614800 | ((n)<<5) | (d)) /* sqxtn vd.4h, vn.4s */
 #define SQXTN28H(d, n) WORD $(0x4e614800 | ((n)<<5) | (d)) /* sqxtn2 vd.8h, vn.4s */
 #define SQXTN8B(d, n) WORD $(0x0e214800 | ((n)<<5) | (d)) /* sqxtn vd.8b, vn.8h */
