@@ -116,17 +116,7 @@ kk4loop:
 kk4done:
 	MOVD out+40(FP), R6
 	MOVD outStride+48(FP), R7
-	KK_SUM_TO_F0(24, 25, V24)
-	FMOVS F0, (R6)
-	ADD R7, R6, R6
-	KK_SUM_TO_F0(26, 27, V26)
-	FMOVS F0, (R6)
-	ADD R7, R6, R6
-	KK_SUM_TO_F0(28, 29, V28)
-	FMOVS F0, (R6)
-	ADD R7, R6, R6
-	KK_SUM_TO_F0(30, 31, V30)
-	FMOVS F0, (R6)
+	KK_STORE4
 	RET
 
 #undef KK4_GROUP

@@ -949,6 +949,21 @@ k4done:
 	FADD4S(flo, flo, 9) \
 	FADDP2S(0, flo)
 
+// KK_STORE4 stores the lane sums of the four tokens' chains V24-V31
+// (two registers each) at R6, R6+R7, … (V9 scratch).
+#define KK_STORE4 \
+	KK_SUM_TO_F0(24, 25, V24) \
+	FMOVS F0, (R6) \
+	ADD R7, R6, R6 \
+	KK_SUM_TO_F0(26, 27, V26) \
+	FMOVS F0, (R6) \
+	ADD R7, R6, R6 \
+	KK_SUM_TO_F0(28, 29, V28) \
+	FMOVS F0, (R6) \
+	ADD R7, R6, R6 \
+	KK_SUM_TO_F0(30, 31, V30) \
+	FMOVS F0, (R6)
+
 // KK_SUB_DOT is KK_SUB_MUL by SDOT (the dot-product extension, ARMv8.2):
 // each int32 lane gets its four bytes' products in one instruction, the
 // same lanes (V9-V12 scratch).
@@ -1168,17 +1183,7 @@ qk4loop:
 qk4done:
 	MOVD out+32(FP), R6
 	MOVD outStride+40(FP), R7
-	KK_SUM_TO_F0(24, 25, V24)
-	FMOVS F0, (R6)
-	ADD R7, R6, R6
-	KK_SUM_TO_F0(26, 27, V26)
-	FMOVS F0, (R6)
-	ADD R7, R6, R6
-	KK_SUM_TO_F0(28, 29, V28)
-	FMOVS F0, (R6)
-	ADD R7, R6, R6
-	KK_SUM_TO_F0(30, 31, V30)
-	FMOVS F0, (R6)
+	KK_STORE4
 	RET
 
 // func quantizeQ8KNEON(x *float32, q *int8, d *float32, s *int16, nb int)
