@@ -52,17 +52,23 @@
 	VPSUBB Y13, lo, lo \
 	VMOVDQU lo, off
 
-// Q6K_HALF decodes half h (weights 128h..128h+127) of the block at SI
-// into the stack (Y8-Y11 scratch): quarter k (32 weights) takes the low
-// nibbles (k < 2) or high nibbles (k ≥ 2) of ql bytes 64h+32·(k%2)+l
-// and bits 2k, 2k+1 of qh bytes 128+32h+l.
-#define Q6K_HALF(h) \
+// Q6K_SPLIT loads half h's ql and qh bytes of the block at SI: the low
+// nibbles of ql to Y8, the high ones to Y10, qh to Y9 and qh shifted
+// left by four to Y11 (Y15: bytes 0x0f).
+#define Q6K_SPLIT(h) \
 	VMOVDQU 128+32*h(SI), Y9 \
 	VMOVDQU 64*h(SI), Y8 \
 	VPSRLW $4, Y8, Y10 \
 	VPAND Y15, Y8, Y8 \
 	VPAND Y15, Y10, Y10 \
-	VPSLLW $4, Y9, Y11 \
+	VPSLLW $4, Y9, Y11
+
+// Q6K_HALF decodes half h (weights 128h..128h+127) of the block at SI
+// into the stack (Y8-Y11 scratch): quarter k (32 weights) takes the low
+// nibbles (k < 2) or high nibbles (k ≥ 2) of ql bytes 64h+32·(k%2)+l
+// and bits 2k, 2k+1 of qh bytes 128+32h+l.
+#define Q6K_HALF(h) \
+	Q6K_SPLIT(h) \
 	Q6K_QUARTER(Y8, Y11, q-320+128*h(SP)) \
 	VMOVDQA Y9, Y11 \
 	Q6K_QUARTER(Y10, Y11, q-256+128*h(SP)) \
@@ -318,12 +324,7 @@ q4done:
 // Q6K8_HALF adds half h's four groups (weights 128h..128h+127; the
 // quarters as Q6K_HALF builds them) into Y1 (Y7-Y11 scratch).
 #define Q6K8_HALF(h, g0, g1, g2, g3) \
-	VMOVDQU 128+32*h(SI), Y9 \
-	VMOVDQU 64*h(SI), Y8 \
-	VPSRLW $4, Y8, Y10 \
-	VPAND Y15, Y8, Y8 \
-	VPAND Y15, Y10, Y10 \
-	VPSLLW $4, Y9, Y11 \
+	Q6K_SPLIT(h) \
 	Q6K8_QUARTER(Y8, Y11) \
 	Q6K8_USE(g0, Y8) \
 	VMOVDQA Y9, Y11 \

@@ -27,20 +27,26 @@ func randQ6K(rng *rand.Rand, rows, cols int) llama.Tensor {
 	return t
 }
 
-// q6kAbs is Σ_i |step·(q_i−32)·x_i| over row r of w: the magnitude the
-// float32 roundings of a Q6_K dot are relative to.
-func q6kAbs(w llama.Tensor, r int, x []float32) float64 {
+// q6kWeights calls fn with each column i of row r of w and its weight
+// step·(q_i−32), in float64.
+func q6kWeights(w llama.Tensor, r int, fn func(i int, v float64)) {
 	row := w.Data[r*w.RowBytes():]
-	var abs float64
 	var q [16]int8
 	for i := 0; i < w.Cols; i += 16 {
 		blk := row[i/256*gguf.Q6_KBlockBytes:]
 		step := float64(gguf.Q6_KStep(blk, i%256/16))
 		gguf.Q6_KQuants(blk, i%256/16, &q)
 		for l, v := range q {
-			abs += math.Abs(step * float64(v) * float64(x[i+l]))
+			fn(i+l, step*float64(v))
 		}
 	}
+}
+
+// q6kAbs is Σ_i |step·(q_i−32)·x_i| over row r of w: the magnitude the
+// float32 roundings of a Q6_K dot are relative to.
+func q6kAbs(w llama.Tensor, r int, x []float32) float64 {
+	var abs float64
+	q6kWeights(w, r, func(i int, v float64) { abs += math.Abs(v * float64(x[i])) })
 	return abs
 }
 
@@ -90,17 +96,8 @@ func TestMatMulQ6K(t *testing.T) {
 // q6kQuantErr is Σ_i |step·(q_i−32)|·kd[i/256]/2 over row r of w: how
 // far quantizing the activations (steps kd) can move a dot's value.
 func q6kQuantErr(w llama.Tensor, r int, kd []float32) float64 {
-	row := w.Data[r*w.RowBytes():]
 	var e float64
-	var q [16]int8
-	for i := 0; i < w.Cols; i += 16 {
-		blk := row[i/256*gguf.Q6_KBlockBytes:]
-		step := float64(gguf.Q6_KStep(blk, i%256/16))
-		gguf.Q6_KQuants(blk, i%256/16, &q)
-		for _, v := range q {
-			e += math.Abs(step*float64(v)) * float64(kd[i/256]) / 2
-		}
-	}
+	q6kWeights(w, r, func(i int, v float64) { e += math.Abs(v) * float64(kd[i/256]) / 2 })
 	return e
 }
 

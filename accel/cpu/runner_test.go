@@ -54,22 +54,17 @@ func maxAbsDiff(a, b []float32) float64 {
 // logits (|logit| < 1) by about 2e-7, well inside it.
 const tolerance = 1e-5
 
-type kernelSet struct {
-	k   Kernels
-	tol float64
-}
-
-// kernelSets are the kernel sets the runner tests run on the tiny model,
-// each with its logits tolerance against accel/llama: the scalar
+// kernelSets are the kernel sets the runner tests run: the scalar
 // reference and this CPU's assembly ones (the portable Go primitives are
-// their references, compared kernel by kernel in simd_test.go). No set
-// quantizes the tiny model's activations (rows of 128 and 352 values,
-// not multiples of 256), so one tolerance serves all.
-func kernelSets() []kernelSet {
-	sets := []kernelSet{{Scalar(), tolerance}}
+// their references, compared kernel by kernel in simd_test.go). On the
+// tiny model all of them agree with accel/llama within tolerance: no set
+// quantizes its activations (rows of 128 and 352 values, not multiples
+// of 256).
+func kernelSets() []Kernels {
+	sets := []Kernels{Scalar()}
 	for _, k := range fastSets() {
 		if !strings.HasPrefix(k.Name, "go") {
-			sets = append(sets, kernelSet{k, tolerance})
+			sets = append(sets, k)
 		}
 	}
 	return sets
@@ -110,8 +105,8 @@ func blockTables(rng *rand.Rand, numBlocks, bt int, lens []int) [][]int {
 func TestBatchedPagedMatchesReference(t *testing.T) {
 	// F32 takes the same generic path as F16.
 	for _, q := range []gguf.Type{gguf.Q8_0, gguf.F16} {
-		for _, set := range kernelSets() {
-			t.Run(q.String()+"/"+set.k.Name, func(t *testing.T) { checkBatchedPaged(t, tinyModel(t, q), uint64(q), set.k, set.tol) })
+		for _, k := range kernelSets() {
+			t.Run(q.String()+"/"+k.Name, func(t *testing.T) { checkBatchedPaged(t, tinyModel(t, q), uint64(q), k, tolerance) })
 		}
 	}
 	// The Q4_K test model (Q4_K matrices, Q8_0 ffn_down), and its shape
@@ -120,17 +115,17 @@ func TestBatchedPagedMatchesReference(t *testing.T) {
 	// tiny model's (rows of 128 and 352, which no set quantizes), so the
 	// bound is wider.
 	for _, q := range []gguf.Type{gguf.Q4_K, gguf.Q8_0} {
-		for _, set := range kernelSets() {
-			t.Run(strings.ToLower(q.String())+"-256/"+set.k.Name, func(t *testing.T) {
+		for _, k := range kernelSets() {
+			t.Run(strings.ToLower(q.String())+"-256/"+k.Name, func(t *testing.T) {
 				m, err := llama.Load(testmodel.Q4K(t, q))
 				if err != nil {
 					t.Fatal(err)
 				}
-				tol := set.tol
-				if quantizesModel(set.k, m) {
+				tol := tolerance
+				if quantizesModel(k, m) {
 					tol = q4kQ8ActTolerance
 				}
-				checkBatchedPaged(t, m, 12, set.k, tol)
+				checkBatchedPaged(t, m, 12, k, tol)
 			})
 		}
 	}
